@@ -1,0 +1,21 @@
+//! Sans-IO core of the Clerk Backend API client (Users resource).
+//!
+//! Models, one request type per operation, request building and response parsing,
+//! and the one [`Error`] type. No runtime, no sockets: the [`Operation`] trait turns
+//! a typed request into an [`http::Request`] and an [`http::Response`] back into a
+//! typed result, so any HTTP stack can drive it.
+
+mod base_url;
+mod body;
+mod error;
+mod operation;
+mod secret;
+
+pub use base_url::{BaseUrl, is_loopback_host};
+pub use body::Body;
+pub use error::{BoxError, ClerkError, ClerkErrors, Error};
+pub use operation::{ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass};
+pub use secret::{InstanceType, SecretKey};
+
+/// The API version this crate speaks, sent as `Clerk-API-Version`.
+pub const API_VERSION: &str = "2025-04-10";

@@ -1,0 +1,247 @@
+//! The contract between typed requests and the tower stack.
+
+use http::Method;
+
+use crate::{BaseUrl, Error};
+
+/// An HTTP request as it travels through the stack.
+pub type ClerkRequest = http::Request<crate::Body>;
+/// An HTTP response as it travels through the stack.
+pub type ClerkResponse = http::Response<crate::Body>;
+
+/// One operation of the Backend API: how to build its HTTP request and how to read
+/// its HTTP response. Sans-IO: nothing here touches the network.
+///
+/// Every request type of [`crate::users`] implements it; the client drives any
+/// `Operation` through its tower stack.
+pub trait Operation {
+    /// What a successful call returns.
+    type Output;
+
+    /// What the stack's layers need to know about the call.
+    fn info(&self) -> OperationInfo;
+
+    /// Builds the HTTP request against `base`. The request carries
+    /// [`OperationInfo`] in its extensions. Fails on input that cannot be sent
+    /// (an empty id, a body that cannot be encoded).
+    fn build_request(&self, base: &BaseUrl) -> Result<ClerkRequest, Error>;
+
+    /// Reads the HTTP response: the typed output on success, the error otherwise.
+    fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error>;
+}
+
+/// Whether a request may be sent again after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetryClass {
+    /// Sending it twice has the same effect as once (reads, deletes, updates, bans,
+    /// locks, verifications, bulk bans): retried after any retryable failure.
+    Idempotent,
+    /// Sending it twice can create two resources (`POST /users`): retried only when
+    /// the first attempt provably did nothing (no connection, or a 429).
+    NotIdempotent,
+}
+
+/// Description of a call, attached to each request's extensions so layers can
+/// classify it without parsing URLs: the operation id, the path template, how to
+/// retry it, and the user a per-user rate limit applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OperationInfo {
+    /// The spec's operationId, such as `GetUser` or `CreateUser`.
+    pub operation_id: &'static str,
+    /// The path template relative to the API prefix, such as `/users/{user_id}`.
+    /// Safe to log: it holds no ids.
+    pub path_template: &'static str,
+    /// How the retry layer may treat the request.
+    pub retry_class: RetryClass,
+    /// The user id for operations Clerk limits per user (`PATCH /users/{user_id}`
+    /// and `PATCH /users/{user_id}/metadata`: 10 requests per 10 s per user).
+    pub per_user_limit_key: Option<String>,
+}
+
+impl OperationInfo {
+    /// Info for a known operation.
+    pub fn new(
+        operation_id: &'static str,
+        path_template: &'static str,
+        retry_class: RetryClass,
+    ) -> Self {
+        Self {
+            operation_id,
+            path_template,
+            retry_class,
+            per_user_limit_key: None,
+        }
+    }
+
+    /// Sets the per-user limit key.
+    #[must_use]
+    pub fn with_per_user_limit_key(mut self, user_id: impl Into<String>) -> Self {
+        self.per_user_limit_key = Some(user_id.into());
+        self
+    }
+
+    /// Info of a request that did not come from a typed operation: recognises the
+    /// 27 Users operations by method and path (the path may carry a prefix such as
+    /// `/v1`), and treats anything else by method (`POST` is not idempotent).
+    pub fn classify(method: &Method, path: &str) -> Self {
+        let segments: Vec<&str> = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        // Find where the API path starts, skipping any prefix such as /v1.
+        let start = segments
+            .iter()
+            .position(|s| *s == "users" || *s == "organization_memberships")
+            .unwrap_or(segments.len());
+        let rest = &segments[start..];
+        let idempotent = RetryClass::Idempotent;
+        let m = method.as_str();
+        let found = match (m, rest) {
+            ("GET", ["users"]) => Some(("GetUserList", "/users", idempotent)),
+            ("POST", ["users"]) => Some(("CreateUser", "/users", RetryClass::NotIdempotent)),
+            ("GET", ["users", "count"]) => Some(("GetUsersCount", "/users/count", idempotent)),
+            ("POST", ["users", "ban"]) => Some(("UsersBan", "/users/ban", idempotent)),
+            ("POST", ["users", "unban"]) => Some(("UsersUnban", "/users/unban", idempotent)),
+            ("GET", ["users", _]) => Some(("GetUser", "/users/{user_id}", idempotent)),
+            ("PATCH", ["users", _]) => Some(("UpdateUser", "/users/{user_id}", idempotent)),
+            ("DELETE", ["users", _]) => Some(("DeleteUser", "/users/{user_id}", idempotent)),
+            ("POST", ["users", _, "ban"]) => Some(("BanUser", "/users/{user_id}/ban", idempotent)),
+            ("POST", ["users", _, "unban"]) => {
+                Some(("UnbanUser", "/users/{user_id}/unban", idempotent))
+            }
+            ("POST", ["users", _, "lock"]) => {
+                Some(("LockUser", "/users/{user_id}/lock", idempotent))
+            }
+            ("POST", ["users", _, "unlock"]) => {
+                Some(("UnlockUser", "/users/{user_id}/unlock", idempotent))
+            }
+            ("POST", ["users", _, "profile_image"]) => Some((
+                "SetUserProfileImage",
+                "/users/{user_id}/profile_image",
+                idempotent,
+            )),
+            ("DELETE", ["users", _, "profile_image"]) => Some((
+                "DeleteUserProfileImage",
+                "/users/{user_id}/profile_image",
+                idempotent,
+            )),
+            ("PATCH", ["users", _, "metadata"]) => Some((
+                "UpdateUserMetadata",
+                "/users/{user_id}/metadata",
+                idempotent,
+            )),
+            ("GET", ["users", _, "oauth_access_tokens", _]) => Some((
+                "GetOAuthAccessToken",
+                "/users/{user_id}/oauth_access_tokens/{provider}",
+                idempotent,
+            )),
+            ("GET", ["users", _, "organization_memberships"]) => Some((
+                "UsersGetOrganizationMemberships",
+                "/users/{user_id}/organization_memberships",
+                idempotent,
+            )),
+            ("GET", ["users", _, "organization_invitations"]) => Some((
+                "UsersGetOrganizationInvitations",
+                "/users/{user_id}/organization_invitations",
+                idempotent,
+            )),
+            ("POST", ["users", _, "verify_password"]) => Some((
+                "VerifyPassword",
+                "/users/{user_id}/verify_password",
+                idempotent,
+            )),
+            ("POST", ["users", _, "verify_totp"]) => {
+                Some(("VerifyTOTP", "/users/{user_id}/verify_totp", idempotent))
+            }
+            ("DELETE", ["users", _, "mfa"]) => {
+                Some(("DisableMFA", "/users/{user_id}/mfa", idempotent))
+            }
+            ("DELETE", ["users", _, "backup_code"]) => Some((
+                "DeleteBackupCode",
+                "/users/{user_id}/backup_code",
+                idempotent,
+            )),
+            ("DELETE", ["users", _, "passkeys", _]) => Some((
+                "UserPasskeyDelete",
+                "/users/{user_id}/passkeys/{passkey_identification_id}",
+                idempotent,
+            )),
+            ("DELETE", ["users", _, "web3_wallets", _]) => Some((
+                "UserWeb3WalletDelete",
+                "/users/{user_id}/web3_wallets/{web3_wallet_identification_id}",
+                idempotent,
+            )),
+            ("DELETE", ["users", _, "totp"]) => {
+                Some(("DeleteTOTP", "/users/{user_id}/totp", idempotent))
+            }
+            ("DELETE", ["users", _, "external_accounts", _]) => Some((
+                "DeleteExternalAccount",
+                "/users/{user_id}/external_accounts/{external_account_id}",
+                idempotent,
+            )),
+            ("GET", ["organization_memberships"]) => Some((
+                "InstanceGetOrganizationMemberships",
+                "/organization_memberships",
+                idempotent,
+            )),
+            _ => None,
+        };
+        match found {
+            Some((operation_id, path_template, retry_class)) => {
+                let info = Self::new(operation_id, path_template, retry_class);
+                if matches!(operation_id, "UpdateUser" | "UpdateUserMetadata") {
+                    let user_id = percent_encoding::percent_decode_str(rest[1]).decode_utf8_lossy();
+                    info.with_per_user_limit_key(user_id)
+                } else {
+                    info
+                }
+            }
+            None => {
+                let retry_class = if *method == Method::POST {
+                    RetryClass::NotIdempotent
+                } else {
+                    RetryClass::Idempotent
+                };
+                Self::new("unknown", "unknown", retry_class)
+            }
+        }
+    }
+
+    /// The info attached to `request`, or [`OperationInfo::classify`] of its method and path.
+    pub fn of<B>(request: &http::Request<B>) -> Self {
+        request
+            .extensions()
+            .get::<Self>()
+            .cloned()
+            .unwrap_or_else(|| Self::classify(request.method(), request.uri().path()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_foreign_requests_by_method_and_path() {
+        let get = OperationInfo::classify(&Method::GET, "/v1/users/user_1");
+        assert_eq!(get.operation_id, "GetUser");
+        assert_eq!(get.path_template, "/users/{user_id}");
+        let create = OperationInfo::classify(&Method::POST, "/v1/users");
+        assert_eq!(create.retry_class, RetryClass::NotIdempotent);
+        let ban = OperationInfo::classify(&Method::POST, "/v1/users/ban");
+        assert_eq!(ban.operation_id, "UsersBan");
+        let patch = OperationInfo::classify(&Method::PATCH, "/v1/users/user%2F1/metadata");
+        assert_eq!(patch.operation_id, "UpdateUserMetadata");
+        assert_eq!(patch.per_user_limit_key.as_deref(), Some("user/1"));
+        let other = OperationInfo::classify(&Method::POST, "/v1/invitations");
+        assert_eq!(
+            (other.operation_id, other.retry_class),
+            ("unknown", RetryClass::NotIdempotent)
+        );
+    }
+}

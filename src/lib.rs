@@ -1,0 +1,1 @@
+//! Examples and benches of the clerk-tower workspace.
