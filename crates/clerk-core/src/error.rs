@@ -363,7 +363,9 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim();
     // Clerk sends whole seconds; tolerate a fraction rather than drop the hint.
     let secs: f64 = value.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e9)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 fn excerpt(body: &[u8]) -> Option<String> {
@@ -460,10 +462,9 @@ impl fmt::Display for Error {
         if matches!(
             self.inner.kind,
             Kind::Connect | Kind::Transport | Kind::Decode
-        ) {
-            if let Some(source) = &self.inner.source {
-                write!(f, ": {source}")?;
-            }
+        ) && let Some(source) = &self.inner.source
+        {
+            write!(f, ": {source}")?;
         }
         if self.inner.outcome_unknown {
             f.write_str(" (the request may have been applied: outcome unknown)")?;

@@ -223,10 +223,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
 }
 
 fn make_nullable(mut schema: Map<String, Value>) -> Value {
-    if let Some(Value::Array(values)) = schema.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = schema.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
     match schema.get("type").cloned() {
         Some(Value::String(t)) => {
