@@ -8,12 +8,20 @@
 mod base_url;
 mod body;
 mod error;
+pub mod models;
 mod operation;
 mod secret;
 
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
 pub use error::{BoxError, ClerkError, ClerkErrors, Error};
+pub use models::{
+    DeletedObject, EmailAddress, EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount,
+    IdentificationLink, Metadata, OAuthAccessToken, OAuthAccessTokens, Organization,
+    OrganizationInvitation, OrganizationInvitations, OrganizationMembership,
+    OrganizationMemberships, Passkey, PhoneNumber, SamlAccount, SamlAccountConnection, TotalCount,
+    User, UserIdResponse, Verification, VerifyPasswordResponse, VerifyTotpResponse, Web3Wallet,
+};
 pub use operation::{ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass};
 pub use secret::{InstanceType, SecretKey};
 

@@ -1,0 +1,49 @@
+//! The resources the Users API returns.
+//!
+//! Decoding is tolerant by design: Clerk adds fields and enum values over time, so
+//! unknown keys are ignored, unknown enum values are kept in an `Unknown`/`Other`
+//! variant, missing keys take their default and a `null` where the spec promises a
+//! value decodes as the default. Timestamps are Unix milliseconds (`i64`) unless a
+//! field says otherwise. Serializing a model gives back Clerk's wire shape.
+
+use serde::{Deserialize, Deserializer};
+
+mod enums;
+mod identification;
+mod organization;
+mod responses;
+mod user;
+mod verification;
+
+pub use enums::{
+    EnterpriseProtocol, IdentificationStatus, InvitationStatus, ObjectType, TotpCodeType,
+    VerificationKind, VerificationStatus, VerificationStrategy,
+};
+pub use identification::{
+    EmailAddress, EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount,
+    IdentificationLink, Passkey, PhoneNumber, SamlAccount, SamlAccountConnection, Web3Wallet,
+};
+pub use organization::{
+    Organization, OrganizationInvitation, OrganizationInvitationPublicOrganizationData,
+    OrganizationInvitationPublicUserData, OrganizationInvitations, OrganizationMembership,
+    OrganizationMembershipPublicUserData, OrganizationMemberships,
+};
+pub use responses::{
+    DeletedObject, OAuthAccessToken, OAuthAccessTokens, TotalCount, UserIdResponse,
+    VerifyPasswordResponse, VerifyTotpResponse,
+};
+pub use user::{ScimUserMetadata, User};
+pub use verification::Verification;
+
+/// Free-form metadata (`public_metadata` and friends).
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
+/// Decodes `null` as the type's default, so a field the spec declares non-null
+/// does not fail a whole page when the server sends `null` anyway.
+pub(crate) fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
