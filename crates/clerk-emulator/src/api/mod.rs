@@ -1,0 +1,217 @@
+//! The `/v1` API: routing, version and key checks, rate limits, then the operation handlers.
+
+pub(crate) mod body;
+pub(crate) mod control;
+mod orgs;
+pub(crate) mod route;
+mod users;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Request, StatusCode, header};
+
+use crate::app::{App, Instance};
+use crate::error::{ApiError, ApiResult};
+use body::Query;
+use route::{Op, RouteError};
+
+/// JSON bodies are capped at 1 MiB.
+pub(crate) const JSON_LIMIT: usize = 1 << 20;
+/// Profile images are capped at 10 MiB.
+pub(crate) const IMAGE_LIMIT: usize = 10 << 20;
+
+/// `Clerk-API-Version` values with a published spec.
+pub(crate) const API_VERSIONS: &[&str] = &[
+    "2021-02-05",
+    "2024-10-01",
+    "2025-03-12",
+    "2025-04-10",
+    "2025-11-10",
+    "2026-05-12",
+];
+
+/// Everything a handler needs about one authenticated request.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) app: Arc<App>,
+    pub(crate) inst: Arc<Instance>,
+    pub(crate) op: Op,
+    pub(crate) params: Vec<String>,
+    pub(crate) query: Query,
+    pub(crate) version: Option<String>,
+    pub(crate) now: i64,
+}
+
+impl Call {
+    pub(crate) fn param(&self, i: usize) -> &str {
+        self.params.get(i).map_or("", String::as_str)
+    }
+}
+
+fn api_version(headers: &HeaderMap, query: &Query) -> ApiResult<Option<String>> {
+    let invalid = |v: &str| {
+        ApiError::bad_request(
+            "api_version_invalid",
+            "Invalid API version",
+            format!(
+                "The requested API version {v:?} is invalid. Supported versions: {}.",
+                API_VERSIONS.join(", ")
+            ),
+        )
+    };
+    let mut values = headers.get_all("clerk-api-version").iter();
+    let header_value = match (values.next(), values.next()) {
+        (None, _) => None,
+        (Some(v), None) => Some(
+            v.to_str()
+                .map_err(|_| invalid("(non-ASCII)"))?
+                .trim()
+                .to_owned(),
+        ),
+        (Some(_), Some(_)) => return Err(invalid("(sent more than once)")),
+    };
+    let query_values = query.all("__clerk_api_version");
+    let version = match (header_value, query_values.as_slice()) {
+        (Some(h), []) => Some(h),
+        (None, []) => None,
+        (None, [q]) => Some((*q).to_owned()),
+        _ => {
+            return Err(ApiError::bad_request(
+                "api_version_invalid",
+                "Invalid API version",
+                "Choose only one way to set the API version: the Clerk-API-Version header or the __clerk_api_version query parameter.",
+            ));
+        }
+    };
+    match version {
+        Some(v) if !API_VERSIONS.contains(&v.as_str()) => Err(invalid(&v)),
+        v => Ok(v),
+    }
+}
+
+/// The instance of the `Authorization: Bearer <key>` header.
+pub(crate) fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Arc<Instance>> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
+    let (scheme, key) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(ApiError::unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::unauthorized());
+    }
+    app.instance(key.trim())
+        .cloned()
+        .ok_or_else(ApiError::unauthorized)
+}
+
+/// Reads a whole body up to `limit` bytes (413 beyond).
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> ApiResult<bytes::Bytes> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    // A read error is either the cap (chunked bodies) or a client that went away; the answer
+    // only matters in the first case.
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::payload_too_large(limit))
+}
+
+/// Serves one `/v1/...` request.
+pub(crate) async fn serve_v1(app: Arc<App>, req: Request<Body>) -> Response {
+    match handle_v1(app, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_v1(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> {
+    let routed = route::route(req.method(), req.uri().path());
+    let (op, params) = match routed {
+        Ok(r) => r,
+        Err(e) => {
+            app.counters.request(None);
+            return Err(match e {
+                RouteError::NotFound => ApiError::not_found(),
+                RouteError::MethodNotAllowed => ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "Method not allowed",
+                    format!("{} is not allowed on this path.", req.method()),
+                ),
+            });
+        }
+    };
+    app.counters.request(Some(op));
+    let query = Query::parse(req.uri().query());
+    let version = api_version(req.headers(), &query)?;
+    let inst = authenticate(&app, req.headers())?;
+    inst.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let per_user = op
+        .is_per_user_limited()
+        .then(|| params.first().map(String::as_str))
+        .flatten();
+    let admitted = inst.limiter().check(Instant::now(), op.name(), per_user);
+    if let Err(secs) = admitted {
+        app.counters
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::too_many_requests(secs));
+    }
+    let call = Call {
+        app,
+        inst,
+        op,
+        params,
+        query,
+        version,
+        now: crate::time::now_ms(),
+    };
+    if op == Op::SetUserProfileImage {
+        return users::set_profile_image(call, req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(body, &parts.headers, JSON_LIMIT).await?;
+    match op {
+        Op::CreateOrganization
+        | Op::CreateOrganizationMembership
+        | Op::CreateOrganizationInvitation
+        | Op::InstanceGetOrganizationMemberships => orgs::handle(&call, &bytes),
+        Op::VerifyPassword => users::verify_password(&call, &bytes).await,
+        Op::VerifyTOTP => users::verify_totp(&call, &bytes).await,
+        _ => users::handle(&call, &bytes),
+    }
+}
+
+pub(crate) use orgs::{create_invitation, create_membership, create_org};
+pub(crate) use users::create_user;
+
+pub(crate) fn users_create_fields() -> &'static [&'static str] {
+    users::CREATE_FIELDS
+}
+
+pub(crate) fn org_fields() -> &'static [&'static str] {
+    orgs::ORG_FIELDS
+}
+
+pub(crate) fn membership_fields() -> &'static [&'static str] {
+    orgs::MEMBERSHIP_FIELDS
+}
+
+pub(crate) fn invitation_fields() -> &'static [&'static str] {
+    orgs::INVITATION_FIELDS
+}

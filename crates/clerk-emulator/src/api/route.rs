@@ -1,0 +1,211 @@
+//! Routing of `/v1/...` paths to operations. Each path segment is percent-decoded exactly once,
+//! so `user_1%2Fban` is one id, never the `ban` endpoint.
+
+use http::Method;
+
+macro_rules! ops {
+    ($($variant:ident),* $(,)?) => {
+        /// One API operation, named after the spec's `operationId`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Op { $($variant),* }
+
+        impl Op {
+            pub(crate) const ALL: &'static [Op] = &[$(Op::$variant),*];
+
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Op::$variant => stringify!($variant)),* }
+            }
+        }
+    };
+}
+
+ops!(
+    GetUserList,
+    CreateUser,
+    GetUsersCount,
+    GetUser,
+    UpdateUser,
+    DeleteUser,
+    BanUser,
+    UnbanUser,
+    UsersBan,
+    UsersUnban,
+    LockUser,
+    UnlockUser,
+    SetUserProfileImage,
+    DeleteUserProfileImage,
+    UpdateUserMetadata,
+    GetOAuthAccessToken,
+    UsersGetOrganizationMemberships,
+    UsersGetOrganizationInvitations,
+    VerifyPassword,
+    VerifyTOTP,
+    DisableMFA,
+    DeleteBackupCode,
+    UserPasskeyDelete,
+    UserWeb3WalletDelete,
+    DeleteTOTP,
+    DeleteExternalAccount,
+    InstanceGetOrganizationMemberships,
+    CreateOrganization,
+    CreateOrganizationMembership,
+    CreateOrganizationInvitation,
+);
+
+impl Op {
+    pub(crate) fn index(self) -> usize {
+        Self::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+
+    /// `PATCH /users/{id}` and `PATCH /users/{id}/metadata` share a per-user limit.
+    pub(crate) fn is_per_user_limited(self) -> bool {
+        matches!(self, Op::UpdateUser | Op::UpdateUserMetadata)
+    }
+}
+
+/// Why a path did not route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteError {
+    NotFound,
+    MethodNotAllowed,
+}
+
+/// Splits a raw path into percent-decoded segments (`None` on invalid UTF-8 after decoding).
+pub(crate) fn segments(path: &str) -> Option<Vec<String>> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .ok()
+                .map(|c| c.into_owned())
+        })
+        .collect()
+}
+
+/// Routes a `/v1` request. Returns the operation and its path parameters in order.
+pub(crate) fn route(method: &Method, path: &str) -> Result<(Op, Vec<String>), RouteError> {
+    let segs = segments(path).ok_or(RouteError::NotFound)?;
+    let mut it = segs.iter().map(String::as_str);
+    if it.next() != Some("v1") {
+        return Err(RouteError::NotFound);
+    }
+    let rest: Vec<&str> = it.collect();
+    let m = method;
+    let pick = |pairs: &[(Method, Op)]| -> Result<Op, RouteError> {
+        pairs
+            .iter()
+            .find(|(pm, _)| pm == m)
+            .map(|(_, op)| *op)
+            .ok_or(RouteError::MethodNotAllowed)
+    };
+    let p = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    use Method as M;
+    let (op, params) = match rest.as_slice() {
+        ["users"] => (
+            pick(&[(M::GET, Op::GetUserList), (M::POST, Op::CreateUser)])?,
+            vec![],
+        ),
+        ["users", "count"] => (pick(&[(M::GET, Op::GetUsersCount)])?, vec![]),
+        ["users", "ban"] if m == M::POST => (Op::UsersBan, vec![]),
+        ["users", "unban"] if m == M::POST => (Op::UsersUnban, vec![]),
+        ["users", id] => (
+            pick(&[
+                (M::GET, Op::GetUser),
+                (M::PATCH, Op::UpdateUser),
+                (M::DELETE, Op::DeleteUser),
+            ])?,
+            p(&[id]),
+        ),
+        ["users", id, action] => {
+            let op = match *action {
+                "ban" => pick(&[(M::POST, Op::BanUser)])?,
+                "unban" => pick(&[(M::POST, Op::UnbanUser)])?,
+                "lock" => pick(&[(M::POST, Op::LockUser)])?,
+                "unlock" => pick(&[(M::POST, Op::UnlockUser)])?,
+                "profile_image" => pick(&[
+                    (M::POST, Op::SetUserProfileImage),
+                    (M::DELETE, Op::DeleteUserProfileImage),
+                ])?,
+                "metadata" => pick(&[(M::PATCH, Op::UpdateUserMetadata)])?,
+                "organization_memberships" => {
+                    pick(&[(M::GET, Op::UsersGetOrganizationMemberships)])?
+                }
+                "organization_invitations" => {
+                    pick(&[(M::GET, Op::UsersGetOrganizationInvitations)])?
+                }
+                "verify_password" => pick(&[(M::POST, Op::VerifyPassword)])?,
+                "verify_totp" => pick(&[(M::POST, Op::VerifyTOTP)])?,
+                "mfa" => pick(&[(M::DELETE, Op::DisableMFA)])?,
+                "backup_code" => pick(&[(M::DELETE, Op::DeleteBackupCode)])?,
+                "totp" => pick(&[(M::DELETE, Op::DeleteTOTP)])?,
+                _ => return Err(RouteError::NotFound),
+            };
+            (op, p(&[id]))
+        }
+        ["users", id, kind, sub] => {
+            let op = match *kind {
+                "oauth_access_tokens" => pick(&[(M::GET, Op::GetOAuthAccessToken)])?,
+                "passkeys" => pick(&[(M::DELETE, Op::UserPasskeyDelete)])?,
+                "web3_wallets" => pick(&[(M::DELETE, Op::UserWeb3WalletDelete)])?,
+                "external_accounts" => pick(&[(M::DELETE, Op::DeleteExternalAccount)])?,
+                _ => return Err(RouteError::NotFound),
+            };
+            (op, p(&[id, sub]))
+        }
+        ["organization_memberships"] => (
+            pick(&[(M::GET, Op::InstanceGetOrganizationMemberships)])?,
+            vec![],
+        ),
+        ["organizations"] => (pick(&[(M::POST, Op::CreateOrganization)])?, vec![]),
+        ["organizations", id, "memberships"] => (
+            pick(&[(M::POST, Op::CreateOrganizationMembership)])?,
+            p(&[id]),
+        ),
+        ["organizations", id, "invitations"] => (
+            pick(&[(M::POST, Op::CreateOrganizationInvitation)])?,
+            p(&[id]),
+        ),
+        _ => return Err(RouteError::NotFound),
+    };
+    Ok((op, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_decodes_segments_once() {
+        assert_eq!(
+            route(&Method::GET, "/v1/users"),
+            Ok((Op::GetUserList, vec![]))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/users/ban"),
+            Ok((Op::UsersBan, vec![]))
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/users/ban"),
+            Ok((Op::GetUser, vec!["ban".into()]))
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/users/user_1%2Fban"),
+            Err(RouteError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/users/user_1%2Fban"),
+            Ok((Op::GetUser, vec!["user_1/ban".into()]))
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/v1/users/u/passkeys/idn_%3F1"),
+            Ok((Op::UserPasskeyDelete, vec!["u".into(), "idn_?1".into()]))
+        );
+        assert_eq!(route(&Method::GET, "/v2/users"), Err(RouteError::NotFound));
+        assert_eq!(
+            route(&Method::GET, "/v1/users/%FF"),
+            Err(RouteError::NotFound)
+        );
+        assert_eq!(Op::VerifyTOTP.name(), "VerifyTOTP");
+    }
+}

@@ -1,0 +1,199 @@
+//! Clerk's rate limits as true sliding windows.
+//!
+//! Per instance: the timestamps of admitted requests in the last window are kept in a
+//! `VecDeque`; a request is admitted when fewer than `limit` are in it. A rejected request is
+//! not admitted (it does not count), gets `Retry-After` = seconds (rounded up) until the oldest
+//! admitted request leaves the window, and its endpoint stays blocked for exactly that many
+//! seconds. `PATCH /users/{id}` and `PATCH /users/{id}/metadata` also share a per-user window
+//! of 10 requests per 10 s.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Clerk's per-user limit on the two user-update endpoints.
+pub(crate) const PER_USER_LIMIT: usize = 10;
+pub(crate) const PER_USER_WINDOW: Duration = Duration::from_secs(10);
+
+fn ceil_secs(d: Duration) -> u64 {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    s.max(1)
+}
+
+#[derive(Debug)]
+struct Window {
+    len: Duration,
+    admitted: VecDeque<Instant>,
+}
+
+impl Window {
+    fn new(len: Duration) -> Self {
+        Self {
+            len,
+            admitted: VecDeque::new(),
+        }
+    }
+
+    fn evict(&mut self, now: Instant) {
+        while let Some(&front) = self.admitted.front() {
+            if front + self.len <= now {
+                self.admitted.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// With `limit` requests already in the window, how long until one more fits.
+    fn wait(&self, now: Instant, limit: usize) -> Option<Duration> {
+        if self.admitted.len() < limit {
+            return None;
+        }
+        let idx = self.admitted.len() - limit;
+        let free_at = self.admitted[idx] + self.len;
+        Some(free_at.saturating_duration_since(now))
+    }
+}
+
+/// The limiter state of one instance.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    limit: Option<usize>,
+    per_user: bool,
+    window: Window,
+    max_in_window: u64,
+    blocked: HashMap<&'static str, Instant>,
+    users: HashMap<String, (Window, Option<Instant>)>,
+}
+
+impl Limiter {
+    /// `limit: None` admits everything but still measures the busiest window.
+    pub(crate) fn new(limit: Option<usize>, window: Duration, per_user: bool) -> Self {
+        Self {
+            limit,
+            per_user,
+            window: Window::new(window),
+            max_in_window: 0,
+            blocked: HashMap::new(),
+            users: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn window_len(&self) -> Duration {
+        self.window.len
+    }
+
+    pub(crate) fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
+    pub(crate) fn max_in_window(&self) -> u64 {
+        self.max_in_window
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.window.admitted.clear();
+        self.max_in_window = 0;
+        self.blocked.clear();
+        self.users.clear();
+    }
+
+    /// Admits the request or returns the `Retry-After` seconds. `user` names the user of a
+    /// per-user-limited endpoint.
+    pub(crate) fn check(
+        &mut self,
+        now: Instant,
+        endpoint: &'static str,
+        user: Option<&str>,
+    ) -> Result<(), u64> {
+        if let Some(&until) = self.blocked.get(endpoint) {
+            if now < until {
+                return Err(ceil_secs(until - now));
+            }
+            self.blocked.remove(endpoint);
+        }
+        self.window.evict(now);
+        if let Some(limit) = self.limit {
+            if let Some(wait) = self.window.wait(now, limit) {
+                let secs = ceil_secs(wait);
+                self.blocked
+                    .insert(endpoint, now + Duration::from_secs(secs));
+                return Err(secs);
+            }
+        }
+        if let (Some(user), true) = (user, self.per_user) {
+            if self.users.len() > 10_000 {
+                self.users.retain(|_, (w, b)| {
+                    w.evict(now);
+                    !w.admitted.is_empty() || b.is_some_and(|b| b > now)
+                });
+            }
+            let (w, blocked) = self
+                .users
+                .entry(user.to_owned())
+                .or_insert_with(|| (Window::new(PER_USER_WINDOW), None));
+            if let Some(until) = *blocked {
+                if now < until {
+                    return Err(ceil_secs(until - now));
+                }
+                *blocked = None;
+            }
+            w.evict(now);
+            if let Some(wait) = w.wait(now, PER_USER_LIMIT) {
+                let secs = ceil_secs(wait);
+                *blocked = Some(now + Duration::from_secs(secs));
+                return Err(secs);
+            }
+            w.admitted.push_back(now);
+        }
+        self.window.admitted.push_back(now);
+        self.max_in_window = self.max_in_window.max(self.window.admitted.len() as u64);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_window_admits_limit_then_blocks_endpoint() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(Some(3), Duration::from_secs(10), true);
+        for i in 0..3 {
+            assert_eq!(l.check(t0 + Duration::from_secs(i), "A", None), Ok(()));
+        }
+        // The oldest admission (t0) leaves the window at t0+10s.
+        assert_eq!(l.check(t0 + Duration::from_millis(3500), "A", None), Err(7));
+        // Rejections do not count, and "A" stays blocked for the announced 7 s …
+        assert_eq!(
+            l.check(t0 + Duration::from_millis(10_100), "A", None),
+            Err(1)
+        );
+        // … while another endpoint is admitted as soon as the window has room.
+        assert_eq!(
+            l.check(t0 + Duration::from_millis(10_100), "B", None),
+            Ok(())
+        );
+        assert_eq!(
+            l.check(t0 + Duration::from_millis(10_500), "A", None),
+            Ok(())
+        );
+        assert_eq!(l.max_in_window(), 3);
+    }
+
+    #[test]
+    fn per_user_limit_is_separate_per_user() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(None, Duration::from_secs(10), true);
+        for _ in 0..PER_USER_LIMIT {
+            assert_eq!(l.check(t0, "PATCH", Some("u1")), Ok(()));
+        }
+        assert_eq!(l.check(t0, "PATCH", Some("u1")), Err(10));
+        assert_eq!(l.check(t0, "PATCH", Some("u2")), Ok(()));
+        assert_eq!(
+            l.check(t0 + Duration::from_secs(10), "PATCH", Some("u1")),
+            Ok(())
+        );
+        assert_eq!(l.max_in_window(), 11);
+    }
+}

@@ -1,0 +1,214 @@
+//! Per-instance in-memory data and its uniqueness indexes.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Image, Invitation, Membership, Organization, User, is_admin_role};
+
+/// Kinds of identifiers that must be unique within an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum IdentKind {
+    Email,
+    Phone,
+    Username,
+    Web3,
+}
+
+impl IdentKind {
+    pub(crate) fn param(self) -> &'static str {
+        match self {
+            Self::Email => "email_address",
+            Self::Phone => "phone_number",
+            Self::Username => "username",
+            Self::Web3 => "web3_wallet",
+        }
+    }
+}
+
+/// Identifiers compare case-insensitively (Clerk lowercases emails, usernames and wallets).
+pub(crate) fn ident_key(kind: IdentKind, value: &str) -> (IdentKind, String) {
+    (kind, value.to_lowercase())
+}
+
+/// All data of one instance. Serialized as is into the `--state` snapshot (indexes are rebuilt).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct InstanceData {
+    pub(crate) users: HashMap<String, User>,
+    pub(crate) orgs: HashMap<String, Organization>,
+    pub(crate) memberships: HashMap<String, Membership>,
+    pub(crate) invitations: HashMap<String, Invitation>,
+    pub(crate) images: HashMap<String, Image>,
+    /// `created_at`/`seq` of deleted users, so a `starting_after` cursor pointing at a user
+    /// deleted between two pages keeps working.
+    pub(crate) tombstones: HashMap<String, (i64, u64)>,
+    pub(crate) next_seq: u64,
+    #[serde(skip)]
+    idents: HashMap<(IdentKind, String), String>,
+    #[serde(skip)]
+    user_memberships: HashMap<String, Vec<String>>,
+    #[serde(skip)]
+    org_slugs: HashMap<String, String>,
+}
+
+impl InstanceData {
+    pub(crate) fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    pub(crate) fn rebuild_indexes(&mut self) {
+        self.idents.clear();
+        self.user_memberships.clear();
+        self.org_slugs.clear();
+        let users: Vec<String> = self.users.keys().cloned().collect();
+        for id in users {
+            self.index_user(&id);
+        }
+        let mut mems: Vec<&Membership> = self.memberships.values().collect();
+        mems.sort_by_key(|m| m.seq);
+        for m in mems {
+            self.user_memberships
+                .entry(m.user_id.clone())
+                .or_default()
+                .push(m.id.clone());
+        }
+        for o in self.orgs.values() {
+            self.org_slugs.insert(o.slug.clone(), o.id.clone());
+        }
+        let max_seq = self
+            .users
+            .values()
+            .map(|u| u.seq)
+            .chain(self.memberships.values().map(|m| m.seq))
+            .chain(self.invitations.values().map(|i| i.seq))
+            .max()
+            .unwrap_or(0);
+        self.next_seq = self.next_seq.max(max_seq);
+    }
+
+    /// The owner of an identifier, if any.
+    pub(crate) fn ident_owner(&self, kind: IdentKind, value: &str) -> Option<&str> {
+        self.idents.get(&ident_key(kind, value)).map(String::as_str)
+    }
+
+    fn user_idents(u: &User) -> Vec<(IdentKind, String)> {
+        let mut v = Vec::new();
+        for e in &u.emails {
+            v.push(ident_key(IdentKind::Email, &e.email_address));
+        }
+        for p in &u.phones {
+            v.push(ident_key(IdentKind::Phone, &p.phone_number));
+        }
+        for w in &u.wallets {
+            v.push(ident_key(IdentKind::Web3, &w.web3_wallet));
+        }
+        if let Some(name) = &u.username {
+            v.push(ident_key(IdentKind::Username, name));
+        }
+        v
+    }
+
+    fn index_user(&mut self, id: &str) {
+        if let Some(u) = self.users.get(id) {
+            for k in Self::user_idents(u) {
+                self.idents.insert(k, id.to_owned());
+            }
+        }
+    }
+
+    fn unindex_user(&mut self, id: &str) {
+        if let Some(u) = self.users.get(id) {
+            for k in Self::user_idents(u) {
+                if self.idents.get(&k).is_some_and(|owner| owner == id) {
+                    self.idents.remove(&k);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn insert_user(&mut self, u: User) {
+        let id = u.id.clone();
+        self.users.insert(id.clone(), u);
+        self.index_user(&id);
+    }
+
+    /// Applies `f` to a user and keeps the identifier index in step.
+    pub(crate) fn modify_user<R>(&mut self, id: &str, f: impl FnOnce(&mut User) -> R) -> Option<R> {
+        self.unindex_user(id);
+        let r = self.users.get_mut(id).map(f);
+        self.index_user(id);
+        r
+    }
+
+    pub(crate) fn remove_user(&mut self, id: &str) -> Option<User> {
+        self.unindex_user(id);
+        let u = self.users.remove(id)?;
+        self.tombstones.insert(u.id.clone(), (u.created_at, u.seq));
+        if let Some(image) = &u.image_id {
+            self.images.remove(image);
+        }
+        if let Some(mems) = self.user_memberships.remove(id) {
+            for m in mems {
+                self.memberships.remove(&m);
+            }
+        }
+        Some(u)
+    }
+
+    pub(crate) fn memberships_of<'a>(
+        &'a self,
+        user_id: &str,
+    ) -> impl Iterator<Item = &'a Membership> + 'a {
+        self.user_memberships
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.memberships.get(id))
+    }
+
+    /// Number of members of an organization and whether one of them is an admin.
+    pub(crate) fn members_count(&self, org_id: &str) -> (usize, bool) {
+        let mut n = 0;
+        let mut admin = false;
+        for m in self
+            .memberships
+            .values()
+            .filter(|m| m.organization_id == org_id)
+        {
+            n += 1;
+            admin |= is_admin_role(&m.role);
+        }
+        (n, admin)
+    }
+
+    pub(crate) fn pending_invitations_count(&self, org_id: &str, now: i64) -> usize {
+        self.invitations
+            .values()
+            .filter(|i| i.organization_id == org_id && i.effective_status(now) == "pending")
+            .count()
+    }
+
+    pub(crate) fn insert_membership(&mut self, m: Membership) {
+        self.user_memberships
+            .entry(m.user_id.clone())
+            .or_default()
+            .push(m.id.clone());
+        self.memberships.insert(m.id.clone(), m);
+    }
+
+    pub(crate) fn insert_org(&mut self, o: Organization) {
+        self.org_slugs.insert(o.slug.clone(), o.id.clone());
+        self.orgs.insert(o.id.clone(), o);
+    }
+
+    pub(crate) fn slug_taken(&self, slug: &str) -> bool {
+        self.org_slugs.contains_key(slug)
+    }
+
+    pub(crate) fn org_by_id_or_slug(&self, id: &str) -> Option<&Organization> {
+        self.orgs
+            .get(id)
+            .or_else(|| self.org_slugs.get(id).and_then(|oid| self.orgs.get(oid)))
+    }
+}
