@@ -1,1 +1,93 @@
-//! Tower layers for the Clerk Backend API: auth, rate limiting, retry, tracing, timeouts, concurrency.
+//! Tower layers for the Clerk Backend API: auth, rate limiting, retry, tracing,
+//! timeouts, concurrency.
+//!
+//! Every layer works on plain [`http::Request`]s and [`http::Response`]s, so it
+//! fits any tower stack, not only `clerk-tower`'s. Requests are classified with
+//! [`OperationInfo`](clerk_core::OperationInfo) from their extensions, or by
+//! method and path when they come from elsewhere. Layers that inspect or produce
+//! errors use [`clerk_core::Error`].
+//!
+//! | module | layer | what for |
+//! |---|---|---|
+//! | [`trace`] | [`TraceLayer`](trace::TraceLayer) | a span per call and per attempt, OpenTelemetry field names, no secrets |
+//! | [`timeout`] | [`TimeoutLayer`](timeout::TimeoutLayer) | per-operation and per-attempt deadlines |
+//! | [`retry`] | [`RetryLayer`](retry::RetryLayer) | 429/5xx/connect/timeout retries, create-safe, budgeted |
+//! | [`rate_limit`] | [`RateLimitLayer`](rate_limit::RateLimitLayer) | Clerk's quota without 429s, FIFO, 429 cooldown, per-user limit |
+//! | [`concurrency`] | [`ConcurrencyLimitLayer`](concurrency::ConcurrencyLimitLayer) | a shared cap on requests in flight |
+//! | [`auth`] | [`AuthLayer`](auth::AuthLayer), [`ClerkHeadersLayer`](auth::ClerkHeadersLayer) | bearer key (sensitive), API version, user agent |
+//!
+//! [`ServiceBuilderExt`] adds them to `ServiceBuilder` as `clerk_*` methods.
+//!
+//! # The default stack
+//!
+//! Outermost first: trace (call) → operation timeout → retry → trace (attempt)
+//! → rate limit (+ 429 cooldown) → concurrency → attempt timeout →
+//! headers/auth → transport. The limiter sits inside the retry layer so every
+//! attempt is charged; the concurrency cap inside the limiter so backoff sleeps
+//! hold no permit; the attempt timeout inside both so waiting for a grant never
+//! times an attempt out.
+//!
+//! ```
+//! use std::time::Duration;
+//! use clerk_core::{Body, Error, SecretKey};
+//! use clerk_layers::ServiceBuilderExt;
+//! use clerk_layers::rate_limit::{Quota, RateLimitWait, RateLimiter};
+//! use clerk_layers::retry::RetryPolicy;
+//! use clerk_layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT};
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let key = SecretKey::new("sk_test_example");
+//! let limiter = RateLimiter::new(Quota::for_key(&key));
+//!
+//! // Stands in for `clerk_transport`: answers 503 once, then 200.
+//! let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1));
+//! let transport = service_fn(move |req: Request<Body>| {
+//!     let fail = failures
+//!         .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| n.checked_sub(1))
+//!         .is_ok();
+//!     async move {
+//!         assert!(req.headers()[http::header::AUTHORIZATION].is_sensitive());
+//!         let mut response = Response::new(Body::from(r#"{"object":"user"}"#));
+//!         if fail {
+//!             *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+//!         }
+//!         Ok::<_, Error>(response)
+//!     }
+//! });
+//!
+//! let client = ServiceBuilder::new()
+//!     .clerk_trace()
+//!     .clerk_operation_timeout(DEFAULT_OPERATION_TIMEOUT)
+//!     .clerk_retry(RetryPolicy::new().with_max_delay(Duration::from_millis(10)))
+//!     .clerk_trace_attempt()
+//!     .clerk_rate_limit(limiter.clone())
+//!     .clerk_concurrency_limit(64)
+//!     .clerk_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+//!     .clerk_headers()
+//!     .clerk_auth(key)
+//!     .service(transport);
+//!
+//! let request = Request::get("http://127.0.0.1:8080/v1/users/user_1")
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = client.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert!(response.extensions().get::<RateLimitWait>().is_some());
+//! assert_eq!(limiter.snapshot().granted, 2); // the 503 and the retry
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+mod builder;
+pub mod concurrency;
+pub mod rate_limit;
+pub mod retry;
+pub mod timeout;
+pub mod trace;
+mod util;
+
+pub use builder::ServiceBuilderExt;

@@ -1,0 +1,299 @@
+//! The shared limiter state: GCRA on governor, a FIFO queue, the 429 cooldown,
+//! the per-user limit and the counters behind [`RateLimitSnapshot`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use tokio::time::Instant;
+
+use super::Quota;
+
+/// Default pause after a 429 that carries no `Retry-After`.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// Per-user checks between two sweeps of idle per-user entries.
+const SWEEP_EVERY: u64 = 256;
+
+/// governor's clock, driven by tokio's clock so `tokio::time::pause` controls it:
+/// the time elapsed since the limiter was created.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokioClock {
+    start: Instant,
+}
+
+impl TokioClock {
+    fn at(&self, reference: Duration) -> Instant {
+        self.start + reference
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.start)
+    }
+}
+
+type Direct = governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+type Keyed = governor::RateLimiter<
+    String,
+    HashMapStateStore<String>,
+    TokioClock,
+    NoOpMiddleware<Duration>,
+>;
+
+/// A point-in-time view of a [`RateLimiter`], for progress reports and metrics.
+///
+/// Grants per second are `granted` deltas divided by the time between two snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimitSnapshot {
+    /// Requests let through since the limiter was created.
+    pub granted: u64,
+    /// Requests waiting right now (for their user's limit, the cooldown or the
+    /// global limiter).
+    pub waiting: usize,
+    /// How much longer every request is held back because of a 429, if at all.
+    pub cooldown_remaining: Option<Duration>,
+    /// Total time requests spent waiting in the limiter.
+    pub total_wait: Duration,
+    /// 429 responses seen since the limiter was created.
+    pub rate_limited_responses: u64,
+    /// Users currently tracked by the per-user limit (idle ones are evicted).
+    pub tracked_users: usize,
+}
+
+struct Shared {
+    quota: Quota,
+    per_user_quota: Quota,
+    clock: TokioClock,
+    global: Direct,
+    per_user: Keyed,
+    /// Fair (FIFO) lock: only the head of the queue sleeps on the limiter, the
+    /// others wait their turn without polling it.
+    queue: tokio::sync::Mutex<()>,
+    /// Nanoseconds after `clock.start` until which nothing may be sent; 0 = none.
+    blocked_until: AtomicU64,
+    granted: AtomicU64,
+    waiting: AtomicUsize,
+    total_wait_nanos: AtomicU64,
+    rate_limited: AtomicU64,
+    per_user_checks: AtomicU64,
+}
+
+/// The client-side rate limiter of one Clerk instance (one secret key).
+///
+/// Cheap to clone: every clone, and every service built by a
+/// [`RateLimitLayer`](super::RateLimitLayer) from it, shares one state, so all
+/// requests of the instance draw from one quota, queue in one FIFO line and
+/// respect one 429 cooldown.
+///
+/// Usable without the layer, e.g. to pace work that is not an HTTP request:
+///
+/// ```
+/// use clerk_layers::rate_limit::{Quota, RateLimiter};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let limiter = RateLimiter::new(Quota::production());
+/// let waited = limiter.acquire(None).await;
+/// assert!(waited.as_millis() < 1000);
+/// assert_eq!(limiter.snapshot().granted, 1);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RateLimiter {
+    shared: Arc<Shared>,
+}
+
+impl RateLimiter {
+    /// A limiter for `quota`, with Clerk's per-user limit ([`Quota::per_user`]).
+    pub fn new(quota: Quota) -> Self {
+        Self::with_per_user_quota(quota, Quota::per_user())
+    }
+
+    /// A limiter for `quota` with another per-user quota.
+    pub fn with_per_user_quota(quota: Quota, per_user_quota: Quota) -> Self {
+        let clock = TokioClock {
+            start: Instant::now(),
+        };
+        Self {
+            shared: Arc::new(Shared {
+                quota,
+                per_user_quota,
+                clock,
+                global: governor::RateLimiter::direct_with_clock(quota.to_governor(), clock),
+                per_user: governor::RateLimiter::hashmap_with_clock(
+                    per_user_quota.to_governor(),
+                    clock,
+                ),
+                queue: tokio::sync::Mutex::new(()),
+                blocked_until: AtomicU64::new(0),
+                granted: AtomicU64::new(0),
+                waiting: AtomicUsize::new(0),
+                total_wait_nanos: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
+                per_user_checks: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The instance quota.
+    pub fn quota(&self) -> Quota {
+        self.shared.quota
+    }
+
+    /// The per-user quota.
+    pub fn per_user_quota(&self) -> Quota {
+        self.shared.per_user_quota
+    }
+
+    /// Waits until one request may be sent, and counts it as sent. Returns how
+    /// long it waited.
+    ///
+    /// With `per_user_key` it first waits for that user's limit, *before* joining
+    /// the instance-wide line, so one hot user does not stall everybody else.
+    /// Then it waits, first come first served, for any 429 cooldown and for the
+    /// instance quota. Dropping the future before it completes takes nothing.
+    pub async fn acquire(&self, per_user_key: Option<&str>) -> Duration {
+        let started = Instant::now();
+        let _waiting = WaitingGuard::new(&self.shared.waiting);
+        if let Some(key) = per_user_key {
+            self.wait_per_user(key).await;
+        }
+        self.wait_global().await;
+        self.finish(started.elapsed())
+    }
+
+    pub(crate) fn waiting_guard(&self) -> WaitingGuard<'_> {
+        WaitingGuard::new(&self.shared.waiting)
+    }
+
+    /// Waits for `key`'s per-user quota and takes one cell of it.
+    pub(crate) async fn wait_per_user(&self, key: &str) {
+        let shared = &*self.shared;
+        let key = key.to_owned();
+        loop {
+            match shared.per_user.check_key(&key) {
+                Ok(()) => break,
+                Err(not_until) => {
+                    tokio::time::sleep_until(shared.clock.at(not_until.earliest_possible())).await
+                }
+            }
+        }
+        let checks = shared.per_user_checks.fetch_add(1, Ordering::Relaxed) + 1;
+        if checks % SWEEP_EVERY == 0 {
+            // Entries whose quota has fully refilled are indistinguishable from new
+            // ones: dropping them keeps memory bounded by the users active within
+            // one window.
+            shared.per_user.retain_recent();
+        }
+    }
+
+    /// Waits in the FIFO line for the cooldown and one grant of the global quota.
+    pub(crate) async fn wait_global(&self) {
+        let shared = &*self.shared;
+        let _turn = shared.queue.lock().await;
+        loop {
+            if let Some(until) = self.blocked_until() {
+                if until > Instant::now() {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+            }
+            match shared.global.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    tokio::time::sleep_until(shared.clock.at(not_until.earliest_possible())).await
+                }
+            }
+        }
+    }
+
+    /// Records a grant that waited `waited`; returns it.
+    pub(crate) fn finish(&self, waited: Duration) -> Duration {
+        let shared = &*self.shared;
+        shared.granted.fetch_add(1, Ordering::Relaxed);
+        shared.total_wait_nanos.fetch_add(
+            u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        waited
+    }
+
+    /// Reports a 429: every request through this limiter is held back for
+    /// `retry_after` ([`DEFAULT_COOLDOWN`] when the response had none), because
+    /// Clerk keeps rejecting requests until then. A shorter pause never cuts a
+    /// longer one short.
+    ///
+    /// The rate limit layer calls this for every 429 it sees; call it yourself
+    /// when you use the limiter without the layer.
+    pub fn note_rate_limited(&self, retry_after: Option<Duration>) {
+        let shared = &*self.shared;
+        shared.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let pause = retry_after.unwrap_or(DEFAULT_COOLDOWN);
+        let until = shared.clock.now().saturating_add(pause);
+        let until = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX).max(1);
+        shared.blocked_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    fn blocked_until(&self) -> Option<Instant> {
+        match self.shared.blocked_until.load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.shared.clock.at(Duration::from_nanos(nanos))),
+        }
+    }
+
+    /// How much longer requests are held back because of a 429, if at all.
+    pub fn cooldown_remaining(&self) -> Option<Duration> {
+        let until = self.blocked_until()?;
+        let remaining = until.saturating_duration_since(Instant::now());
+        (!remaining.is_zero()).then_some(remaining)
+    }
+
+    /// Current counters.
+    pub fn snapshot(&self) -> RateLimitSnapshot {
+        let shared = &*self.shared;
+        RateLimitSnapshot {
+            granted: shared.granted.load(Ordering::Relaxed),
+            waiting: shared.waiting.load(Ordering::Relaxed),
+            cooldown_remaining: self.cooldown_remaining(),
+            total_wait: Duration::from_nanos(shared.total_wait_nanos.load(Ordering::Relaxed)),
+            rate_limited_responses: shared.rate_limited.load(Ordering::Relaxed),
+            tracked_users: shared.per_user.len(),
+        }
+    }
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("quota", &self.shared.quota)
+            .field("per_user_quota", &self.shared.per_user_quota)
+            .field("snapshot", &self.snapshot())
+            .finish()
+    }
+}
+
+/// Counts a waiting request for as long as it lives (also when its future is dropped).
+pub(crate) struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
