@@ -11,6 +11,8 @@ mod error;
 pub mod models;
 mod operation;
 mod secret;
+pub mod users;
+mod wire;
 
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
