@@ -1,0 +1,269 @@
+//! The client against the emulator on 127.0.0.1:0, and against scripted services.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+use clerk_tower::layers::rate_limit::Quota;
+use clerk_tower::users::{CreateUser, GetUser, ListUsers, UserFilter, UserOrderBy, UserOrderField};
+use clerk_tower::{BaseUrl, Body, Clerk, ClerkRequest, ClerkResponse, Error, SecretKey};
+use futures_util::TryStreamExt;
+
+const KEY: &str = clerk_emulator::DEFAULT_SECRET_KEY;
+
+async fn emulator(config: Config) -> Emulator {
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+fn client(emu: &Emulator) -> Clerk {
+    Clerk::builder()
+        .base_url(emu.base_url())
+        .secret_key(KEY)
+        .no_rate_limit()
+        .build()
+        .expect("client builds")
+}
+
+async fn create_users(clerk: &Clerk, prefix: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let user = clerk
+            .users()
+            .create(
+                CreateUser::new()
+                    .external_id(format!("{prefix}-{i}"))
+                    .first_name(format!("{prefix}{i:03}"))
+                    .email_address(format!("{prefix}.{i}@example.com")),
+            )
+            .await
+            .expect("create");
+        ids.push(user.id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn list_all_walks_every_page_by_cursor_and_by_offset_keeping_filters() {
+    let emu = emulator(Config::new().rate_limit(RateLimit::Off)).await;
+    let clerk = client(&emu);
+    let wanted: HashSet<String> = create_users(&clerk, "keep", 23).await.into_iter().collect();
+    create_users(&clerk, "other", 7).await;
+    let filter = UserFilter::new().email_address_query("keep.");
+
+    // Default order (-created_at): cursor paging.
+    let by_cursor: Vec<_> = clerk
+        .users()
+        .list_all(ListUsers::new().filter(filter.clone()).limit(5))
+        .try_collect()
+        .await
+        .expect("cursor walk");
+    let ids: Vec<String> = by_cursor.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids.len(), 23, "every filtered user once");
+    assert_eq!(ids.iter().cloned().collect::<HashSet<_>>(), wanted);
+    let created: Vec<i64> = by_cursor.iter().map(|u| u.created_at).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+    // Another order: offset paging, same set, in that order.
+    let by_offset: Vec<_> = clerk
+        .users()
+        .list_all(
+            ListUsers::new()
+                .filter(filter)
+                .limit(4)
+                .order_by(UserOrderBy::asc(UserOrderField::FirstName)),
+        )
+        .try_collect()
+        .await
+        .expect("offset walk");
+    let names: Vec<String> = by_offset
+        .iter()
+        .filter_map(|u| u.first_name.clone())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert_eq!(by_offset.len(), 23);
+
+    // Exactly one page's worth: stops after the empty next page, no duplicates.
+    let all: Vec<_> = clerk
+        .users()
+        .list_all(ListUsers::new().limit(10))
+        .try_collect()
+        .await
+        .expect("whole instance");
+    assert_eq!(all.len(), 30);
+    emu.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn default_stack_stays_under_the_emulators_limit() {
+    let window = Duration::from_secs(1);
+    let emu = emulator(Config::new().rate_limit(RateLimit::Fixed {
+        requests: 20,
+        window,
+    }))
+    .await;
+    let clerk = Clerk::builder()
+        .base_url(emu.base_url())
+        .secret_key(KEY)
+        .quota(Quota::new(20, window).expect("quota"))
+        .build()
+        .expect("client");
+    let user = clerk
+        .users()
+        .create(CreateUser::new().first_name("Paced"))
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let clerk = clerk.clone();
+        let id = user.id.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..3 {
+                clerk.users().get(id.as_str()).await.expect("get");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let stats = emu.stats();
+    assert_eq!(stats.rate_limited, 0, "no 429 from the server");
+    assert_eq!(clerk.metrics().rate_limited, 0);
+    assert_eq!(clerk.metrics().calls, 49);
+    for instance in stats.instances.values() {
+        assert!(instance.max_window_requests <= 20, "{instance:?}");
+    }
+    emu.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn hostile_ids_stay_one_path_segment() {
+    let emu = emulator(Config::new().rate_limit(RateLimit::Off)).await;
+    let clerk = client(&emu);
+    let victim = clerk
+        .users()
+        .create(CreateUser::new().first_name("Victim"))
+        .await
+        .expect("create");
+    for id in [
+        format!("{}/ban", victim.id),
+        "../users".to_owned(),
+        format!("{}?x#y", victim.id),
+    ] {
+        let err = clerk
+            .users()
+            .ban(id.as_str())
+            .await
+            .expect_err("no such user");
+        assert!(err.is_not_found(), "{id}: {err}");
+    }
+    let after = clerk.users().get(victim.id.as_str()).await.expect("get");
+    assert!(!after.banned, "the real user was never banned");
+    let empty = clerk.users().get("").await.expect_err("empty id");
+    assert!(empty.is_invalid_request());
+    emu.shutdown().await.expect("shutdown");
+}
+
+/// A stack that answers every list call with the same full page.
+fn repeating_page_service(
+    calls: Arc<AtomicUsize>,
+) -> impl tower::Service<
+    ClerkRequest,
+    Response = ClerkResponse,
+    Error = Error,
+    Future = std::future::Ready<Result<ClerkResponse, Error>>,
+> + Clone {
+    tower::service_fn(move |_request: ClerkRequest| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let page = serde_json::json!([
+            {"id": "user_a", "object": "user", "created_at": 2, "updated_at": 2},
+            {"id": "user_b", "object": "user", "created_at": 1, "updated_at": 1}
+        ]);
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(page.to_string()))
+            .expect("response");
+        std::future::ready(Ok(response))
+    })
+}
+
+#[tokio::test]
+async fn a_page_the_server_repeats_ends_the_stream_with_an_error() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let clerk = Clerk::from_service(repeating_page_service(calls.clone()), BaseUrl::default());
+    let results: Vec<Result<_, Error>> = clerk
+        .users()
+        .list_all(ListUsers::new().limit(2))
+        .collect_all()
+        .await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "stops at the repeated page"
+    );
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2);
+    let last = results.last().expect("an item");
+    assert!(
+        last.as_ref()
+            .is_err_and(|e| e.to_string().contains("already returned"))
+    );
+}
+
+trait CollectAll: futures_util::Stream + Sized {
+    async fn collect_all(self) -> Vec<Self::Item> {
+        use futures_util::StreamExt;
+        self.collect().await
+    }
+}
+impl<S: futures_util::Stream> CollectAll for S {}
+
+#[test]
+fn builder_refuses_plain_http_to_remote_hosts_and_never_shows_the_key() {
+    let err = Clerk::builder()
+        .secret_key("sk_live_TOPSECRET")
+        .base_url("http://api.clerk.com")
+        .build()
+        .expect_err("plain http to a remote host");
+    assert!(err.is_invalid_request());
+    assert!(!format!("{err} {err:?}").contains("TOPSECRET"));
+
+    let builder = Clerk::builder().secret_key("sk_live_TOPSECRET");
+    assert!(!format!("{builder:?}").contains("TOPSECRET"));
+    let key = SecretKey::new("sk_live_TOPSECRET");
+    assert!(!format!("{key:?} {key}").contains("TOPSECRET"));
+    let request = CreateUser::new()
+        .password("hunter2-hunter2")
+        .first_name("A");
+    assert!(!format!("{request:?}").contains("hunter2"));
+    assert!(!format!("{:?}", GetUser::new("user_1")).contains("TOPSECRET"));
+
+    if std::env::var_os(clerk_tower::SECRET_KEY_ENV).is_none() {
+        let missing = Clerk::builder().build().expect_err("no key");
+        assert!(
+            missing.to_string().contains("CLERK_SECRET_KEY"),
+            "{missing}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_debug_never_shows_the_key() {
+    let clerk = Clerk::builder()
+        .secret_key("sk_test_TOPSECRET")
+        .base_url("http://127.0.0.1:9")
+        .max_attempts(1)
+        .build()
+        .expect("client");
+    assert!(!format!("{clerk:?}").contains("TOPSECRET"));
+    let err = clerk
+        .users()
+        .get("user_1")
+        .await
+        .expect_err("nothing listens on port 9");
+    assert!(err.is_connect(), "{err}");
+    assert!(!format!("{err} {err:?}").contains("TOPSECRET"));
+}
