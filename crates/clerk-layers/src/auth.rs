@@ -48,8 +48,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use clerk_core::{Error, SecretKey};
-use http::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use http::Request;
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -359,7 +359,10 @@ mod tests {
             .oneshot(request())
             .await
             .unwrap();
-        assert_eq!(response.headers()[CLERK_API_VERSION], clerk_core::API_VERSION);
+        assert_eq!(
+            response.headers()[CLERK_API_VERSION],
+            clerk_core::API_VERSION
+        );
         assert_eq!(response.headers()[USER_AGENT], USER_AGENT_VALUE);
 
         let mut req = request();
@@ -371,6 +374,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.headers()[USER_AGENT], "mine/1");
-        assert!(ClerkHeadersLayer::new().with_user_agent("bad\nagent").is_err());
+        assert!(
+            ClerkHeadersLayer::new()
+                .with_user_agent("bad\nagent")
+                .is_err()
+        );
     }
 }

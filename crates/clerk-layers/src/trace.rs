@@ -14,7 +14,9 @@
 //! `timeout`, `rate_limited`, … from [`Error::error_type`]), `clerk.operation`
 //! (the operationId), `clerk.error_code`, `clerk.trace_id` (the `Clerk-Trace-Id`
 //! or `cf-ray` header, or the error body's trace id), `retry_after_s`,
-//! `rate_limit.wait_ms` (from the rate limit layer), `clerk.outcome_unknown`;
+//! `rate_limit.wait_ms` (recorded by the rate limit layer into the span that is
+//! current while it waits, so keep the attempt layer right above it; the call
+//! span gets the total over all attempts), `clerk.outcome_unknown`;
 //! on the call span `attempts`, on the attempt span `attempt` (1, 2, …: counted
 //! through a shared counter the call layer puts into the request extensions,
 //! which retries copy along).
@@ -69,7 +71,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rate_limit::{RateLimitWait, duration_ms};
+use crate::rate_limit::duration_ms;
 use crate::util::retry_after;
 
 /// Which span the layer opens.
@@ -308,11 +310,6 @@ fn record_outcome<B>(
             }
             if let Some(wait) = retry_after(response.headers()) {
                 span.record("retry_after_s", wait.as_secs_f64());
-            }
-            if kind == Kind::Attempt {
-                if let Some(RateLimitWait(waited)) = response.extensions().get() {
-                    span.record("rate_limit.wait_ms", duration_ms(*waited));
-                }
             }
             status.is_server_error()
         }

@@ -42,12 +42,8 @@ impl Clock for TokioClock {
 }
 
 type Direct = governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
-type Keyed = governor::RateLimiter<
-    String,
-    HashMapStateStore<String>,
-    TokioClock,
-    NoOpMiddleware<Duration>,
->;
+type Keyed =
+    governor::RateLimiter<String, HashMapStateStore<String>, TokioClock, NoOpMiddleware<Duration>>;
 
 /// A point-in-time view of a [`RateLimiter`], for progress reports and metrics.
 ///
@@ -189,7 +185,7 @@ impl RateLimiter {
             }
         }
         let checks = shared.per_user_checks.fetch_add(1, Ordering::Relaxed) + 1;
-        if checks % SWEEP_EVERY == 0 {
+        if checks.is_multiple_of(SWEEP_EVERY) {
             // Entries whose quota has fully refilled are indistinguishable from new
             // ones: dropping them keeps memory bounded by the users active within
             // one window.
@@ -202,11 +198,11 @@ impl RateLimiter {
         let shared = &*self.shared;
         let _turn = shared.queue.lock().await;
         loop {
-            if let Some(until) = self.blocked_until() {
-                if until > Instant::now() {
-                    tokio::time::sleep_until(until).await;
-                    continue;
-                }
+            if let Some(until) = self.blocked_until()
+                && until > Instant::now()
+            {
+                tokio::time::sleep_until(until).await;
+                continue;
             }
             match shared.global.check() {
                 Ok(()) => return,

@@ -68,5 +68,5 @@ mod service;
 
 pub use limiter::{DEFAULT_COOLDOWN, RateLimitSnapshot, RateLimiter};
 pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
-pub use service::{RateLimit, RateLimitLayer, RateLimitWait, ResponseFuture};
 pub(crate) use service::duration_ms;
+pub use service::{RateLimit, RateLimitLayer, RateLimitWait, ResponseFuture};

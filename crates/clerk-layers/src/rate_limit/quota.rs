@@ -268,7 +268,9 @@ mod tests {
 
     #[test]
     fn the_bound_holds_for_many_quotas() {
-        for n in [1, 2, 3, 7, 10, 50, 99, 100, 101, 500, 999, 1000, 5000, 100_000] {
+        for n in [
+            1, 2, 3, 7, 10, 50, 99, 100, 101, 500, 999, 1000, 5000, 100_000,
+        ] {
             for window_ms in [10, 1_000, 10_000, 60_000] {
                 let Ok(quota) = Quota::new(n, Duration::from_millis(window_ms)) else {
                     continue;

@@ -43,9 +43,7 @@ impl RetryBudget {
             ));
         }
         if min_per_sec >= i32::MAX as u32 {
-            return Err(Error::invalid_request(
-                "retry budget floor is too large",
-            ));
+            return Err(Error::invalid_request("retry budget floor is too large"));
         }
         Ok(Self {
             budget: Arc::new(TpsBudget::new(ttl, min_per_sec, retry_percent)),
@@ -205,9 +203,9 @@ fn classify(result: &Result<Response<Body>, Error>) -> Option<Failure> {
                 Some(Failure::NotSent)
             } else if err.is_rate_limited() {
                 Some(Failure::RateLimited(err.retry_after()))
-            } else if err.is_timeout() || err.is_transport() {
-                Some(Failure::Ambiguous)
-            } else if err.is_server_error() && err.status().is_some_and(is_retryable_server_status)
+            } else if err.is_timeout()
+                || err.is_transport()
+                || (err.is_server_error() && err.status().is_some_and(is_retryable_server_status))
             {
                 Some(Failure::Ambiguous)
             } else {

@@ -4,7 +4,9 @@ use std::fmt;
 use std::time::Duration;
 
 use clerk_core::Error;
-use tower::retry::backoff::{Backoff as _, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::backoff::{
+    Backoff as _, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff,
+};
 use tower::util::rng::HasherRng;
 
 /// Computes the delays between the attempts of one call.
