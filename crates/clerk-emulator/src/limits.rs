@@ -112,13 +112,13 @@ impl Limiter {
             self.blocked.remove(endpoint);
         }
         self.window.evict(now);
-        if let Some(limit) = self.limit {
-            if let Some(wait) = self.window.wait(now, limit) {
-                let secs = ceil_secs(wait);
-                self.blocked
-                    .insert(endpoint, now + Duration::from_secs(secs));
-                return Err(secs);
-            }
+        if let Some(limit) = self.limit
+            && let Some(wait) = self.window.wait(now, limit)
+        {
+            let secs = ceil_secs(wait);
+            self.blocked
+                .insert(endpoint, now + Duration::from_secs(secs));
+            return Err(secs);
         }
         if let (Some(user), true) = (user, self.per_user) {
             if self.users.len() > 10_000 {
@@ -174,8 +174,13 @@ mod tests {
             l.check(t0 + Duration::from_millis(10_100), "B", None),
             Ok(())
         );
+        // "A" is unblocked at t0+10.5s but B filled the window again until t0+11s.
         assert_eq!(
             l.check(t0 + Duration::from_millis(10_500), "A", None),
+            Err(1)
+        );
+        assert_eq!(
+            l.check(t0 + Duration::from_millis(11_500), "A", None),
             Ok(())
         );
         assert_eq!(l.max_in_window(), 3);

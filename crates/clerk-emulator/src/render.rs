@@ -37,6 +37,18 @@ struct AdminVerification {
     verified_at_client: Option<String>,
 }
 
+/// What a reserved (not yet verified) identification carries.
+const fn unverified(strategy: &'static str) -> AdminVerification {
+    AdminVerification {
+        object: "verification_otp",
+        status: "unverified",
+        strategy,
+        attempts: None,
+        expire_at: None,
+        verified_at_client: None,
+    }
+}
+
 const ADMIN: AdminVerification = AdminVerification {
     object: "verification_admin",
     status: "verified",
@@ -52,7 +64,7 @@ struct EmailView<'a> {
     object: &'static str,
     email_address: &'a str,
     reserved: bool,
-    verification: Option<AdminVerification>,
+    verification: AdminVerification,
     linked_to: [(); 0],
     matches_sso_connection: bool,
     created_at: i64,
@@ -65,8 +77,11 @@ fn email_view(e: &Email) -> EmailView<'_> {
         object: "email_address",
         email_address: &e.email_address,
         reserved: e.reserved,
-        // A reserved identification was never verified.
-        verification: if e.reserved { None } else { Some(ADMIN) },
+        verification: if e.reserved {
+            unverified("email_code")
+        } else {
+            ADMIN
+        },
         linked_to: [],
         matches_sso_connection: false,
         created_at: e.created_at,
@@ -82,7 +97,7 @@ struct PhoneView<'a> {
     reserved_for_second_factor: bool,
     default_second_factor: bool,
     reserved: bool,
-    verification: Option<AdminVerification>,
+    verification: AdminVerification,
     linked_to: [(); 0],
     backup_codes: Option<()>,
     created_at: i64,
@@ -97,7 +112,11 @@ fn phone_view(p: &Phone) -> PhoneView<'_> {
         reserved_for_second_factor: false,
         default_second_factor: false,
         reserved: p.reserved,
-        verification: if p.reserved { None } else { Some(ADMIN) },
+        verification: if p.reserved {
+            unverified("phone_code")
+        } else {
+            ADMIN
+        },
         linked_to: [],
         backup_codes: None,
         created_at: p.created_at,
@@ -162,7 +181,6 @@ struct OauthVerification<'a> {
     strategy: &'a str,
     attempts: Option<i64>,
     expire_at: i64,
-    error: Option<()>,
     verified_at_client: Option<String>,
 }
 
@@ -215,7 +233,6 @@ pub(crate) fn external_account_view(a: &ExternalAccount) -> ExternalAccountView<
             strategy: &a.provider,
             attempts: None,
             expire_at: a.created_at + 600_000,
-            error: None,
             verified_at_client: None,
         },
     }

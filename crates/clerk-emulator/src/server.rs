@@ -94,6 +94,9 @@ impl tower::Service<Request<Incoming>> for FaultService {
             let op = route::route(req.method(), req.uri().path())
                 .ok()
                 .map(|(op, _)| op);
+            // Counted on arrival, before latency and faults, so a request is visible in the
+            // stats while it is in flight.
+            app.counters.request(op);
             let (latency, fault) = app.faults.decide(op.map(route::Op::name));
             if let Some(d) = latency {
                 tokio::time::sleep(d).await;
@@ -104,7 +107,6 @@ impl tower::Service<Request<Incoming>> for FaultService {
                     app.counters.fault(fault.kind());
                     match fault {
                         Fault::Reset => {
-                            app.counters.request(op);
                             return Err(DropConnection(FaultKind::Reset));
                         }
                         Fault::LostResponse => {
@@ -113,13 +115,11 @@ impl tower::Service<Request<Incoming>> for FaultService {
                             return Err(DropConnection(FaultKind::LostResponse));
                         }
                         Fault::ServerError(status) => {
-                            app.counters.request(op);
                             let status = http::StatusCode::from_u16(status)
                                 .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
                             ApiError::server_error(status).into_response()
                         }
                         Fault::TooManyRequests(secs) => {
-                            app.counters.request(op);
                             ApiError::too_many_requests(secs).into_response()
                         }
                     }

@@ -66,6 +66,7 @@ impl Counters {
         }
     }
 
+    /// One `/v1` request arrived (`op` is `None` for unknown routes).
     pub(crate) fn request(&self, op: Option<Op>) {
         self.total.fetch_add(1, Relaxed);
         if let Some(op) = op {

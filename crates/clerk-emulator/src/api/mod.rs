@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Request, StatusCode, header};
+use http::{HeaderMap, Request, header};
 
 use crate::app::{App, Instance};
 use crate::error::{ApiError, ApiResult};
 use body::Query;
-use route::{Op, RouteError};
+use route::Op;
 
 /// JSON bodies are capped at 1 MiB.
 pub(crate) const JSON_LIMIT: usize = 1 << 20;
@@ -139,23 +139,9 @@ pub(crate) async fn serve_v1(app: Arc<App>, req: Request<Body>) -> Response {
 }
 
 async fn handle_v1(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> {
-    let routed = route::route(req.method(), req.uri().path());
-    let (op, params) = match routed {
-        Ok(r) => r,
-        Err(e) => {
-            app.counters.request(None);
-            return Err(match e {
-                RouteError::NotFound => ApiError::not_found(),
-                RouteError::MethodNotAllowed => ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    "Method not allowed",
-                    format!("{} is not allowed on this path.", req.method()),
-                ),
-            });
-        }
-    };
-    app.counters.request(Some(op));
+    // Like Clerk, an unknown path or a method the path does not have is a 404.
+    let (op, params) =
+        route::route(req.method(), req.uri().path()).map_err(|_| ApiError::not_found())?;
     let query = Query::parse(req.uri().query());
     let version = api_version(req.headers(), &query)?;
     let inst = authenticate(&app, req.headers())?;

@@ -153,13 +153,13 @@ pub(crate) fn create_org(
         }
     };
     let created_by = body.opt_string("created_by")?;
-    if let Some(u) = &created_by {
-        if !data.users.contains_key(u) {
-            return Err(ApiError::value_invalid(
-                "created_by",
-                "is not a user of this instance",
-            ));
-        }
+    if let Some(u) = &created_by
+        && !data.users.contains_key(u)
+    {
+        return Err(ApiError::value_invalid(
+            "created_by",
+            "is not a user of this instance",
+        ));
     }
     let max = match body.int("max_allowed_memberships")? {
         Patch::Set(n) if n < 0 => {

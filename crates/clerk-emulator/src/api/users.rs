@@ -1029,7 +1029,7 @@ fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User
     let (org_inc, org_exc) = include_exclude(&q.list("organization_id")?);
     let provider = q.first("provider");
     let provider_ids = q.list("provider_user_id")?;
-    if provider.is_some() != !provider_ids.is_empty() {
+    if provider.is_some() == provider_ids.is_empty() {
         return Err(ApiError::value_invalid(
             if provider.is_some() {
                 "provider_user_id"
@@ -1108,20 +1108,20 @@ fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User
                 return false;
             }
         }
-        if let Some(q) = &email_q {
-            if !u.emails.iter().any(|e| contains_ci(&e.email_address, q)) {
-                return false;
-            }
+        if let Some(q) = &email_q
+            && !u.emails.iter().any(|e| contains_ci(&e.email_address, q))
+        {
+            return false;
         }
-        if let Some(q) = &phone_q {
-            if !u.phones.iter().any(|p| contains_ci(&p.phone_number, q)) {
-                return false;
-            }
+        if let Some(q) = &phone_q
+            && !u.phones.iter().any(|p| contains_ci(&p.phone_number, q))
+        {
+            return false;
         }
-        if let Some(q) = &username_q {
-            if !u.username.as_deref().is_some_and(|n| contains_ci(n, q)) {
-                return false;
-            }
+        if let Some(q) = &username_q
+            && !u.username.as_deref().is_some_and(|n| contains_ci(n, q))
+        {
+            return false;
         }
         if let Some(q) = &name_q {
             let full = format!(
@@ -1273,13 +1273,13 @@ fn user_invitations(call: &Call, body: &[u8]) -> ApiResult<Response> {
     JsonBody::expect_empty(body)?;
     let (limit, offset) = call.query.page()?;
     let status = call.query.first("status");
-    if let Some(s) = status {
-        if !["pending", "accepted", "revoked", "expired"].contains(&s) {
-            return Err(ApiError::value_invalid(
-                "status",
-                "must be one of pending, accepted, revoked, expired",
-            ));
-        }
+    if let Some(s) = status
+        && !["pending", "accepted", "revoked", "expired"].contains(&s)
+    {
+        return Err(ApiError::value_invalid(
+            "status",
+            "must be one of pending, accepted, revoked, expired",
+        ));
     }
     let data = call.inst.read();
     let u = data

@@ -1,0 +1,12 @@
+//! Integration tests of the emulator over real sockets on 127.0.0.1:0, in raw HTTP with
+//! literal JSON.
+
+mod bad_input;
+mod common;
+mod faults;
+mod limits;
+mod lists;
+mod orgs;
+mod persistence;
+mod secrets;
+mod users;
