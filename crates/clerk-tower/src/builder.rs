@@ -60,7 +60,7 @@ enum RateLimitSetting {
 ///
 /// let clerk = Clerk::builder()
 ///     .secret_key("sk_live_...")
-///     .quota(Quota::production().with_headroom(0.9)?) // leave 10 % for other clients of the key
+///     .quota(Quota::production().with_headroom(0.1)?) // keep 10 % free for other clients of the key
 ///     .max_attempts(5)
 ///     .attempt_timeout(Duration::from_secs(5))
 ///     .build()?;

@@ -1,0 +1,140 @@
+//! What the default stack costs over the bare transport, as a ratio.
+//!
+//! `cargo bench --bench layer_overhead`
+//!
+//! The emulator runs in this process on a runtime of its own (one worker thread);
+//! the client on another (one worker). Each round sends the same number of
+//! `GET /users/{id}` at concurrency 16, once through the raw [`Transport`] (auth
+//! header set by hand, same request building and JSON decoding) and once through
+//! the default `Clerk` stack with limits far above the load (trace, timeouts,
+//! retry, rate limiter, concurrency cap, auth). Rounds alternate A/B so machine noise
+//! hits both alike; the figure is the median of the per-round ratios
+//! (stack req/s ÷ raw req/s). Target: ≥ 0.90.
+
+use std::time::{Duration, Instant};
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+use clerk_tower::layers::rate_limit::Quota;
+use clerk_tower::transport::Transport;
+use clerk_tower::users::{CreateUser, GetUser};
+use clerk_tower::{BaseUrl, Clerk, Error, Operation};
+use tower::ServiceExt;
+
+const CONCURRENCY: usize = 16;
+const REQUESTS_PER_ROUND: usize = 20_000;
+const ROUNDS: usize = 5;
+const KEY: &str = clerk_emulator::DEFAULT_SECRET_KEY;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let requests = std::env::var("LAYER_OVERHEAD_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(REQUESTS_PER_ROUND);
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let emulator = server.block_on(Emulator::start(Config::new().rate_limit(RateLimit::Off)))?;
+    let base_url = emulator.base_url();
+
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let result = client.block_on(async move {
+        let clerk = Clerk::builder()
+            .base_url(&base_url)
+            .secret_key(KEY)
+            .quota(Quota::new(1_000_000, Duration::from_secs(1))?)
+            .max_in_flight(1024)
+            .build()?;
+        let user = clerk
+            .users()
+            .create(
+                CreateUser::new()
+                    .first_name("Bench")
+                    .last_name("Mark")
+                    .email_address("bench@example.com")
+                    .username("benchmark"),
+            )
+            .await?;
+        let transport = Transport::new()?;
+        let base = BaseUrl::parse(&base_url)?;
+        // Warm both paths (connections, allocator).
+        raw_round(&transport, &base, &user.id, 500).await?;
+        stack_round(&clerk, &user.id, 500).await?;
+
+        let mut ratios = Vec::new();
+        println!("round  raw req/s  stack req/s  ratio");
+        for round in 1..=ROUNDS {
+            let raw = raw_round(&transport, &base, &user.id, requests).await?;
+            let stack = stack_round(&clerk, &user.id, requests).await?;
+            let ratio = stack / raw;
+            ratios.push(ratio);
+            println!("{round:>5}  {raw:>9.0}  {stack:>11.0}  {ratio:.3}");
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        println!("layer_overhead: median throughput ratio (default stack / raw transport) = {median:.3} (target >= 0.90)");
+        Ok::<(), Error>(())
+    });
+    server.block_on(emulator.shutdown())?;
+    result?;
+    Ok(())
+}
+
+/// Requests per second through the bare transport.
+async fn raw_round(
+    transport: &Transport,
+    base: &BaseUrl,
+    user_id: &str,
+    n: usize,
+) -> Result<f64, Error> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..CONCURRENCY {
+        let transport = transport.clone();
+        let base = base.clone();
+        let user_id = user_id.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for _ in (worker..n).step_by(CONCURRENCY) {
+                let operation = GetUser::new(&user_id);
+                let mut request = operation.build_request(&base)?;
+                let auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))
+                    .map_err(|e| Error::invalid_request(e.to_string()))?;
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, auth);
+                let response = transport.clone().oneshot(request).await?;
+                operation.parse_response(response)?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| Error::invalid_request(e.to_string()))??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Requests per second through the default stack.
+async fn stack_round(clerk: &Clerk, user_id: &str, n: usize) -> Result<f64, Error> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..CONCURRENCY {
+        let clerk = clerk.clone();
+        let user_id = user_id.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for _ in (worker..n).step_by(CONCURRENCY) {
+                clerk.users().get(user_id.as_str()).await?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| Error::invalid_request(e.to_string()))??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
