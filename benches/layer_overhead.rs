@@ -21,8 +21,8 @@ use clerk_tower::{BaseUrl, Clerk, Error, Operation};
 use tower::ServiceExt;
 
 const CONCURRENCY: usize = 16;
-const REQUESTS_PER_ROUND: usize = 20_000;
-const ROUNDS: usize = 5;
+const REQUESTS_PER_ROUND: usize = 10_000;
+const ROUNDS: usize = 9;
 const KEY: &str = clerk_emulator::DEFAULT_SECRET_KEY;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,8 +67,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut ratios = Vec::new();
         println!("round  raw req/s  stack req/s  ratio");
         for round in 1..=ROUNDS {
-            let raw = raw_round(&transport, &base, &user.id, requests).await?;
-            let stack = stack_round(&clerk, &user.id, requests).await?;
+            // Alternate which goes first, so a drift in machine load favours neither.
+            let (raw, stack) = if round % 2 == 1 {
+                let raw = raw_round(&transport, &base, &user.id, requests).await?;
+                (raw, stack_round(&clerk, &user.id, requests).await?)
+            } else {
+                let stack = stack_round(&clerk, &user.id, requests).await?;
+                (raw_round(&transport, &base, &user.id, requests).await?, stack)
+            };
             let ratio = stack / raw;
             ratios.push(ratio);
             println!("{round:>5}  {raw:>9.0}  {stack:>11.0}  {ratio:.3}");
