@@ -1,0 +1,337 @@
+//! Command-line arguments shared by the commands, and the client they build.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use clerk_core::SecretKey;
+use clerk_layers::rate_limit::Quota;
+use clerk_tower::Clerk;
+use clerk_tower::users::{CountUsers, ListUsers, UserFilter, UserOrderBy};
+
+/// How to reach a Clerk instance, and how hard to push it.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct ConnectArgs {
+    /// Base URL of the Backend API (default https://api.clerk.com/v1).
+    #[arg(long, env = "CLERK_API_URL", value_name = "URL")]
+    pub(crate) api_url: Option<String>,
+    /// The Clerk secret key (sk_live_… or sk_test_…). Never printed.
+    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true, value_name = "KEY", value_parser = parse_key)]
+    pub(crate) secret_key: Option<SecretKey>,
+    /// Client-side rate limit `N/Ws` (e.g. `1000/10s`), or `off`; default from the
+    /// key's instance type (1000/10s production, 100/10s development).
+    #[arg(long, value_name = "N/Ws|off", value_parser = parse_rate)]
+    pub(crate) rate_limit: Option<RateSpec>,
+    /// Requests in flight at most (a pool of this many workers shares the rate limit).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) concurrency: u32,
+}
+
+/// Output options shared by every command.
+#[derive(Args, Clone, Copy, Debug)]
+pub(crate) struct OutputArgs {
+    /// Machine-readable output: one JSON object (or JSON Lines for `export`).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Log what the client does (-v: info, -vv: debug, -vvv: trace) to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+pub(crate) fn parse_key(s: &str) -> Result<SecretKey, String> {
+    let key = SecretKey::new(s);
+    if key.is_empty() {
+        Err("the secret key is empty".into())
+    } else {
+        Ok(key)
+    }
+}
+
+/// A `--rate-limit` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RateSpec {
+    /// No client-side limit.
+    Off,
+    /// At most `requests` per `window`.
+    Fixed { requests: u32, window: Duration },
+}
+
+impl RateSpec {
+    /// The client quota; `None` when off.
+    pub(crate) fn quota(self) -> Result<Option<Quota>, String> {
+        match self {
+            Self::Off => Ok(None),
+            Self::Fixed { requests, window } => Quota::new(requests, window)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The same limit for the embedded emulator.
+    pub(crate) fn emulator(self) -> clerk_emulator::RateLimit {
+        match self {
+            Self::Off => clerk_emulator::RateLimit::Off,
+            Self::Fixed { requests, window } => {
+                clerk_emulator::RateLimit::Fixed { requests, window }
+            }
+        }
+    }
+}
+
+pub(crate) fn parse_rate(s: &str) -> Result<RateSpec, String> {
+    match s
+        .parse::<clerk_emulator::RateLimit>()
+        .map_err(|e| e.to_string())?
+    {
+        clerk_emulator::RateLimit::Off => Ok(RateSpec::Off),
+        clerk_emulator::RateLimit::Fixed { requests, window } => {
+            Quota::new(requests, window).map_err(|e| e.to_string())?;
+            Ok(RateSpec::Fixed { requests, window })
+        }
+        _ => Err(format!(
+            "invalid rate limit {s:?}: expected `N/Ws` such as `1000/10s`, or `off`"
+        )),
+    }
+}
+
+/// What a command that needs a server says when it has no key.
+pub(crate) const NO_KEY_HELP: &str = "no Clerk secret key: pass --secret-key KEY or set CLERK_SECRET_KEY \
+(sk_live_… or sk_test_…, from the Clerk Dashboard under API Keys).\n\
+To try things locally, start the emulator in another terminal with `clerk-users emulator` and add \
+`--api-url http://127.0.0.1:8080 --secret-key sk_test_emulator`.";
+
+impl ConnectArgs {
+    /// The quota the client paces itself with.
+    pub(crate) fn quota(&self) -> Result<Option<Quota>, String> {
+        match self.rate_limit {
+            Some(spec) => spec.quota(),
+            None => Ok(Some(
+                self.secret_key
+                    .as_ref()
+                    .map_or(Quota::development(), Quota::for_key),
+            )),
+        }
+    }
+
+    /// Builds the client with the full default stack.
+    pub(crate) fn client(&self) -> Result<Clerk, String> {
+        let key = self
+            .secret_key
+            .clone()
+            .ok_or_else(|| NO_KEY_HELP.to_owned())?;
+        let mut builder = Clerk::builder()
+            .secret_key(key)
+            .max_in_flight(self.concurrency as usize)
+            // A bulk job waits out a long Retry-After rather than failing records.
+            .operation_timeout(Duration::from_secs(120));
+        if let Some(url) = &self.api_url {
+            builder = builder.base_url(url.clone());
+        }
+        builder = match self.quota()? {
+            Some(quota) => builder.quota(quota),
+            None => builder.no_rate_limit(),
+        };
+        builder
+            .build()
+            .map_err(|e| format!("cannot build the Clerk client: {e}"))
+    }
+
+    /// `N req / W s` of the quota, for reports; `None` when off.
+    pub(crate) fn quota_rps(&self) -> Option<f64> {
+        self.quota()
+            .ok()
+            .flatten()
+            .map(|q| f64::from(q.requests()) / q.window().as_secs_f64())
+    }
+}
+
+/// The filters of `GET /users` (for `export` and `count`).
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct FilterArgs {
+    /// Only users with this email address (repeatable).
+    #[arg(long = "email-address", value_name = "EMAIL")]
+    email_address: Vec<String>,
+    /// Only users with this phone number (repeatable).
+    #[arg(long = "phone-number", value_name = "PHONE")]
+    phone_number: Vec<String>,
+    /// Only users with this external id (repeatable; `+id` includes, `-id` excludes).
+    #[arg(long = "external-id", value_name = "ID", allow_hyphen_values = true)]
+    external_id: Vec<String>,
+    /// Only users with this username (repeatable).
+    #[arg(long, value_name = "NAME")]
+    username: Vec<String>,
+    /// Only users with this web3 wallet (repeatable).
+    #[arg(long = "web3-wallet", value_name = "ADDR")]
+    web3_wallet: Vec<String>,
+    /// Only these user ids (repeatable; `+id` includes, `-id` excludes).
+    #[arg(long = "user-id", value_name = "ID", allow_hyphen_values = true)]
+    user_id: Vec<String>,
+    /// Only members of this organization (repeatable).
+    #[arg(
+        long = "organization-id",
+        value_name = "ID",
+        allow_hyphen_values = true
+    )]
+    organization_id: Vec<String>,
+    /// Partial match on emails, phones, usernames, wallets, ids and names.
+    #[arg(long)]
+    query: Option<String>,
+    /// Partial, case-insensitive match on email addresses.
+    #[arg(long = "email-address-query")]
+    email_address_query: Option<String>,
+    /// Partial match on phone numbers.
+    #[arg(long = "phone-number-query")]
+    phone_number_query: Option<String>,
+    /// Partial, case-insensitive match on usernames.
+    #[arg(long = "username-query")]
+    username_query: Option<String>,
+    /// Partial, case-insensitive match on first or last names.
+    #[arg(long = "name-query")]
+    name_query: Option<String>,
+    /// Only banned (`true`) or not banned (`false`) users.
+    #[arg(long)]
+    banned: Option<bool>,
+    /// Only users created before this time (Unix ms).
+    #[arg(long = "created-at-before", value_name = "UNIX_MS")]
+    created_at_before: Option<i64>,
+    /// Only users created after this time (Unix ms).
+    #[arg(long = "created-at-after", value_name = "UNIX_MS")]
+    created_at_after: Option<i64>,
+    /// Only users last active before this time (Unix ms).
+    #[arg(long = "last-active-at-before", value_name = "UNIX_MS")]
+    last_active_at_before: Option<i64>,
+    /// Only users last active after this time (Unix ms).
+    #[arg(long = "last-active-at-after", value_name = "UNIX_MS")]
+    last_active_at_after: Option<i64>,
+    /// Only users who last signed in before this time (Unix ms).
+    #[arg(long = "last-sign-in-at-before", value_name = "UNIX_MS")]
+    last_sign_in_at_before: Option<i64>,
+    /// Only users who last signed in after this time (Unix ms).
+    #[arg(long = "last-sign-in-at-after", value_name = "UNIX_MS")]
+    last_sign_in_at_after: Option<i64>,
+}
+
+impl FilterArgs {
+    /// The filter as the client's request type.
+    pub(crate) fn filter(&self) -> UserFilter {
+        let mut f = UserFilter::new()
+            .email_addresses(self.email_address.clone())
+            .phone_numbers(self.phone_number.clone())
+            .external_ids(self.external_id.clone())
+            .usernames(self.username.clone())
+            .web3_wallets(self.web3_wallet.clone())
+            .user_ids(self.user_id.clone())
+            .organization_ids(self.organization_id.clone());
+        let strings = [
+            (
+                &self.query,
+                UserFilter::query as fn(UserFilter, String) -> UserFilter,
+            ),
+            (&self.email_address_query, UserFilter::email_address_query),
+            (&self.phone_number_query, UserFilter::phone_number_query),
+            (&self.username_query, UserFilter::username_query),
+            (&self.name_query, UserFilter::name_query),
+        ];
+        for (value, set) in strings {
+            if let Some(v) = value {
+                f = set(f, v.clone());
+            }
+        }
+        let times = [
+            (
+                self.created_at_before,
+                UserFilter::created_at_before as fn(UserFilter, i64) -> UserFilter,
+            ),
+            (self.created_at_after, UserFilter::created_at_after),
+            (
+                self.last_active_at_before,
+                UserFilter::last_active_at_before,
+            ),
+            (self.last_active_at_after, UserFilter::last_active_at_after),
+            (
+                self.last_sign_in_at_before,
+                UserFilter::last_sign_in_at_before,
+            ),
+            (
+                self.last_sign_in_at_after,
+                UserFilter::last_sign_in_at_after,
+            ),
+        ];
+        for (value, set) in times {
+            if let Some(v) = value {
+                f = set(f, v);
+            }
+        }
+        if let Some(b) = self.banned {
+            f = f.banned(b);
+        }
+        f
+    }
+
+    /// A listing with these filters, in 500-user pages.
+    pub(crate) fn list(&self, order_by: Option<UserOrderBy>) -> ListUsers {
+        let list = ListUsers::new().filter(self.filter()).limit(500);
+        match order_by {
+            Some(order) => list.order_by(order),
+            None => list,
+        }
+    }
+
+    /// A count with these filters.
+    pub(crate) fn count(&self) -> CountUsers {
+        CountUsers::new().filter(self.filter())
+    }
+}
+
+/// Where to read ids from for the bulk actions.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct IdsArgs {
+    /// File of user ids, one per line (blank lines and `#` comments skipped; JSON
+    /// lines with an `id` field, as `export` writes them, work too). `-` or
+    /// absent: standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ids: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_parse_or_explain() {
+        assert_eq!(parse_rate("off"), Ok(RateSpec::Off));
+        assert_eq!(
+            parse_rate("300/1s"),
+            Ok(RateSpec::Fixed {
+                requests: 300,
+                window: Duration::from_secs(1)
+            })
+        );
+        assert_eq!(
+            parse_rate("1000/10s"),
+            Ok(RateSpec::Fixed {
+                requests: 1000,
+                window: Duration::from_secs(10)
+            })
+        );
+        for bad in ["", "fast", "0/1s", "10/0s", "default"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_key_explains_how_to_get_one() {
+        let args = ConnectArgs {
+            api_url: None,
+            secret_key: None,
+            rate_limit: None,
+            concurrency: 4,
+        };
+        let err = args.client().unwrap_err();
+        assert!(
+            err.contains("--secret-key")
+                && err.contains("CLERK_SECRET_KEY")
+                && err.contains("clerk-users emulator")
+        );
+    }
+}

@@ -1,0 +1,412 @@
+//! `clerk-users bench`: the migration benchmark. Starts the emulator in process
+//! (or uses `--api-url`), imports synthetic users through the full stack and the
+//! checkpoint journal, then verifies on the server that every user exists exactly once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use clerk_core::SecretKey;
+use clerk_emulator::{Config, Emulator, FaultSpec, Latency};
+use clerk_layers::rate_limit::Quota;
+use clerk_tower::Clerk;
+use clerk_tower::users::ListUsers;
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+
+use crate::args::{RateSpec, parse_key, parse_rate};
+use crate::cmd_import::prepare;
+use crate::import::{self, Options, Summary};
+use crate::input::{Format, Input, Record};
+use crate::journal::{JournalWriter, Loaded};
+use crate::progress::{self, Progress};
+use crate::report::{human, projection, thousands};
+use crate::{CliError, CliResult, synth};
+
+/// Which of Clerk's instance types to emulate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Instance {
+    /// 1000 requests / 10 s.
+    Production,
+    /// 100 requests / 10 s.
+    Development,
+}
+
+/// Seconds of import the default user count aims at.
+const TARGET_SECONDS: f64 = 22.0;
+
+/// Run the migration benchmark.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Instance type of the embedded emulator (sets the default quota).
+    #[arg(long, value_enum, default_value_t = Instance::Production)]
+    pub(crate) instance: Instance,
+    /// Users to import (default: about 22 s of work at the quota).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) users: Option<u64>,
+    /// Rate limit `N/Ws` for both the emulator and the client (default: the instance's).
+    #[arg(long, value_name = "N/Ws", value_parser = parse_rate)]
+    pub(crate) rate_limit: Option<RateSpec>,
+    /// Workers (creates in flight at most).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) concurrency: u32,
+    /// Faults the emulator injects, e.g. `5xx=0.05,reset=0.02,lost_response=0.02`.
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) faults: Option<FaultSpec>,
+    /// Emulator latency per request, uniform in MIN..MAX ms.
+    #[arg(long, value_name = "MIN..MAX", default_value = "20..80")]
+    pub(crate) latency: Latency,
+    /// Also print the projected wall time to migrate N users at the quota.
+    #[arg(long, value_name = "N")]
+    pub(crate) project: Option<u64>,
+    /// Benchmark a running server instead of the embedded emulator (needs --secret-key;
+    /// --faults and --latency then do not apply).
+    #[arg(long, value_name = "URL")]
+    pub(crate) api_url: Option<String>,
+    /// Secret key for --api-url. Never printed.
+    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true, value_name = "KEY", value_parser = parse_key)]
+    pub(crate) secret_key: Option<SecretKey>,
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Log what the client does to stderr (-v, -vv, -vvv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+struct Verification {
+    lost: u64,
+    duplicated: u64,
+    listed: u64,
+    took: Duration,
+}
+
+/// Counts users per bench external id over one walk of the instance.
+async fn verify(clerk: &Clerk, prefix: &str, users: u64) -> Result<Verification, String> {
+    let started = Instant::now();
+    let mut counts: HashMap<String, u32> = HashMap::with_capacity(users as usize);
+    let mut stream = std::pin::pin!(clerk.users().list_all(ListUsers::new().limit(500)));
+    let mut listed = 0;
+    while let Some(user) = stream
+        .try_next()
+        .await
+        .map_err(|e| format!("verification listing failed: {e}"))?
+    {
+        listed += 1;
+        if let Some(id) = user.external_id.filter(|id| id.starts_with(prefix)) {
+            *counts.entry(id).or_insert(0) += 1;
+        }
+    }
+    let mut lost = 0;
+    let mut duplicated = 0;
+    for i in 0..users {
+        match counts.get(&format!("{prefix}{i:07}")).copied().unwrap_or(0) {
+            0 => lost += 1,
+            1 => {}
+            _ => duplicated += 1,
+        }
+    }
+    Ok(Verification {
+        lost,
+        duplicated,
+        listed,
+        took: started.elapsed(),
+    })
+}
+
+fn temp_dir(run: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("clerk-users-bench-{}-{run}", std::process::id()))
+}
+
+pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
+    let (emu_key, default_quota) = match args.instance {
+        Instance::Production => ("sk_live_bench_emulator", Quota::production()),
+        Instance::Development => ("sk_test_bench_emulator", Quota::development()),
+    };
+    let quota = match args.rate_limit {
+        None => Some(default_quota),
+        Some(spec) => spec.quota().map_err(CliError::usage)?,
+    };
+    let quota_rps = quota.map(|q| f64::from(q.requests()) / q.window().as_secs_f64());
+    let users = args
+        .users
+        .unwrap_or_else(|| quota_rps.map_or(2000, |rps| (rps * TARGET_SECONDS).round() as u64));
+    let run_id = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        % 100_000) as u32;
+
+    let (emulator, base_url, key) = match &args.api_url {
+        Some(url) => {
+            let key = args
+                .secret_key
+                .clone()
+                .ok_or_else(|| CliError::usage(crate::args::NO_KEY_HELP))?;
+            (None, url.clone(), key)
+        }
+        None => {
+            let mut config = Config::new()
+                .secret_key(emu_key)
+                .rate_limit(args.rate_limit.map_or(
+                    clerk_emulator::RateLimit::PerInstanceType,
+                    RateSpec::emulator,
+                ))
+                .latency(args.latency.min, args.latency.max);
+            if let Some(faults) = args.faults {
+                config = config.faults(faults);
+            }
+            let emu = Emulator::start(config)
+                .await
+                .map_err(|e| CliError::failure(format!("cannot start the emulator: {e}")))?;
+            let url = emu.base_url();
+            (Some(emu), url, SecretKey::new(emu_key))
+        }
+    };
+    let mut builder = Clerk::builder()
+        .secret_key(key)
+        .base_url(base_url)
+        .max_in_flight(args.concurrency as usize)
+        .operation_timeout(Duration::from_secs(120));
+    builder = match quota {
+        Some(q) => builder.quota(q),
+        None => builder.no_rate_limit(),
+    };
+    let clerk = builder
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot build the client: {e}")))?;
+
+    // The synthetic users go through the same validation and conversion as a file.
+    let records: Vec<Record> = (0..users)
+        .map(|i| Record {
+            index: i as usize,
+            line: i as usize + 1,
+            body: synth::user(run_id, i),
+        })
+        .collect();
+    let prepared = prepare(Input {
+        records,
+        problems: Vec::new(),
+        format: Some(Format::Jsonl),
+    });
+    if let Some(p) = prepared.problems.first() {
+        return Err(CliError::failure(format!(
+            "synthetic user failed validation: {p}"
+        )));
+    }
+    let dir = temp_dir(run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
+    let writer = Arc::new(
+        JournalWriter::open(&dir.join("checkpoint.jsonl"))
+            .map_err(|e| CliError::failure(format!("cannot open the checkpoint: {e}")))?,
+    );
+    let progress = Progress::new(progress::wanted(args.json), Some(users), &clerk, quota_rps);
+    let options = Options {
+        concurrency: args.concurrency as usize,
+        ..Options::default()
+    };
+    let result = import::run(
+        &clerk,
+        prepared.items,
+        &Loaded::default(),
+        writer,
+        options,
+        &progress,
+    )
+    .await;
+    progress.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+    let summary = result.map_err(CliError::failure)?;
+
+    // The import phase ends here: read the server's worst window before verifying.
+    let stats = emulator.as_ref().map(Emulator::stats);
+    let max_window = stats
+        .as_ref()
+        .and_then(|s| s.instances.values().map(|i| i.max_window_requests).max());
+    let verification = verify(&clerk, &format!("bench-{run_id}-"), users).await;
+    if let Some(emu) = emulator {
+        let _ = emu.shutdown().await;
+    }
+    let verification = verification.map_err(CliError::failure)?;
+
+    let report = Report {
+        args: &args,
+        users,
+        quota,
+        quota_rps,
+        summary: &summary,
+        max_window,
+        verification: &verification,
+    };
+    report.print();
+    let mut why = Vec::new();
+    if verification.lost > 0 {
+        why.push(format!("{} users lost", verification.lost));
+    }
+    if verification.duplicated > 0 {
+        why.push(format!("{} users duplicated", verification.duplicated));
+    }
+    if summary.failed > 0 {
+        why.push(format!(
+            "{} records failed ({:?})",
+            summary.failed,
+            summary.failed_by_code()
+        ));
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::failure(format!(
+            "bench failed: {}",
+            why.join(", ")
+        )))
+    }
+}
+
+struct Report<'a> {
+    args: &'a BenchArgs,
+    users: u64,
+    quota: Option<Quota>,
+    quota_rps: Option<f64>,
+    summary: &'a Summary,
+    max_window: Option<u64>,
+    verification: &'a Verification,
+}
+
+impl Report<'_> {
+    fn print(&self) {
+        let s = self.summary;
+        let v = self.verification;
+        let achieved = s.achieved_rps();
+        let utilization = self.quota_rps.map(|q| achieved / q);
+        let quota_text = self.quota.map_or_else(
+            || "off".to_owned(),
+            |q| format!("{}/{}s", q.requests(), q.window().as_secs_f64()),
+        );
+        let faults = self
+            .args
+            .faults
+            .map_or_else(|| "none".to_owned(), |f| f.to_string());
+        let requests_per_user = if self.users > 0 {
+            s.requests as f64 / self.users as f64
+        } else {
+            1.0
+        };
+        let projected = self.args.project.zip(self.quota_rps).map(|(n, rps)| {
+            (
+                n,
+                n as f64 * requests_per_user.max(1.0) / rps,
+                projection(n, rps, requests_per_user),
+            )
+        });
+        if self.args.json {
+            let mut out = json!({
+                "users": self.users,
+                "created": s.created,
+                "already_present": s.already_present,
+                "failed": s.failed,
+                "failed_by_code": s.failed_by_code(),
+                "lost": v.lost,
+                "duplicated": v.duplicated,
+                "requests": s.requests,
+                "retries": s.retries,
+                "http_429": s.http_429,
+                "lookups": s.lookups,
+                "wall_s": s.wall.as_secs_f64(),
+                "achieved_rps": achieved,
+                "quota_rps": self.quota_rps,
+                "utilization": utilization,
+                "max_window_requests": self.max_window,
+                "quota": quota_text,
+                "quota_requests": self.quota.map(|q| q.requests()),
+                "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
+                "p50_ms": s.p50_ms,
+                "p99_ms": s.p99_ms,
+                "concurrency": self.args.concurrency,
+                "faults": faults,
+                "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
+                "instance": if self.args.api_url.is_some() { "external" } else {
+                    match self.args.instance { Instance::Production => "production", Instance::Development => "development" }
+                },
+                "verify_s": v.took.as_secs_f64(),
+                "verify_listed": v.listed,
+            });
+            if let (Some((n, secs, text)), Value::Object(map)) = (&projected, &mut out) {
+                map.insert(
+                    "projection".into(),
+                    json!({"users": n, "wall_s": secs, "text": text}),
+                );
+            }
+            println!("{out}");
+            return;
+        }
+        let target = self.args.api_url.as_deref().map_or_else(
+            || {
+                format!(
+                    "embedded emulator ({}, latency {}..{} ms, faults {faults})",
+                    match self.args.instance {
+                        Instance::Production => "production",
+                        Instance::Development => "development",
+                    },
+                    self.args.latency.min.as_millis(),
+                    self.args.latency.max.as_millis()
+                )
+            },
+            |url| format!("{url} (external)"),
+        );
+        println!(
+            "clerk-users bench: {} users into {target}",
+            thousands(self.users)
+        );
+        println!(
+            "  quota {quota_text} · concurrency {}",
+            self.args.concurrency
+        );
+        println!(
+            "  created {} · already present {} · failed {}",
+            thousands(s.created as u64),
+            thousands(s.already_present as u64),
+            thousands(s.failed as u64)
+        );
+        println!(
+            "  verified on the server: lost {} · duplicated {} ({} users listed in {})",
+            v.lost,
+            v.duplicated,
+            thousands(v.listed),
+            human(v.took)
+        );
+        println!(
+            "  requests {} · retries {} · 429s {} · reconciliation lookups {}",
+            thousands(s.requests),
+            thousands(s.retries),
+            thousands(s.http_429),
+            thousands(s.lookups)
+        );
+        match (self.quota_rps, utilization) {
+            (Some(q), Some(u)) => println!(
+                "  wall {} · {achieved:.1} req/s of {q:.0} req/s quota · utilization {:.1} %",
+                human(s.wall),
+                100.0 * u
+            ),
+            _ => println!(
+                "  wall {} · {achieved:.1} req/s (no rate limit)",
+                human(s.wall)
+            ),
+        }
+        if let (Some(w), Some(q)) = (self.max_window, self.quota) {
+            println!(
+                "  worst window on the server: {w} requests (limit {})",
+                q.requests()
+            );
+        }
+        println!(
+            "  create latency p50 {:.1} ms · p99 {:.1} ms",
+            s.p50_ms, s.p99_ms
+        );
+        if let Some((_, _, text)) = &projected {
+            println!("  projection: {text}");
+        }
+    }
+}

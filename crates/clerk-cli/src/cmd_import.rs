@@ -1,0 +1,355 @@
+//! `clerk-users import FILE`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use clerk_tower::users::CreateUser;
+use serde_json::{Value, json};
+
+use crate::args::{ConnectArgs, OutputArgs};
+use crate::import::{self, Item, Lookup, Options, Summary};
+use crate::input::{self, Format, Record};
+use crate::journal::{self, JournalWriter, Loaded, record_key};
+use crate::progress::{self, Progress};
+use crate::report::{human, thousands};
+use crate::validate::{self, Problem};
+use crate::{CliError, CliResult};
+
+/// Bulk-create users from a file, exactly once.
+#[derive(Args, Debug)]
+pub(crate) struct ImportArgs {
+    /// JSON Lines, JSON array or CSV of Clerk create bodies, or Clerk migration-tool users.
+    pub(crate) file: PathBuf,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub(crate) format: Format,
+    /// Validate only: report every problem with its line and field, send nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Checkpoint journal (default: FILE.checkpoint.jsonl). Rerun with the same one to resume.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Where failed records go, as JSON Lines `import` accepts (default: FILE.failed.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) failed_out: Option<PathBuf>,
+    /// Import the valid records even if others have problems (those go to the failed file).
+    #[arg(long)]
+    pub(crate) skip_invalid: bool,
+    /// Creates of one record at most, after reconciling that the previous one did nothing.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) max_attempts: u32,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+fn sibling(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    file.with_file_name(name)
+}
+
+/// Validated input: the records to send, and the problems of the others.
+pub(crate) struct Prepared {
+    pub(crate) records: Vec<Record>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) problems: Vec<Problem>,
+    /// Indexes of records that have problems.
+    pub(crate) invalid: HashSet<usize>,
+    pub(crate) unreadable: usize,
+}
+
+/// Validates records and turns the valid ones into requests.
+pub(crate) fn prepare(input: input::Input) -> Prepared {
+    let mut problems: Vec<Problem> = input
+        .problems
+        .iter()
+        .map(|p| Problem {
+            line: p.line,
+            field: p.field.clone(),
+            message: p.message.clone(),
+        })
+        .collect();
+    let unreadable = input.problems.len();
+    let found = validate::validate(&input.records);
+    let bad_lines: HashSet<usize> = found.iter().map(|p| p.line).collect();
+    problems.extend(found);
+    let mut invalid = HashSet::new();
+    let mut items = Vec::new();
+    for record in &input.records {
+        if bad_lines.contains(&record.line) {
+            invalid.insert(record.index);
+            continue;
+        }
+        match serde_json::from_value::<CreateUser>(Value::Object(record.body.clone())) {
+            Ok(create) => items.push(Item {
+                index: record.index,
+                line: record.line,
+                key: record_key(&record.body),
+                create,
+                lookup: Lookup::for_body(&record.body),
+            }),
+            Err(err) => {
+                invalid.insert(record.index);
+                problems.push(Problem {
+                    line: record.line,
+                    field: None,
+                    message: err.to_string(),
+                });
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    Prepared {
+        records: input.records,
+        items,
+        problems,
+        invalid,
+        unreadable,
+    }
+}
+
+/// Checks that the journal belongs to this input.
+pub(crate) fn check_journal(loaded: &Loaded, records: &[Record], path: &Path) -> CliResult<()> {
+    for entry in loaded.entries.values() {
+        let matches = records
+            .get(entry.record)
+            .is_some_and(|r| record_key(&r.body) == entry.key);
+        if !matches {
+            return Err(CliError::usage(format!(
+                "checkpoint {} does not match this input (record {} has another key than {:?}): \
+                 use the input it was made for, or another --checkpoint",
+                path.display(),
+                entry.record,
+                entry.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
+    let input = input::read_file(&args.file, args.format)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let format = input.format.unwrap_or(Format::Auto);
+    let prepared = prepare(input);
+    let json = args.output.json;
+    let problem_count = prepared.problems.len();
+    if !json {
+        for p in prepared.problems.iter().take(200) {
+            eprintln!("{p}");
+        }
+        if problem_count > 200 {
+            eprintln!("… and {} more problems", problem_count - 200);
+        }
+    }
+    let invalid_records = prepared.invalid.len() + prepared.unreadable;
+    if args.dry_run {
+        if json {
+            let problems: Vec<Value> = prepared
+                .problems
+                .iter()
+                .map(|p| json!({"line": p.line, "field": p.field, "message": p.message}))
+                .collect();
+            println!(
+                "{}",
+                json!({"format": format.to_string(), "records": prepared.records.len() + prepared.unreadable,
+                       "valid": prepared.items.len(), "invalid": invalid_records, "problems": problems})
+            );
+        } else {
+            println!(
+                "{}: {} records ({format}), {} valid, {} with problems; nothing sent (dry run)",
+                args.file.display(),
+                thousands((prepared.records.len() + prepared.unreadable) as u64),
+                thousands(prepared.items.len() as u64),
+                thousands(invalid_records as u64)
+            );
+        }
+        return if problem_count == 0 {
+            Ok(())
+        } else {
+            Err(CliError::quiet(1))
+        };
+    }
+    if problem_count > 0 && !args.skip_invalid {
+        return Err(CliError::usage(format!(
+            "{problem_count} problem(s) in {invalid_records} record(s); nothing was sent. \
+             Fix them, or pass --skip-invalid to import the valid records"
+        )));
+    }
+
+    let clerk = args.connect.client().map_err(CliError::usage)?;
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| sibling(&args.file, ".checkpoint.jsonl"));
+    let loaded = journal::load(&checkpoint).map_err(|e| CliError::usage(e.to_string()))?;
+    check_journal(&loaded, &prepared.records, &checkpoint)?;
+    let writer = Arc::new(JournalWriter::open(&checkpoint).map_err(|e| {
+        CliError::usage(format!(
+            "cannot open checkpoint {}: {e}",
+            checkpoint.display()
+        ))
+    })?);
+    let quota_rps = args.connect.quota_rps();
+    let progress = Progress::new(
+        progress::wanted(json),
+        Some(prepared.items.len() as u64),
+        &clerk,
+        quota_rps,
+    );
+    let options = Options {
+        concurrency: args.connect.concurrency as usize,
+        max_create_attempts: args.max_attempts,
+    };
+    let summary = import::run(&clerk, prepared.items, &loaded, writer, options, &progress)
+        .await
+        .map_err(CliError::failure)?;
+    progress.finish();
+
+    let failed_out = args
+        .failed_out
+        .clone()
+        .unwrap_or_else(|| sibling(&args.file, ".failed.jsonl"));
+    let mut failed_indexes: Vec<usize> = summary.failures.iter().map(|f| f.index).collect();
+    if args.skip_invalid {
+        failed_indexes.extend(prepared.invalid.iter().copied());
+    }
+    failed_indexes.sort_unstable();
+    let failed_written = if failed_indexes.is_empty() {
+        None
+    } else {
+        write_failed(&failed_out, &prepared.records, &failed_indexes).map_err(|e| {
+            CliError::failure(format!("cannot write {}: {e}", failed_out.display()))
+        })?;
+        Some(failed_out)
+    };
+
+    let failed_total = summary.failed
+        + if args.skip_invalid {
+            invalid_records
+        } else {
+            0
+        };
+    print_summary(
+        &summary,
+        json,
+        quota_rps,
+        &args,
+        &checkpoint,
+        failed_written.as_deref(),
+        invalid_records,
+    );
+    if failed_total > 0 {
+        Err(CliError::quiet(1))
+    } else {
+        Ok(())
+    }
+}
+
+fn write_failed(path: &Path, records: &[Record], indexes: &[usize]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for i in indexes {
+        if let Some(record) = records.get(*i) {
+            serde_json::to_writer(&mut out, &record.body)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+fn print_summary(
+    s: &Summary,
+    json: bool,
+    quota_rps: Option<f64>,
+    args: &ImportArgs,
+    checkpoint: &Path,
+    failed_file: Option<&Path>,
+    invalid: usize,
+) {
+    let by_code: BTreeMap<String, usize> = s.failed_by_code();
+    let achieved = s.achieved_rps();
+    if json {
+        let out = json!({
+            "file": args.file.display().to_string(),
+            "records": s.total,
+            "skipped_done_before": s.skipped,
+            "created": s.created,
+            "already_present": s.already_present,
+            "failed": s.failed,
+            "invalid": if args.skip_invalid { invalid } else { 0 },
+            "failed_by_code": by_code,
+            "requests": s.requests,
+            "retries": s.retries,
+            "http_429": s.http_429,
+            "lookups": s.lookups,
+            "wall_s": s.wall.as_secs_f64(),
+            "achieved_rps": achieved,
+            "quota_rps": quota_rps,
+            "utilization": quota_rps.map(|q| achieved / q),
+            "p50_ms": s.p50_ms,
+            "p99_ms": s.p99_ms,
+            "checkpoint": checkpoint.display().to_string(),
+            "failed_file": failed_file.map(|p| p.display().to_string()),
+        });
+        println!("{out}");
+        return;
+    }
+    println!("imported {} in {}", args.file.display(), human(s.wall));
+    println!("  created          {:>10}", thousands(s.created as u64));
+    println!(
+        "  already present  {:>10}",
+        thousands(s.already_present as u64)
+    );
+    println!("  failed           {:>10}", thousands(s.failed as u64));
+    for (code, n) in &by_code {
+        println!("    {code}: {}", thousands(*n as u64));
+    }
+    if s.skipped > 0 {
+        println!(
+            "  done before      {:>10}  (skipped, per the checkpoint)",
+            thousands(s.skipped as u64)
+        );
+    }
+    if args.skip_invalid && invalid > 0 {
+        println!(
+            "  invalid          {:>10}  (not sent)",
+            thousands(invalid as u64)
+        );
+    }
+    println!(
+        "requests {} · retries {} · 429s {} · reconciliation lookups {}",
+        thousands(s.requests),
+        thousands(s.retries),
+        thousands(s.http_429),
+        thousands(s.lookups)
+    );
+    match quota_rps {
+        Some(q) => println!(
+            "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
+            100.0 * achieved / q
+        ),
+        None => println!("rate {achieved:.1} req/s (no rate limit)"),
+    }
+    println!(
+        "create latency p50 {:.1} ms · p99 {:.1} ms",
+        s.p50_ms, s.p99_ms
+    );
+    for f in s.failures.iter().take(20) {
+        println!("  line {}: {}", f.line, f.message);
+    }
+    println!("checkpoint {}", checkpoint.display());
+    if let Some(path) = failed_file {
+        println!(
+            "failed records written to {} (fix them and import that file)",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Numbers for the end reports: latency percentiles, human durations and counts,
+//! and the migration-time projection.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Latencies of completed calls, for percentiles. Shared by the workers.
+#[derive(Debug, Default)]
+pub(crate) struct Latencies {
+    micros: Mutex<Vec<u32>>,
+}
+
+impl Latencies {
+    pub(crate) fn record(&self, took: Duration) {
+        let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        if let Ok(mut all) = self.micros.lock() {
+            all.push(micros);
+        }
+    }
+
+    /// `(p50, p99)` in milliseconds; zeros when nothing was recorded.
+    pub(crate) fn p50_p99_ms(&self) -> (f64, f64) {
+        let mut all = self.micros.lock().map(|v| v.clone()).unwrap_or_default();
+        if all.is_empty() {
+            return (0.0, 0.0);
+        }
+        all.sort_unstable();
+        let at = |q: f64| {
+            // Nearest-rank percentile.
+            let rank = ((q * all.len() as f64).ceil() as usize).clamp(1, all.len());
+            f64::from(all[rank - 1]) / 1000.0
+        };
+        (at(0.50), at(0.99))
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration as a person reads it: `850 ms`, `25.3 s`, `4 min 10 s`, `2 h 46 min`, `3 d 4 h`.
+pub(crate) fn human(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        return format!("{} ms", d.as_millis());
+    }
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    let total = secs.round() as u64;
+    let (days, hours, mins, s) = (
+        total / 86_400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {mins} min")
+    } else {
+        format!("{mins} min {s} s")
+    }
+}
+
+/// `1,000,000 users at 100 req/s: 2 h 46 min`: `users` at `requests_per_user`
+/// requests each, at `rps`.
+pub(crate) fn projection(users: u64, rps: f64, requests_per_user: f64) -> String {
+    let rate = if rps.fract() == 0.0 {
+        format!("{rps:.0}")
+    } else {
+        format!("{rps:.1}")
+    };
+    if rps <= 0.0 {
+        return format!("{} users: no rate limit, no projection", thousands(users));
+    }
+    let secs = users as f64 * requests_per_user.max(1.0) / rps;
+    format!(
+        "{} users at {rate} req/s: {}",
+        thousands(users),
+        human(Duration::from_secs_f64(secs))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let l = Latencies::default();
+        assert_eq!(l.p50_p99_ms(), (0.0, 0.0));
+        for ms in 1..=100 {
+            l.record(Duration::from_millis(ms));
+        }
+        assert_eq!(l.p50_p99_ms(), (50.0, 99.0));
+    }
+
+    #[test]
+    fn humans_read_these() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(human(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human(Duration::from_secs_f64(25.34)), "25.3 s");
+        assert_eq!(human(Duration::from_secs(250)), "4 min 10 s");
+        assert_eq!(human(Duration::from_secs(10_000)), "2 h 46 min");
+        assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3 d 4 h");
+        assert_eq!(
+            projection(1_000_000, 100.0, 1.0),
+            "1,000,000 users at 100 req/s: 2 h 46 min"
+        );
+        assert_eq!(
+            projection(1_000_000, 10.0, 1.0),
+            "1,000,000 users at 10 req/s: 1 d 3 h"
+        );
+    }
+}
