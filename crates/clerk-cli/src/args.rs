@@ -1,8 +1,10 @@
 //! Command-line arguments shared by the commands, and the client they build.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::report::{Latencies, timed};
 use clap::Args;
 use clerk_core::SecretKey;
 use clerk_layers::rate_limit::Quota;
@@ -115,6 +117,11 @@ impl ConnectArgs {
 
     /// Builds the client with the full default stack.
     pub(crate) fn client(&self) -> Result<Clerk, String> {
+        self.client_timed(&Arc::new(Latencies::default()))
+    }
+
+    /// Builds the client, recording each attempt's latency into `latencies`.
+    pub(crate) fn client_timed(&self, latencies: &Arc<Latencies>) -> Result<Clerk, String> {
         let key = self
             .secret_key
             .clone()
@@ -127,6 +134,7 @@ impl ConnectArgs {
         if let Some(url) = &self.api_url {
             builder = builder.base_url(url.clone());
         }
+        builder = timed(builder, latencies);
         builder = match self.quota()? {
             Some(quota) => builder.quota(quota),
             None => builder.no_rate_limit(),

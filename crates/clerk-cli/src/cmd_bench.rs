@@ -22,7 +22,7 @@ use crate::import::{self, Options, Summary};
 use crate::input::{Format, Input, Record};
 use crate::journal::{JournalWriter, Loaded};
 use crate::progress::{self, Progress};
-use crate::report::{human, projection, thousands};
+use crate::report::{Latencies, human, projection, thousands, timed};
 use crate::{CliError, CliResult, synth};
 
 /// Which of Clerk's instance types to emulate.
@@ -164,7 +164,8 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
             (Some(emu), url, SecretKey::new(emu_key))
         }
     };
-    let mut builder = Clerk::builder()
+    let latencies = Arc::new(Latencies::default());
+    let mut builder = timed(Clerk::builder(), &latencies)
         .secret_key(key)
         .base_url(base_url)
         .max_in_flight(args.concurrency as usize)
@@ -214,6 +215,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         writer,
         options,
         &progress,
+        &latencies,
     )
     .await;
     progress.finish();
@@ -402,7 +404,7 @@ impl Report<'_> {
             );
         }
         println!(
-            "  create latency p50 {:.1} ms · p99 {:.1} ms",
+            "  request latency p50 {:.1} ms · p99 {:.1} ms",
             s.p50_ms, s.p99_ms
         );
         if let Some((_, _, text)) = &projected {

@@ -14,7 +14,7 @@ use crate::import::{self, Item, Lookup, Options, Summary};
 use crate::input::{self, Format, Record};
 use crate::journal::{self, JournalWriter, Loaded, record_key};
 use crate::progress::{self, Progress};
-use crate::report::{human, thousands};
+use crate::report::{Latencies, human, thousands};
 use crate::validate::{self, Problem};
 use crate::{CliError, CliResult};
 
@@ -185,7 +185,11 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         )));
     }
 
-    let clerk = args.connect.client().map_err(CliError::usage)?;
+    let latencies = Arc::new(Latencies::default());
+    let clerk = args
+        .connect
+        .client_timed(&latencies)
+        .map_err(CliError::usage)?;
     let checkpoint = args
         .checkpoint
         .clone()
@@ -209,9 +213,17 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         concurrency: args.connect.concurrency as usize,
         max_create_attempts: args.max_attempts,
     };
-    let summary = import::run(&clerk, prepared.items, &loaded, writer, options, &progress)
-        .await
-        .map_err(CliError::failure)?;
+    let summary = import::run(
+        &clerk,
+        prepared.items,
+        &loaded,
+        writer,
+        options,
+        &progress,
+        &latencies,
+    )
+    .await
+    .map_err(CliError::failure)?;
     progress.finish();
 
     let failed_out = args
@@ -339,7 +351,7 @@ fn print_summary(
         None => println!("rate {achieved:.1} req/s (no rate limit)"),
     }
     println!(
-        "create latency p50 {:.1} ms · p99 {:.1} ms",
+        "request latency p50 {:.1} ms · p99 {:.1} ms",
         s.p50_ms, s.p99_ms
     );
     for f in s.failures.iter().take(20) {

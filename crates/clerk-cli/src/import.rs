@@ -169,6 +169,7 @@ pub(crate) struct Summary {
     /// Lookups made to reconcile.
     pub(crate) lookups: u64,
     pub(crate) wall: Duration,
+    /// Request latency percentiles (each attempt, without the rate limiter's wait).
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
 }
@@ -204,7 +205,6 @@ struct Shared {
     stop: AtomicBool,
     failures: Mutex<Vec<Failure>>,
     journal_error: Mutex<Option<String>>,
-    latencies: Latencies,
 }
 
 /// Imports `items` (the valid records, in input order). Records the journal lists
@@ -216,6 +216,7 @@ pub(crate) async fn run(
     journal: Arc<JournalWriter>,
     options: Options,
     progress: &Progress,
+    latencies: &Latencies,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let before = clerk.metrics();
@@ -295,7 +296,7 @@ pub(crate) async fn run(
     }
 
     let after = clerk.metrics();
-    let (p50_ms, p99_ms) = shared.latencies.p50_p99_ms();
+    let (p50_ms, p99_ms) = latencies.p50_p99_ms();
     let mut failures = shared
         .failures
         .lock()
@@ -448,12 +449,8 @@ async fn import_one(
         if attempt > 1 {
             shared.resent.fetch_add(1, Relaxed);
         }
-        let sent = Instant::now();
         let err = match clerk.users().create(item.create.clone()).await {
-            Ok(user) => {
-                shared.latencies.record(sent.elapsed());
-                return Ok((Outcome::Created, user.id));
-            }
+            Ok(user) => return Ok((Outcome::Created, user.id)),
             Err(err) => err,
         };
         let taken = err.has_code("form_identifier_exists");

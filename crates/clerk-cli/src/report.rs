@@ -1,8 +1,12 @@
 //! Numbers for the end reports: latency percentiles, human durations and counts,
 //! and the migration-time projection.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clerk_tower::{ClerkBuilder, ClerkService};
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
 /// Latencies of completed calls, for percentiles. Shared by the workers.
 #[derive(Debug, Default)]
@@ -32,6 +36,24 @@ impl Latencies {
         };
         (at(0.50), at(0.99))
     }
+}
+
+/// Adds a layer to every attempt (inside the rate limiter, so its wait is not
+/// counted) that records the attempt's latency.
+pub(crate) fn timed(builder: ClerkBuilder, latencies: &Arc<Latencies>) -> ClerkBuilder {
+    let latencies = Arc::clone(latencies);
+    builder.attempt_layer(tower::layer::layer_fn(move |inner: ClerkService| {
+        let latencies = Arc::clone(&latencies);
+        BoxCloneSyncService::new(tower::service_fn(move |request| {
+            let (inner, latencies) = (inner.clone(), Arc::clone(&latencies));
+            async move {
+                let sent = Instant::now();
+                let result = inner.oneshot(request).await;
+                latencies.record(sent.elapsed());
+                result
+            }
+        }))
+    }))
 }
 
 /// `1234567` → `1,234,567`.
