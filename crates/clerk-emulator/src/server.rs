@@ -91,9 +91,10 @@ impl tower::Service<Request<Incoming>> for FaultService {
             if req.uri().path().starts_with("/_emulator/") {
                 return Ok(oneshot(router, req).await);
             }
-            let op = route::route(req.method(), req.uri().path())
-                .ok()
-                .map(|(op, _)| op);
+            let mut req = req;
+            let routed = route::route(req.method(), req.uri().path());
+            let op = routed.as_ref().ok().map(|(op, _)| *op);
+            req.extensions_mut().insert(api::Routed(routed));
             // Counted on arrival, before latency and faults, so a request is visible in the
             // stats while it is in flight.
             app.counters.request(op);

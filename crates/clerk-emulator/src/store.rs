@@ -49,6 +49,9 @@ pub(crate) struct InstanceData {
     user_memberships: HashMap<String, Vec<String>>,
     #[serde(skip)]
     org_slugs: HashMap<String, String>,
+    /// Members and admins per organization, so rendering an organization is O(1).
+    #[serde(skip)]
+    org_members: HashMap<String, (usize, usize)>,
 }
 
 impl InstanceData {
@@ -61,6 +64,7 @@ impl InstanceData {
         self.idents.clear();
         self.user_memberships.clear();
         self.org_slugs.clear();
+        self.org_members.clear();
         let users: Vec<String> = self.users.keys().cloned().collect();
         for id in users {
             self.index_user(&id);
@@ -72,6 +76,9 @@ impl InstanceData {
                 .entry(m.user_id.clone())
                 .or_default()
                 .push(m.id.clone());
+            let c = self.org_members.entry(m.organization_id.clone()).or_default();
+            c.0 += 1;
+            c.1 += usize::from(is_admin_role(&m.role));
         }
         for o in self.orgs.values() {
             self.org_slugs.insert(o.slug.clone(), o.id.clone());
@@ -150,7 +157,12 @@ impl InstanceData {
         }
         if let Some(mems) = self.user_memberships.remove(id) {
             for m in mems {
-                self.memberships.remove(&m);
+                if let Some(m) = self.memberships.remove(&m)
+                    && let Some(c) = self.org_members.get_mut(&m.organization_id)
+                {
+                    c.0 = c.0.saturating_sub(1);
+                    c.1 = c.1.saturating_sub(usize::from(is_admin_role(&m.role)));
+                }
             }
         }
         Some(u)
@@ -169,17 +181,8 @@ impl InstanceData {
 
     /// Number of members of an organization and whether one of them is an admin.
     pub(crate) fn members_count(&self, org_id: &str) -> (usize, bool) {
-        let mut n = 0;
-        let mut admin = false;
-        for m in self
-            .memberships
-            .values()
-            .filter(|m| m.organization_id == org_id)
-        {
-            n += 1;
-            admin |= is_admin_role(&m.role);
-        }
-        (n, admin)
+        let (n, admins) = self.org_members.get(org_id).copied().unwrap_or_default();
+        (n, admins > 0)
     }
 
     pub(crate) fn pending_invitations_count(&self, org_id: &str, now: i64) -> usize {
@@ -190,6 +193,12 @@ impl InstanceData {
     }
 
     pub(crate) fn insert_membership(&mut self, m: Membership) {
+        let c = self
+            .org_members
+            .entry(m.organization_id.clone())
+            .or_default();
+        c.0 += 1;
+        c.1 += usize::from(is_admin_role(&m.role));
         self.user_memberships
             .entry(m.user_id.clone())
             .or_default()

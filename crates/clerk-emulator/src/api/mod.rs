@@ -138,10 +138,17 @@ pub(crate) async fn serve_v1(app: Arc<App>, req: Request<Body>) -> Response {
     }
 }
 
-async fn handle_v1(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> {
+/// The routing result, computed once by the connection service and handed down.
+#[derive(Debug, Clone)]
+pub(crate) struct Routed(pub(crate) Result<(Op, Vec<String>), route::RouteError>);
+
+async fn handle_v1(app: Arc<App>, mut req: Request<Body>) -> ApiResult<Response> {
+    let routed = match req.extensions_mut().remove::<Routed>() {
+        Some(Routed(r)) => r,
+        None => route::route(req.method(), req.uri().path()),
+    };
     // Like Clerk, an unknown path or a method the path does not have is a 404.
-    let (op, params) =
-        route::route(req.method(), req.uri().path()).map_err(|_| ApiError::not_found())?;
+    let (op, params) = routed.map_err(|_| ApiError::not_found())?;
     let query = Query::parse(req.uri().query());
     let version = api_version(req.headers(), &query)?;
     let inst = authenticate(&app, req.headers())?;
