@@ -511,3 +511,51 @@ async fn oauth_access_tokens_bare_or_paginated() {
         .await
         .err(404, "resource_not_found");
 }
+
+#[tokio::test]
+async fn users_carry_every_property_of_the_spec_schemas() {
+    let api = Api::unlimited().await;
+    let u = api
+        .create_user(json!({
+            "email_address": ["p@x.io"], "phone_number": ["+15555550199"],
+            "web3_wallet": ["0x00000000000000000000000000000000000000dd"]
+        }))
+        .await;
+    let id = u["id"].as_str().unwrap();
+    api.control(Method::POST, &format!("users/{id}/passkeys"), &json!({}))
+        .await;
+    api.control(
+        Method::POST,
+        &format!("users/{id}/external_accounts"),
+        &json!({"provider": "google"}),
+    )
+    .await;
+    api.post("/v1/organizations", &json!({"name": "P", "created_by": id}))
+        .await
+        .ok("CreateOrganization");
+    let u = api.get(&format!("/v1/users/{id}")).await.ok("GetUser");
+    for (schema, value) in [
+        ("User", &u),
+        ("EmailAddress", &u["email_addresses"][0]),
+        ("PhoneNumber", &u["phone_numbers"][0]),
+        ("Web3Wallet", &u["web3_wallets"][0]),
+        ("Passkey", &u["passkeys"][0]),
+        ("OrganizationMembership", &u["organization_memberships"][0]),
+    ] {
+        let schema_json =
+            clerk_spec::component_schema(schema).unwrap_or_else(|| panic!("{schema} in spec"));
+        for prop in clerk_spec::property_names(&schema_json) {
+            // Inside a User, a membership leaves out the user it would repeat.
+            if matches!(
+                (schema, prop.as_str()),
+                ("OrganizationMembership", "public_user_data")
+            ) {
+                continue;
+            }
+            assert!(
+                value.get(&prop).is_some(),
+                "{schema}.{prop} missing in {value}"
+            );
+        }
+    }
+}
