@@ -604,4 +604,68 @@ mod tests {
         let dbg = format!("{:?}", Config::new().secret_key("sk_live_supersecretvalue"));
         assert!(!dbg.contains("supersecret"), "{dbg}");
     }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    #[test]
+    fn cli_flags_become_a_config_without_leaking_keys() {
+        use clap::Parser as _;
+        let cli = Cli::try_parse_from([
+            "clerk-emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--secret-key",
+            "sk_live_topsecretvalue1",
+            "--secret-key",
+            "sk_test_other_instance",
+            "--rate-limit",
+            "500/5s",
+            "--faults",
+            "5xx=0.05,reset=0.02,lost_response=0.02,429=0.01",
+            "--latency",
+            "5..20",
+            "--seed",
+            "seed.json",
+            "--state",
+            "state.json",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("topsecret"));
+        let config = cli.args.into_config().unwrap();
+        assert!(!format!("{config:?}").contains("topsecret"));
+        assert_eq!(config.keys().len(), 2);
+        assert_eq!(
+            config.rate_limit,
+            RateLimit::Fixed {
+                requests: 500,
+                window: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(config.faults.probability(FaultKind::LostResponse), 0.02);
+        assert_eq!(
+            config.latency.map(|l| l.max),
+            Some(Duration::from_millis(20))
+        );
+        for bad in [
+            vec!["x", "--rate-limit", "fast"],
+            vec!["x", "--faults", "reset=2"],
+            vec!["x", "--latency", "9..1"],
+            vec!["x", "--listen", "nowhere"],
+        ] {
+            assert!(Cli::try_parse_from(bad.clone()).is_err(), "{bad:?}");
+        }
+        let short = Cli::try_parse_from(["x", "--secret-key", "sk_1"]).unwrap();
+        assert!(short.args.into_config().is_err());
+        let default = Cli::try_parse_from(["x"])
+            .unwrap()
+            .args
+            .into_config()
+            .unwrap();
+        assert_eq!(default.keys(), vec![DEFAULT_SECRET_KEY.to_owned()]);
+        assert_eq!(default.listen, "127.0.0.1:8080".parse().unwrap());
+    }
 }

@@ -238,3 +238,38 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
         "listener must be closed"
     );
 }
+
+#[tokio::test]
+async fn reset_clears_data_counters_and_windows_but_keeps_fault_settings() {
+    let api = Api::start(Config::new().rate_limit(RateLimit::Fixed {
+        requests: 5,
+        window: Duration::from_secs(60),
+    }))
+    .await;
+    for i in 0..5 {
+        api.create_user(json!({"external_id": format!("r{i}")}))
+            .await;
+    }
+    api.get("/v1/users").await.err(429, "too_many_requests");
+    api.control(
+        Method::POST,
+        "faults",
+        &json!({"latency_ms": {"min": 1, "max": 1}}),
+    )
+    .await;
+    let r = api.control(Method::POST, "reset", &json!(null)).await;
+    assert_eq!(r.status, 200);
+    let stats = api.emu.stats();
+    assert_eq!((stats.total_requests, stats.rate_limited), (0, 0));
+    assert_eq!(stats.instances["sk_test_…ator"].users, 0);
+    assert_eq!(stats.instances["sk_test_…ator"].max_window_requests, 0);
+    // The window and the block are gone with the data.
+    assert_eq!(
+        api.get("/v1/users/count").await.ok("GetUsersCount")["total_count"],
+        0
+    );
+    assert_eq!(
+        api.get("/_emulator/faults").await.body["latency_ms"],
+        json!({"min": 1, "max": 1})
+    );
+}
