@@ -76,7 +76,10 @@ impl InstanceData {
                 .entry(m.user_id.clone())
                 .or_default()
                 .push(m.id.clone());
-            let c = self.org_members.entry(m.organization_id.clone()).or_default();
+            let c = self
+                .org_members
+                .entry(m.organization_id.clone())
+                .or_default();
             c.0 += 1;
             c.1 += usize::from(is_admin_role(&m.role));
         }
