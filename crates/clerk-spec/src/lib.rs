@@ -223,6 +223,13 @@ pub fn to_json_schema(schema: &Value) -> Value {
 }
 
 fn make_nullable(mut schema: Map<String, Value>) -> Value {
+    // A combinator beside `nullable` would still apply to `null`: admit it outside.
+    if ["oneOf", "anyOf", "allOf", "not"]
+        .iter()
+        .any(|k| schema.contains_key(*k))
+    {
+        return serde_json::json!({ "anyOf": [{ "type": "null" }, Value::Object(schema)] });
+    }
     if let Some(Value::Array(values)) = schema.get_mut("enum")
         && !values.contains(&Value::Null)
     {
@@ -427,6 +434,9 @@ mod tests {
         );
         let nullable = json!({"type": "string", "nullable": true});
         validate(&nullable, &Value::Null).unwrap();
+        let nullable_one_of = json!({"nullable": true, "type": "object", "oneOf": [{"type": "object", "required": ["a"]}]});
+        validate(&nullable_one_of, &Value::Null).unwrap();
+        assert!(validate(&nullable_one_of, &json!({"b": 1})).is_err());
         assert!(validate(&json!({"type": "string"}), &Value::Null).is_err());
     }
 
