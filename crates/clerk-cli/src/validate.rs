@@ -134,7 +134,6 @@ fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>,
                 Some(field.clone()),
                 "unknown field (not part of Clerk's CreateUser body)".into(),
             );
-            types_ok = false;
             continue;
         };
         if let Err(what) = expected {

@@ -1,0 +1,507 @@
+//! The `clerk-users` binary against an emulator started in the test process:
+//! validation, input formats, export round trip, bulk actions, the missing-key
+//! message, and the secret key never printed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+use clerk_tower::Clerk;
+use clerk_tower::users::ListUsers;
+use futures_util::TryStreamExt;
+use serde_json::Value;
+
+const KEY: &str = "sk_test_cli_VERYSECRET_0123";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clerk-cli-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
+    cmd.env_remove("CLERK_SECRET_KEY")
+        .env_remove("CLERK_API_URL")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || command().args(args).output().expect("run clerk-users"))
+        .await
+        .expect("join")
+}
+
+/// `rest` plus `--api-url URL --secret-key KEY`.
+fn at(emu: &Emulator, key: &str, rest: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = rest.iter().map(|s| (*s).to_owned()).collect();
+    args.extend([
+        "--api-url".into(),
+        emu.base_url(),
+        "--secret-key".into(),
+        key.into(),
+    ]);
+    // The emulator runs without a limit; so can the client.
+    args.extend(["--rate-limit".into(), "off".into()]);
+    args
+}
+
+async fn emulator(keys: &[&str]) -> Emulator {
+    let mut config = Config::new()
+        .rate_limit(RateLimit::Off)
+        .latency(Duration::ZERO, Duration::from_millis(1));
+    for key in keys {
+        config = config.secret_key(*key);
+    }
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+fn client(emu: &Emulator, key: &str) -> Clerk {
+    Clerk::builder()
+        .secret_key(key)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .expect("client")
+}
+
+async fn all_users(clerk: &Clerk) -> Vec<clerk_core::User> {
+    clerk
+        .users()
+        .list_all(ListUsers::new().limit(500))
+        .try_collect()
+        .await
+        .expect("list users")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn report(output: &Output) -> Value {
+    let stdout = text(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {}", text(&output.stderr)))
+}
+
+fn requests(emu: &Emulator, op: &str) -> u64 {
+    emu.stats()
+        .requests_per_operation
+        .get(op)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn path_arg(p: &Path) -> String {
+    p.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_records_are_reported_by_line_and_field_and_never_sent() {
+    let emu = emulator(&[KEY]).await;
+    let dir = temp_dir("validation");
+    let input = dir.join("users.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            "{\"external_id\":\"v1\",\"email_address\":[\"ok1@example.com\"]}\n",
+            "{\"external_id\":\"v2\",\"email_address\":[\"not-an-email\"]}\n",
+            "{\"external_id\":\"v3\",\"phone_number\":[\"5550100\"],\"colour\":\"red\"}\n",
+            "this is not json\n",
+            "{\"external_id\":\"v5\",\"password_hasher\":\"bcrypt\",\"password_digest\":\"$2b$10$short\"}\n",
+            "{\"external_id\":\"v6\",\"email_address\":[\"OK1@example.com\"]}\n",
+            "{\"external_id\":\"v7\",\"email_address\":[\"ok7@example.com\"],\"first_name\":\"Seven\"}\n",
+            "[\"an\",\"array\"]\n",
+            "{\"external_id\":\"v9\",\"first_name\":42}\n",
+        ),
+    )
+    .unwrap();
+
+    let dry = run(vec!["import".into(), path_arg(&input), "--dry-run".into()]).await;
+    assert_eq!(dry.status.code(), Some(1));
+    let stderr = text(&dry.stderr);
+    for expected in [
+        "line 2: field `email_address[0]`",
+        "line 3: field `phone_number[0]`",
+        "line 3: field `colour`",
+        "line 4: invalid JSON",
+        "line 5: field `password_digest`",
+        "line 6: field `email_address[0]`",
+        "line 8: expected a JSON object",
+        "line 9: field `first_name`",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("line 1:") && !stderr.contains("line 7:"),
+        "{stderr}"
+    );
+
+    // Without --skip-invalid nothing is sent at all.
+    let refused = run(at(&emu, KEY, &["import", &path_arg(&input), "--json"])).await;
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert_eq!(emu.stats().total_requests, 0);
+
+    // With it, exactly the two valid records are created; the others go to the failed file.
+    let out = run(at(
+        &emu,
+        KEY,
+        &["import", &path_arg(&input), "--json", "--skip-invalid"],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "invalid records count as failures"
+    );
+    let r = report(&out);
+    assert_eq!(
+        (r["created"].as_u64(), r["invalid"].as_u64()),
+        (Some(2), Some(7)),
+        "{r}"
+    );
+    assert_eq!(requests(&emu, "CreateUser"), 2);
+    let failed = std::fs::read_to_string(dir.join("users.jsonl.failed.jsonl")).unwrap();
+    assert_eq!(
+        failed.lines().count(),
+        5,
+        "every parseable invalid record: {failed}"
+    );
+    assert!(
+        failed
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok())
+    );
+
+    // The Debug/Display of nothing above leaked the key.
+    for o in [&dry, &refused, &out] {
+        assert!(!text(&o.stdout).contains("VERYSECRET") && !text(&o.stderr).contains("VERYSECRET"));
+    }
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_input_format_imports() {
+    let emu = emulator(&[KEY]).await;
+    let dir = temp_dir("formats");
+    let files = [
+        (
+            "a.jsonl",
+            "{\"external_id\":\"jl-1\",\"email_address\":[\"jl1@example.com\"],\"first_name\":\"Jay\"}\n\
+             {\"external_id\":\"jl-2\",\"email_address\":[\"jl2@example.com\"],\"public_metadata\":{\"plan\":\"pro\"}}\n",
+        ),
+        (
+            "b.json",
+            "[\n {\"external_id\":\"ja-1\",\"email_address\":[\"ja1@example.com\"],\"last_name\":\"Array\"},\n \
+             {\"external_id\":\"ja-2\",\"username\":\"array_two\",\"password\":\"correct horse battery\"}\n]\n",
+        ),
+        (
+            "c.csv",
+            "external_id,email_address,first_name,banned,public_metadata\n\
+             csv-1,csv1@example.com,Cee,false,\"{\"\"plan\"\":\"\"team\"\"}\"\n\
+             csv-2,\"csv2@example.com;csv2b@example.com\",,true,\n",
+        ),
+        (
+            "d.json",
+            "[{\"userId\":\"mt-1\",\"email\":\"mt1@example.com\",\"firstName\":\"Migra\",\"lastName\":\"Tool\",\
+             \"password\":\"$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW\",\"passwordHasher\":\"bcrypt\"},\
+             {\"userId\":\"mt-2\",\"email\":[\"mt2@example.com\"],\"unverifiedEmailAddresses\":[\"mt2-old@example.com\"],\
+             \"phone\":\"+14155550123\",\"publicMetadata\":{\"legacy\":true}}]",
+        ),
+    ];
+    for (name, contents) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        let out = run(at(&emu, KEY, &["import", &path_arg(&path), "--json"])).await;
+        assert!(
+            out.status.success(),
+            "{name}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(report(&out)["created"], 2, "{name}");
+    }
+    let users = all_users(&client(&emu, KEY)).await;
+    let by_ext: HashMap<String, &clerk_core::User> = users
+        .iter()
+        .map(|u| (u.external_id.clone().unwrap_or_default(), u))
+        .collect();
+    assert_eq!(by_ext.len(), 8);
+    assert_eq!(by_ext["jl-1"].first_name.as_deref(), Some("Jay"));
+    assert_eq!(by_ext["jl-2"].public_metadata["plan"], "pro");
+    assert_eq!(by_ext["ja-2"].username.as_deref(), Some("array_two"));
+    assert!(by_ext["ja-2"].password_enabled);
+    assert_eq!(by_ext["csv-1"].public_metadata["plan"], "team");
+    assert_eq!(by_ext["csv-2"].email_addresses.len(), 2);
+    assert!(by_ext["csv-2"].banned);
+    assert_eq!(by_ext["mt-1"].last_name.as_deref(), Some("Tool"));
+    assert!(by_ext["mt-1"].password_enabled);
+    let mt2 = by_ext["mt-2"];
+    let emails: BTreeSet<&str> = mt2
+        .email_addresses
+        .iter()
+        .map(|e| e.email_address.as_str())
+        .collect();
+    assert_eq!(
+        emails,
+        BTreeSet::from(["mt2@example.com", "mt2-old@example.com"])
+    );
+    assert_eq!(mt2.phone_numbers[0].phone_number, "+14155550123");
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_round_trips_as_json_lines_and_copies_to_another_instance() {
+    const OTHER: &str = "sk_test_cli_other_instance";
+    let emu = emulator(&[KEY, OTHER]).await;
+    let dir = temp_dir("export");
+    let input = dir.join("seed.jsonl");
+    let mut seed = String::new();
+    for i in 0..1203 {
+        seed.push_str(&format!(
+            "{{\"external_id\":\"ex-{i}\",\"email_address\":[\"ex{i}@example.com\"],\"first_name\":\"E{i}\",\"private_metadata\":{{\"n\":{i}}}}}\n"
+        ));
+    }
+    std::fs::write(&input, seed).unwrap();
+    let out = run(at(
+        &emu,
+        KEY,
+        &["import", &path_arg(&input), "--json", "--concurrency", "16"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Export as users: every line is a user, every user is there once.
+    let exported = dir.join("users.jsonl");
+    let lists_before = requests(&emu, "GetUserList");
+    let out = run(at(
+        &emu,
+        KEY,
+        &["export", "--out", &path_arg(&exported), "--json"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(report(&out)["exported"], 1203);
+    assert_eq!(
+        requests(&emu, "GetUserList") - lists_before,
+        3,
+        "pages of 500"
+    );
+    let contents = std::fs::read_to_string(&exported).unwrap();
+    let ids: BTreeSet<String> = contents
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<clerk_core::User>(l)
+                .unwrap()
+                .external_id
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1203);
+    assert!(ids.contains("ex-0") && ids.contains("ex-1202"));
+
+    // Filters apply; stdout works as the destination.
+    let out = run(at(
+        &emu,
+        KEY,
+        &["export", "--email-address", "ex7@example.com"],
+    ))
+    .await;
+    assert!(out.status.success());
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].contains("\"ex-7\""));
+
+    // Export as create bodies, import into the other instance: the same users.
+    let bodies = dir.join("bodies.jsonl");
+    let out = run(at(
+        &emu,
+        KEY,
+        &["export", "--as", "create", "--out", &path_arg(&bodies)],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(at(
+        &emu,
+        OTHER,
+        &[
+            "import",
+            &path_arg(&bodies),
+            "--json",
+            "--concurrency",
+            "16",
+        ],
+    ))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(report(&out)["created"], 1203);
+    let copied = all_users(&client(&emu, OTHER)).await;
+    let original = all_users(&client(&emu, KEY)).await;
+    let key = |u: &clerk_core::User| {
+        (
+            u.external_id.clone(),
+            u.first_name.clone(),
+            u.email_addresses[0].email_address.clone(),
+            u.private_metadata.clone(),
+            u.created_at,
+        )
+    };
+    let mut a: Vec<_> = original.iter().map(key).collect();
+    let mut b: Vec<_> = copied.iter().map(key).collect();
+    a.sort_by(|x, y| x.0.cmp(&y.0));
+    b.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(a, b);
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_actions_use_chunks_of_fifty_and_report_failures() {
+    let emu = emulator(&[KEY]).await;
+    let dir = temp_dir("actions");
+    let input = dir.join("users.jsonl");
+    let mut seed = String::new();
+    for i in 0..120 {
+        seed.push_str(&format!(
+            "{{\"external_id\":\"b-{i}\",\"email_address\":[\"b{i}@example.com\"]}}\n"
+        ));
+    }
+    std::fs::write(&input, seed).unwrap();
+    assert!(
+        run(at(&emu, KEY, &["import", &path_arg(&input)]))
+            .await
+            .status
+            .success()
+    );
+    let clerk = client(&emu, KEY);
+    let users = all_users(&clerk).await;
+    let ids_file = dir.join("ids.txt");
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    std::fs::write(&ids_file, format!("# all of them\n{}\n", ids.join("\n"))).unwrap();
+
+    let out = run(at(
+        &emu,
+        KEY,
+        &["ban", "--ids", &path_arg(&ids_file), "--json"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(report(&out)["done"], 120);
+    assert_eq!(requests(&emu, "UsersBan"), 3, "120 ids in chunks of 50");
+    let out = run(at(&emu, KEY, &["count", "--banned", "true", "--json"])).await;
+    assert_eq!(report(&out)["total_count"], 120);
+
+    let out = run(at(
+        &emu,
+        KEY,
+        &["unban", "--ids", &path_arg(&ids_file), "--json"],
+    ))
+    .await;
+    assert!(out.status.success());
+    assert_eq!(requests(&emu, "UsersUnban"), 3);
+    let out = run(at(&emu, KEY, &["count", "--banned", "true"])).await;
+    assert_eq!(text(&out.stdout).trim(), "0");
+
+    // Lock, unlock and delete go one by one; an unknown id is reported, not fatal.
+    let some = dir.join("some.txt");
+    std::fs::write(
+        &some,
+        format!("{}\n{}\nuser_does_not_exist\n", ids[0], ids[1]),
+    )
+    .unwrap();
+    let out = run(at(
+        &emu,
+        KEY,
+        &["lock", "--ids", &path_arg(&some), "--json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    assert_eq!(
+        (r["done"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["failed_by_code"]["resource_not_found"], 1, "{r}");
+    assert!(clerk.users().get(ids[0].clone()).await.unwrap().locked);
+    let out = run(at(
+        &emu,
+        KEY,
+        &["unlock", "--ids", &path_arg(&some), "--json"],
+    ))
+    .await;
+    assert_eq!(report(&out)["done"], 2);
+    assert!(!clerk.users().get(ids[0].clone()).await.unwrap().locked);
+
+    // Ids from stdin, in export's JSON Lines form.
+    let lines = format!("{{\"id\":\"{}\"}}\n{{\"id\":\"{}\"}}\n", ids[2], ids[3]);
+    let mut child = command()
+        .args(at(&emu, KEY, &["delete", "--json"]))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(report(&out)["done"], 2);
+    let out = run(at(&emu, KEY, &["count"])).await;
+    assert_eq!(text(&out.stdout).trim(), "118");
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_key_says_how_to_set_one_and_keys_are_never_printed() {
+    let out = run(vec!["count".into()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--secret-key") && stderr.contains("CLERK_SECRET_KEY"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("clerk-users emulator") && stderr.contains("sk_test_emulator"),
+        "{stderr}"
+    );
+
+    // A wrong key: the error explains, and neither key shows, even at trace level.
+    let emu = emulator(&[KEY]).await;
+    let wrong = "sk_test_WRONGSECRET_987";
+    let out = run(at(&emu, wrong, &["count", "-vvv"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("401") || all.contains("authentication_invalid"),
+        "{all}"
+    );
+    assert!(!all.contains("WRONGSECRET"), "{all}");
+    let out = run(at(&emu, KEY, &["count", "-vvv", "--json"])).await;
+    assert!(out.status.success());
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("VERYSECRET"), "{all}");
+    let help = run(vec!["import".into(), "--help".into()]).await;
+    assert!(!text(&help.stdout).contains("VERYSECRET"));
+    emu.shutdown().await.unwrap();
+}
