@@ -1,0 +1,142 @@
+//! Peak memory of exporting users as JSON Lines: the emulator is seeded with
+//! 100,000 users (from a seed file, so seeding is quick); a child process (this
+//! binary, re-run) streams them with `list_all` in pages of 500 and writes one JSON
+//! line per user, as `clerk-users export` does, then reports its peak RSS (VmHWM).
+//! Exporting 10,000 and then 100,000 users shows whether memory grows with the
+//! number of users.
+//!
+//! ```text
+//! cargo bench --bench export_memory
+//! CLERK_BENCH_EXPORT_USERS=200000 cargo bench --bench export_memory
+//! ```
+
+use std::io::{BufWriter, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+use clerk_tower::Clerk;
+use clerk_tower::users::ListUsers;
+use futures_util::TryStreamExt;
+
+const KEY: &str = "sk_live_bench_export_memory";
+const CHILD_ENV: &str = "CLERK_BENCH_EXPORT_CHILD";
+
+/// Peak resident set size of this process, in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The child: export `limit` users from `url` to a sink, print `users kib secs`.
+async fn child(url: String, limit: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(url)
+        .no_rate_limit()
+        .build()?;
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(256 * 1024, std::io::sink());
+    let mut users = std::pin::pin!(clerk.users().list_all(ListUsers::new().limit(500)));
+    let mut n = 0;
+    while n < limit {
+        let Some(user) = users.try_next().await? else {
+            break;
+        };
+        serde_json::to_writer(&mut out, &user)?;
+        out.write_all(b"\n")?;
+        n += 1;
+    }
+    out.flush()?;
+    println!(
+        "{n} {} {:.3}",
+        peak_rss_kib().unwrap_or(0),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_child(url: &str, limit: usize) -> Result<(u64, u64, f64), Box<dyn std::error::Error>> {
+    let output = Command::new(std::env::current_exe()?)
+        .env(CHILD_ENV, format!("{url} {limit}"))
+        .output()?;
+    if !output.status.success() {
+        return Err(format!("child failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    let users = parts.next().ok_or("no output")?.parse()?;
+    let kib = parts.next().ok_or("no rss")?.parse()?;
+    let secs = parts.next().ok_or("no time")?.parse()?;
+    Ok((users, kib, secs))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        let (url, limit) = spec.split_once(' ').ok_or("bad child spec")?;
+        return child(url.to_owned(), limit.parse()?).await;
+    }
+    let total: usize = std::env::var("CLERK_BENCH_EXPORT_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let seed = std::env::temp_dir().join(format!("export_memory-{}.json", std::process::id()));
+    {
+        let mut file = BufWriter::new(std::fs::File::create(&seed)?);
+        file.write_all(b"{\"users\":[")?;
+        for i in 0..total {
+            if i > 0 {
+                file.write_all(b",")?;
+            }
+            write!(
+                file,
+                "{{\"external_id\":\"exp-{i}\",\"email_address\":[\"exp{i}@example.com\"],\"first_name\":\"Export\",\
+                 \"last_name\":\"User {i}\",\"public_metadata\":{{\"plan\":\"pro\",\"n\":{i}}}}}"
+            )?;
+        }
+        file.write_all(b"]}")?;
+        file.flush()?;
+    }
+    let started = Instant::now();
+    let emu = Emulator::start(
+        Config::new()
+            .secret_key(KEY)
+            .rate_limit(RateLimit::Off)
+            .seed_file(&seed),
+    )
+    .await?;
+    let _ = std::fs::remove_file(&seed);
+    println!(
+        "export_memory: emulator seeded with {total} users in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let url = emu.base_url();
+    let small = total / 10;
+    let runs = [small, total];
+    let mut results = Vec::new();
+    for limit in runs {
+        let url = url.clone();
+        let r =
+            tokio::task::spawn_blocking(move || run_child(&url, limit).map_err(|e| e.to_string()))
+                .await??;
+        println!(
+            "  exported {:>7} users in {:>6.2} s: peak RSS {:.1} MiB",
+            r.0,
+            r.2,
+            r.1 as f64 / 1024.0
+        );
+        results.push(r);
+    }
+    tokio::time::timeout(Duration::from_secs(30), emu.shutdown()).await??;
+    let growth = results[1].1 as f64 / results[0].1.max(1) as f64;
+    println!(
+        "  peak RSS ratio {}x users → {growth:.2}x memory",
+        total / small.max(1)
+    );
+    if results[1].0 as usize != total {
+        return Err(format!("exported {} of {total} users", results[1].0).into());
+    }
+    Ok(())
+}
