@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench --bench bulk_migration
-//! CLERK_BENCH_USERS=5000 CLERK_BENCH_QUOTA=1000/10s cargo bench --bench bulk_migration
+//! CLERK_BENCH_USERS=3000 CLERK_BENCH_QUOTA=500/1s cargo bench --bench bulk_migration
 //! CLERK_BENCH_FAULTS='5xx=0.05,reset=0.02,lost_response=0.02' cargo bench --bench bulk_migration
 //! ```
 //!
@@ -54,8 +54,8 @@ async fn create_once(clerk: &Clerk, i: u64) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let users: u64 = env_or("CLERK_BENCH_USERS", "3000").parse()?;
-    let limit: RateLimit = env_or("CLERK_BENCH_QUOTA", "500/1s").parse()?;
+    let users: u64 = env_or("CLERK_BENCH_USERS", "1500").parse()?;
+    let limit: RateLimit = env_or("CLERK_BENCH_QUOTA", "1000/10s").parse()?;
     let faults: FaultSpec = env_or("CLERK_BENCH_FAULTS", "none").parse()?;
     let concurrency: usize = env_or("CLERK_BENCH_CONCURRENCY", "64").parse()?;
     let RateLimit::Fixed { requests, window } = limit else {
