@@ -14,7 +14,7 @@ use clerk_tower::users::{CountUsers, ListUsers, UserFilter, UserOrderBy};
 /// How to reach a Clerk instance, and how hard to push it.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct ConnectArgs {
-    /// Base URL of the Backend API (default https://api.clerk.com/v1).
+    /// Base URL of the Backend API (default `https://api.clerk.com/v1`).
     #[arg(long, env = "CLERK_API_URL", value_name = "URL")]
     pub(crate) api_url: Option<String>,
     /// The Clerk secret key (sk_live_… or sk_test_…). Never printed.
