@@ -81,7 +81,9 @@
 //! | `lost_response` | request handled in full, then the connection closed without a response | **yes** |
 //! | `429` | spurious 429 `too_many_requests` with `Retry-After` (1–3 s) | no |
 //!
-//! `--latency MIN..MAX` delays every `/v1` request by a uniform number of milliseconds.
+//! `--latency MIN..MAX` delays the answer to every `/v1` request by a uniform number of
+//! milliseconds. The request is handled (and counted by the rate limiter) when it arrives; the
+//! delay comes after, so it never reorders what the limiter sees.
 //! Faults come before authentication and rate limiting; they are never applied to `/_emulator/`.
 //!
 //! # Control API (`/_emulator/`, no rate limit, no faults)

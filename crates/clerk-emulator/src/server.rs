@@ -99,28 +99,41 @@ impl tower::Service<Request<Incoming>> for FaultService {
             // stats while it is in flight.
             app.counters.request(op);
             let (latency, fault) = app.faults.decide(op.map(route::Op::name));
-            if let Some(d) = latency {
-                tokio::time::sleep(d).await;
-            }
+            // The latency is served after the request is handled, not before: Clerk
+            // counts a request against its rate limit when it arrives, and a delay in
+            // front of the limiter would reorder arrivals by up to the latency spread.
+            let delay = || async {
+                if let Some(d) = latency {
+                    tokio::time::sleep(d).await;
+                }
+            };
             let res = match fault {
-                None => oneshot(router, req).await,
+                None => {
+                    let res = oneshot(router, req).await;
+                    delay().await;
+                    res
+                }
                 Some(fault) => {
                     app.counters.fault(fault.kind());
                     match fault {
                         Fault::Reset => {
+                            delay().await;
                             return Err(DropConnection(FaultKind::Reset));
                         }
                         Fault::LostResponse => {
                             // Applied in full (the handler finishes), then the answer is lost.
                             let _ = oneshot(router, req).await;
+                            delay().await;
                             return Err(DropConnection(FaultKind::LostResponse));
                         }
                         Fault::ServerError(status) => {
+                            delay().await;
                             let status = http::StatusCode::from_u16(status)
                                 .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
                             ApiError::server_error(status).into_response()
                         }
                         Fault::TooManyRequests(secs) => {
+                            delay().await;
                             ApiError::too_many_requests(secs).into_response()
                         }
                     }
