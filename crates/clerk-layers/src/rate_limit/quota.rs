@@ -15,6 +15,12 @@ const MAX_BURST: u32 = 10;
 
 /// Share of `N / W` the derived burst must keep (before timer lateness).
 const TARGET_UTILISATION: f64 = 0.995;
+/// How late a tokio timer may fire (millisecond resolution plus scheduling): a
+/// burst of 1 loses that much of every period, so short periods bank it instead.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+/// Periods at least this long lose little to timer lateness (1 % at most), so a
+/// burst of 1 keeps the tighter window bound there.
+const LONG_PERIOD: Duration = Duration::from_millis(100);
 
 /// A request quota: at most `requests` in any window of length `window`.
 ///
@@ -44,6 +50,11 @@ const TARGET_UTILISATION: f64 = 0.995;
 /// | production, 1000 / 10 s | 3 | 10.045 ms | 99.55 % of N/W |
 /// | development, 100 / 10 s | 1 | 100.25 ms | 99.75 % of N/W (≈ 99.2 % with millisecond timers) |
 /// | per user, 10 / 10 s | 1 | 1.0025 s | 99.75 % of N/W |
+/// | 300 / 1 s | 2 | 3.428 ms | 97.3 % of N/W (the 25 ms margin is 2.5 % of a 1 s window) |
+///
+/// Where the period is shorter than 100 ms, the burst is at least what banks 2 ms of
+/// timer lateness: with a burst of 1 every late wake-up would lose its slot, and at
+/// a few milliseconds per grant that costs a quarter of the rate.
 ///
 /// A head-room fraction ([`Quota::with_headroom`]) lowers `N` first, for other
 /// clients sharing the same secret key.
@@ -192,6 +203,16 @@ impl Quota {
                 break;
             }
         }
+        // A short period (a quota of hundreds per second) with a burst of 1 would
+        // lose a late timer's lateness on every grant: bank at least TIMER_SLACK.
+        let period_of = |b: u32| (widened / f64::from(n - b + 1)).max(f64::MIN_POSITIVE);
+        if burst == 1 && period_of(1) < LONG_PERIOD.as_secs_f64() {
+            let banked = |b: u32| f64::from(b - 1) * period_of(b) >= TIMER_SLACK.as_secs_f64();
+            burst = (2..=MAX_BURST.min(n))
+                .find(|&b| banked(b))
+                .unwrap_or(MAX_BURST.min(n))
+                .max(1);
+        }
         burst
     }
 
@@ -264,6 +285,27 @@ mod tests {
             let target = f64::from(quota.requests()) / quota.window().as_secs_f64();
             assert!(quota.sustained_rate() >= 0.995 * target, "{quota:?}");
         }
+    }
+
+    #[test]
+    fn short_periods_bank_timer_lateness() {
+        for (n, window_ms) in [
+            (300, 1_000),
+            (500, 1_000),
+            (1_000, 1_000),
+            (100, 1_000),
+            (50, 100),
+        ] {
+            let q = Quota::new(n, Duration::from_millis(window_ms)).unwrap();
+            assert!(q.burst() >= 2, "{q:?}");
+            assert!(q.period() * (q.burst() - 1) >= TIMER_SLACK, "{q:?}");
+            assert!(
+                worst_closed_window(&q, q.window()) <= u128::from(n),
+                "{q:?}"
+            );
+        }
+        // Long periods keep a burst of 1 (the tighter bound), as before.
+        assert_eq!(Quota::development().burst(), 1);
     }
 
     #[test]
