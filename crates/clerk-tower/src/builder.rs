@@ -13,7 +13,7 @@ use clerk_layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, 
 use clerk_layers::trace::TraceLayer;
 use clerk_transport::Transport;
 use tower::Service;
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, ServiceBuilder};
 
 use crate::client::{Clerk, ClerkService};
@@ -249,8 +249,11 @@ impl ClerkBuilder {
             )));
         }
 
+        // The default transport and an empty list of attempt layers stay concrete
+        // types: each boxed service costs an allocation per clone, and the stack
+        // clones its inner services on every call.
         let transport = match self.transport {
-            Some(transport) => transport,
+            Some(custom) => Either::Right(custom),
             None => {
                 let mut builder = Transport::builder();
                 if let Some(timeout) = self.connect_timeout {
@@ -259,20 +262,24 @@ impl ClerkBuilder {
                 if let Some(bytes) = self.max_response_body {
                     builder = builder.max_response_body(bytes);
                 }
-                BoxCloneSyncService::new(builder.build()?)
+                Either::Left(builder.build()?)
             }
         };
-        let authenticated = BoxCloneSyncService::new(
-            ServiceBuilder::new()
-                .layer(AuthLayer::new(secret_key.clone()))
-                .layer(ClerkHeadersLayer::new())
-                .service(transport),
-        );
-        let attempt_stack = self
-            .attempt_layers
-            .iter()
-            .rev()
-            .fold(authenticated, |inner, layer| layer(inner));
+        let authenticated = ServiceBuilder::new()
+            .layer(AuthLayer::new(secret_key.clone()))
+            .layer(ClerkHeadersLayer::new())
+            .service(transport);
+        let attempt_stack = if self.attempt_layers.is_empty() {
+            Either::Left(authenticated)
+        } else {
+            let boxed = BoxCloneSyncService::new(authenticated);
+            Either::Right(
+                self.attempt_layers
+                    .iter()
+                    .rev()
+                    .fold(boxed, |inner, layer| layer(inner)),
+            )
+        };
 
         let rate_limiter = match self.rate_limit {
             RateLimitSetting::Auto => Some(new_limiter(

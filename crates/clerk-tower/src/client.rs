@@ -10,7 +10,7 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 use crate::builder::ClerkBuilder;
-use crate::metrics::{AttemptCounter, Metrics, MetricsSnapshot};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::users_api::Users;
 
 /// The type-erased stack the builder produces: cheap to clone, `Send + Sync`.
@@ -81,8 +81,7 @@ where
     /// Runs one operation: builds its request, sends it through the stack and
     /// parses the response.
     pub async fn execute<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
-        let mut request = operation.build_request(&self.base_url)?;
-        request.extensions_mut().insert(AttemptCounter::default());
+        let request = operation.build_request(&self.base_url)?;
         self.metrics.record_call();
         let response = self.service.clone().oneshot(request).await?;
         operation.parse_response(response)

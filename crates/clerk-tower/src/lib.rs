@@ -40,7 +40,7 @@ mod users_api;
 
 pub use builder::{API_URL_ENV, ClerkBuilder, SECRET_KEY_ENV};
 pub use client::{Clerk, ClerkService};
-pub use metrics::{Metrics, MetricsLayer, MetricsService, MetricsSnapshot};
+pub use metrics::{Metrics, MetricsFuture, MetricsLayer, MetricsService, MetricsSnapshot};
 pub use users_api::Users;
 
 pub use clerk_core::models;

@@ -1,11 +1,13 @@
 //! Counters of what a client did: calls, attempts, retries, 429s.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use clerk_core::{ClerkRequest, ClerkResponse, Error};
-use futures_util::future::{BoxFuture, FutureExt};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 /// Counters shared by every clone of a [`Clerk`](crate::Clerk) client.
@@ -18,7 +20,6 @@ pub struct Metrics {
 struct Counters {
     calls: AtomicU64,
     attempts: AtomicU64,
-    retries: AtomicU64,
     rate_limited: AtomicU64,
     server_errors: AtomicU64,
     transport_errors: AtomicU64,
@@ -49,10 +50,14 @@ impl Metrics {
     /// A copy of the counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let c = &self.inner;
+        let calls = c.calls.load(Ordering::Relaxed);
+        let attempts = c.attempts.load(Ordering::Relaxed);
         MetricsSnapshot {
-            calls: c.calls.load(Ordering::Relaxed),
-            attempts: c.attempts.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
+            calls,
+            attempts,
+            // Every call makes its first attempt as soon as it is polled, so the
+            // attempts beyond the calls are the retries.
+            retries: attempts.saturating_sub(calls),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
             transport_errors: c.transport_errors.load(Ordering::Relaxed),
@@ -71,11 +76,6 @@ impl Metrics {
         }
     }
 }
-
-/// Marks the attempts of one call: every copy the retry layer makes of a request
-/// shares it, so the metrics layer can tell a retry from a first attempt.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AttemptCounter(Arc<AtomicU32>);
 
 /// Counts attempts and their outcomes into [`Metrics`].
 #[derive(Clone, Debug)]
@@ -104,45 +104,56 @@ pub struct MetricsService<S> {
 impl<S> Service<ClerkRequest> for MetricsService<S>
 where
     S: Service<ClerkRequest, Response = ClerkResponse, Error = Error>,
-    S::Future: Send + 'static,
 {
     type Response = ClerkResponse;
     type Error = Error;
-    type Future = BoxFuture<'static, Result<ClerkResponse, Error>>;
+    type Future = MetricsFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: ClerkRequest) -> Self::Future {
-        let counters = Arc::clone(&self.metrics.inner);
-        counters.attempts.fetch_add(1, Ordering::Relaxed);
-        if let Some(counter) = request.extensions().get::<AttemptCounter>()
-            && counter.0.fetch_add(1, Ordering::Relaxed) > 0
-        {
-            counters.retries.fetch_add(1, Ordering::Relaxed);
+        self.metrics.inner.attempts.fetch_add(1, Ordering::Relaxed);
+        MetricsFuture {
+            inner: self.inner.call(request),
+            counters: Arc::clone(&self.metrics.inner),
         }
-        let future = self.inner.call(request);
-        async move {
-            let result = future.await;
-            match &result {
-                Ok(response) if response.status().as_u16() == 429 => {
-                    counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(response) if response.status().is_server_error() => {
-                    counters.server_errors.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(err) if err.is_timeout() => {
-                    counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(err) if err.is_transport() => {
-                    counters.transport_errors.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {}
+    }
+}
+
+pin_project! {
+    /// Response future of [`MetricsService`].
+    #[derive(Debug)]
+    pub struct MetricsFuture<F> {
+        #[pin]
+        inner: F,
+        counters: Arc<Counters>,
+    }
+}
+
+impl<F> Future for MetricsFuture<F>
+where
+    F: Future<Output = Result<ClerkResponse, Error>>,
+{
+    type Output = Result<ClerkResponse, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let counter = match &result {
+            Ok(response) if response.status().as_u16() == 429 => Some(&this.counters.rate_limited),
+            Ok(response) if response.status().is_server_error() => {
+                Some(&this.counters.server_errors)
             }
-            result
+            Ok(_) => None,
+            Err(err) if err.is_timeout() => Some(&this.counters.timeouts),
+            Err(err) if err.is_transport() => Some(&this.counters.transport_errors),
+            Err(_) => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
-        .boxed()
+        Poll::Ready(result)
     }
 }
