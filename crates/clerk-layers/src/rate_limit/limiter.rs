@@ -213,6 +213,23 @@ impl RateLimiter {
         }
     }
 
+    /// Takes one grant of the global quota if that needs no waiting: nobody is in
+    /// the queue, no cooldown runs and the quota has a cell. Keeps the FIFO order:
+    /// the queue's lock is only free when nobody waits for it.
+    pub(crate) fn try_grant_now(&self) -> bool {
+        let shared = &*self.shared;
+        if self
+            .blocked_until()
+            .is_some_and(|until| until > Instant::now())
+        {
+            return false;
+        }
+        let Ok(_turn) = shared.queue.try_lock() else {
+            return false;
+        };
+        shared.global.check().is_ok()
+    }
+
     /// Records a grant that waited `waited`; returns it.
     pub(crate) fn finish(&self, waited: Duration) -> Duration {
         let shared = &*self.shared;

@@ -8,9 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use clerk_core::{Error, OperationInfo};
+use futures_util::ready;
 use http::{Method, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
-use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -92,15 +93,12 @@ impl<S> RateLimit<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S::Error: Into<Error>,
-    S::Future: Send + 'static,
-    ReqBody: Send + 'static,
-    ResBody: Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = Error;
-    type Future = ResponseFuture<ResBody>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // The wait happens in the response future, on a clone of the inner service
@@ -112,9 +110,28 @@ where
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let key = per_user_key(&request);
+        let state = match per_user_key(&request) {
+            Some(key) => {
+                let per_user = limiter.clone();
+                State::PerUser {
+                    wait: Box::pin(async move {
+                        let _waiting = per_user.waiting_guard();
+                        per_user.wait_per_user(&key).await;
+                    }),
+                    started: Instant::now(),
+                    inner: Some(inner),
+                    request: Some(request),
+                }
+            }
+            None => State::Readying {
+                inner: Some(inner),
+                request: Some(request),
+            },
+        };
         ResponseFuture {
-            inner: Box::pin(limited(limiter, inner, request, key)),
+            state,
+            limiter,
+            waited: Duration::ZERO,
         }
     }
 }
@@ -130,73 +147,177 @@ fn per_user_key<B>(request: &Request<B>) -> Option<String> {
     }
 }
 
-async fn limited<S, ReqBody, ResBody>(
-    limiter: RateLimiter,
-    mut inner: S,
-    request: Request<ReqBody>,
-    key: Option<String>,
-) -> Result<Response<ResBody>, Error>
+type Wait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+pin_project! {
+    /// Response future of [`RateLimit`]: waits for the user's limit, readies the
+    /// inner service (e.g. takes a concurrency permit), waits for the instance
+    /// quota and the 429 cooldown, then sends. When the quota has room and nobody
+    /// queues, the grant is taken on the spot, without an allocation.
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+        limiter: RateLimiter,
+        waited: Duration,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        PerUser { wait: Wait, started: Instant, inner: Option<S>, request: Option<Request<ReqBody>> },
+        Readying { inner: Option<S>, request: Option<Request<ReqBody>> },
+        Global { wait: Wait, started: Instant, inner: Option<S>, request: Option<Request<ReqBody>> },
+        Calling { #[pin] future: S::Future },
+        Done,
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<Error>,
 {
-    let mut waited = Duration::ZERO;
-    if let Some(key) = &key {
-        let _waiting = limiter.waiting_guard();
-        let started = Instant::now();
-        limiter.wait_per_user(key).await;
-        waited += started.elapsed();
+    type Output = Result<Response<ResBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::PerUser {
+                    wait,
+                    started,
+                    inner,
+                    request,
+                } => {
+                    ready!(wait.as_mut().poll(cx));
+                    *this.waited += started.elapsed();
+                    let (inner, request) = (inner.take(), request.take());
+                    this.state.set(State::Readying { inner, request });
+                }
+                StateProj::Readying { inner, request } => {
+                    // Readied *before* the grant, so nothing between the grant and
+                    // the send can bunch requests together.
+                    let Some(service) = inner.as_mut() else {
+                        return Poll::Ready(Err(Error::invalid_request(
+                            "rate limit future polled after completion",
+                        )));
+                    };
+                    if let Err(err) = ready!(service.poll_ready(cx)) {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(err.into()));
+                    }
+                    let (inner, request) = (inner.take(), request.take());
+                    if this.limiter.try_grant_now() {
+                        this.state.set(State::Done);
+                        start_call(
+                            this.state.as_mut(),
+                            this.limiter,
+                            *this.waited,
+                            inner,
+                            request,
+                        );
+                    } else {
+                        let limiter = this.limiter.clone();
+                        this.state.set(State::Global {
+                            wait: Box::pin(async move {
+                                let _waiting = limiter.waiting_guard();
+                                limiter.wait_global().await;
+                            }),
+                            started: Instant::now(),
+                            inner,
+                            request,
+                        });
+                    }
+                }
+                StateProj::Global {
+                    wait,
+                    started,
+                    inner,
+                    request,
+                } => {
+                    ready!(wait.as_mut().poll(cx));
+                    *this.waited += started.elapsed();
+                    let (inner, request) = (inner.take(), request.take());
+                    // The finished wait must never be polled again.
+                    this.state.set(State::Done);
+                    start_call(
+                        this.state.as_mut(),
+                        this.limiter,
+                        *this.waited,
+                        inner,
+                        request,
+                    );
+                }
+                StateProj::Calling { future } => {
+                    let result = ready!(future.poll(cx)).map_err(Into::into);
+                    this.state.set(State::Done);
+                    match &result {
+                        Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                            this.limiter
+                                .note_rate_limited(retry_after(response.headers()));
+                        }
+                        Err(err) if err.status() == Some(StatusCode::TOO_MANY_REQUESTS) => {
+                            this.limiter.note_rate_limited(err.retry_after());
+                        }
+                        _ => {}
+                    }
+                    let waited = *this.waited;
+                    return Poll::Ready(result.map(|mut response| {
+                        response.extensions_mut().insert(RateLimitWait(waited));
+                        response
+                    }));
+                }
+                StateProj::Done => {
+                    return Poll::Ready(Err(Error::invalid_request(
+                        "rate limit future polled after completion",
+                    )));
+                }
+            }
+        }
     }
-    // Ready the inner service (e.g. take a concurrency permit) *before* the grant,
-    // so nothing between the grant and the send can bunch requests together.
-    inner.ready().await.map_err(Into::into)?;
-    {
-        let _waiting = limiter.waiting_guard();
-        let started = Instant::now();
-        limiter.wait_global().await;
-        waited += started.elapsed();
-    }
+}
+
+/// Records the grant and sends the request on the readied service (the state
+/// stays `Done` if either is missing, which the states above never allow).
+fn start_call<S, ReqBody>(
+    mut state: Pin<&mut State<S, ReqBody>>,
+    limiter: &RateLimiter,
+    waited: Duration,
+    inner: Option<S>,
+    request: Option<Request<ReqBody>>,
+) where
+    S: Service<Request<ReqBody>>,
+{
+    let (Some(mut inner), Some(request)) = (inner, request) else {
+        return;
+    };
     let waited = limiter.finish(waited);
     if let Some(stats) = request.extensions().get::<CallStats>() {
         stats.add_wait(waited);
     }
     tracing::Span::current().record("rate_limit.wait_ms", duration_ms(waited));
-
-    let result = inner.call(request).await.map_err(Into::into);
-    match &result {
-        Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-            limiter.note_rate_limited(retry_after(response.headers()));
-        }
-        Err(err) if err.status() == Some(StatusCode::TOO_MANY_REQUESTS) => {
-            limiter.note_rate_limited(err.retry_after());
-        }
-        _ => {}
-    }
-    result.map(|mut response| {
-        response.extensions_mut().insert(RateLimitWait(waited));
-        response
-    })
+    let future = inner.call(request);
+    state.set(State::Calling { future });
 }
 
 pub(crate) fn duration_ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Response future of [`RateLimit`].
-pub struct ResponseFuture<B> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, Error>> + Send>>,
-}
-
-impl<B> Future for ResponseFuture<B> {
-    type Output = Result<Response<B>, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<B> fmt::Debug for ResponseFuture<B> {
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("ResponseFuture")
+            .field("waited", &self.waited)
+            .finish_non_exhaustive()
     }
 }
