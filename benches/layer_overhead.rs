@@ -4,8 +4,8 @@
 //!
 //! The emulator runs in this process on a runtime of its own (one worker thread);
 //! the client on another (one worker). Each round sends the same number of
-//! `GET /users/{id}` at concurrency 16, once through the raw [`Transport`] (auth
-//! header set by hand, same request building and JSON decoding) and once through
+//! `GET /users/{id}` at concurrency 16, once through the raw [`Transport`] (the
+//! same headers set by hand, same request building and JSON decoding) and once through
 //! the default `Clerk` stack with limits far above the load (trace, timeouts,
 //! retry, rate limiter, concurrency cap, auth). Rounds alternate A/B so machine noise
 //! hits both alike; the figure is the median of the per-round ratios
@@ -96,6 +96,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// What the default stack's auth and header layers add, by hand: the raw path
+/// sends the same request, so the server does the same work for both.
+fn add_headers(request: &mut clerk_tower::ClerkRequest) -> Result<(), Error> {
+    let auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))
+        .map_err(|e| Error::invalid_request(e.to_string()))?;
+    let headers = request.headers_mut();
+    headers.insert(http::header::AUTHORIZATION, auth);
+    headers.insert(
+        clerk_tower::layers::auth::CLERK_API_VERSION,
+        http::HeaderValue::from_static(clerk_tower::API_VERSION),
+    );
+    headers.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(clerk_tower::layers::auth::USER_AGENT_VALUE),
+    );
+    Ok(())
+}
+
 /// Requests per second through the bare transport.
 async fn raw_round(
     transport: &Transport,
@@ -113,11 +131,7 @@ async fn raw_round(
             for _ in (worker..n).step_by(CONCURRENCY) {
                 let operation = GetUser::new(&user_id);
                 let mut request = operation.build_request(&base)?;
-                let auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))
-                    .map_err(|e| Error::invalid_request(e.to_string()))?;
-                request
-                    .headers_mut()
-                    .insert(http::header::AUTHORIZATION, auth);
+                add_headers(&mut request)?;
                 let response = transport.clone().oneshot(request).await?;
                 operation.parse_response(response)?;
             }
@@ -205,9 +219,7 @@ fn in_memory_overhead() -> Result<(), Box<dyn std::error::Error>> {
                 for _ in 0..n {
                     let operation = GetUser::new("user_2xhFjEI5X2qWRvtV13BzSj8H6Dk");
                     let mut request = operation.build_request(&base)?;
-                    let auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))
-                        .map_err(|e| Error::invalid_request(e.to_string()))?;
-                    request.headers_mut().insert(http::header::AUTHORIZATION, auth);
+                    add_headers(&mut request)?;
                     let response = canned.clone().oneshot(request).await?;
                     std::hint::black_box(operation.parse_response(response)?);
                 }
