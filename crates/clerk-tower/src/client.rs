@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use clerk_core::{BaseUrl, ClerkRequest, ClerkResponse, Error, Operation};
+use clerk_core::{
+    BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass,
+};
 use clerk_layers::rate_limit::RateLimiter;
 use tower::Service;
 use tower::ServiceExt;
@@ -79,12 +81,30 @@ where
     }
 
     /// Runs one operation: builds its request, sends it through the stack and
-    /// parses the response.
+    /// parses the response. A user creation that failed in a way that may have
+    /// applied it (timeout, connection lost after sending) fails with
+    /// [`Error::is_outcome_unknown`], whatever layer noticed.
     pub async fn execute<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
         let request = operation.build_request(&self.base_url)?;
+        let not_idempotent = request
+            .extensions()
+            .get::<OperationInfo>()
+            .is_some_and(|info| info.retry_class == RetryClass::NotIdempotent);
         self.metrics.record_call();
-        let response = self.service.clone().oneshot(request).await?;
-        operation.parse_response(response)
+        match self.service.clone().oneshot(request).await {
+            Ok(response) => operation.parse_response(response),
+            // A deadline or a broken connection above the retry layer (the whole
+            // operation's timeout, a custom stack without our retry layer) leaves a
+            // user creation as ambiguous as one the retry layer gave up on.
+            Err(err)
+                if not_idempotent
+                    && !err.is_outcome_unknown()
+                    && (err.is_timeout() || (err.is_transport() && !err.is_connect())) =>
+            {
+                Err(err.into_outcome_unknown())
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// The Users resource: all 27 operations.

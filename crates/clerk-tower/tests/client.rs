@@ -267,3 +267,28 @@ async fn client_debug_never_shows_the_key() {
     assert!(err.is_connect(), "{err}");
     assert!(!format!("{err} {err:?}").contains("TOPSECRET"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_create_cut_by_the_operation_deadline_says_its_outcome_is_unknown() {
+    // Each attempt answers only after the whole operation's deadline.
+    let slow = tower::service_fn(|_request: ClerkRequest| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<ClerkResponse, Error>(http::Response::new(Body::empty()))
+    });
+    let clerk = Clerk::builder()
+        .secret_key("sk_test_x")
+        .base_url("http://127.0.0.1:1")
+        .transport(slow)
+        .operation_timeout(Duration::from_millis(50))
+        .attempt_timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let err = clerk
+        .users()
+        .create(CreateUser::new().first_name("Maybe"))
+        .await
+        .expect_err("deadline");
+    assert!(err.is_timeout() && err.is_outcome_unknown(), "{err:?}");
+    let read = clerk.users().get("user_1").await.expect_err("deadline");
+    assert!(read.is_timeout() && !read.is_outcome_unknown(), "{read:?}");
+}
