@@ -20,7 +20,8 @@
 //!    request leaves as soon as it is granted.
 //! 3. **FIFO line.** Requests take turns through a fair mutex; only the head of the
 //!    line sleeps on the limiter, so 64 waiters cost one timer, not 64 polls per
-//!    grant, and the p99 wait stays close to the mean.
+//!    grant, and the p99 wait stays close to the mean. When nobody is in line and
+//!    the quota has room, the grant is taken on the spot, without an allocation.
 //! 4. **Cooldown.** After a 429 every request waits until its `Retry-After`
 //!    (1 s if absent) has passed: Clerk keeps rejecting until then.
 //! 5. **Quota.** A GCRA on `governor`, clocked by tokio's clock (so paused-time
