@@ -43,8 +43,9 @@ pub(crate) trait Paged: Operation + Clone + Send + Sync + 'static {
 struct State<S, P: Paged> {
     clerk: Clerk<S>,
     request: P,
-    /// `None` before the first page (sent as given), then where the next page starts.
+    /// Where the next page starts; `None` once the last page is in.
     next: Option<PageStart>,
+    /// Whether the first page (sent as the caller built it) has been fetched.
     started: bool,
     buffer: VecDeque<P::Item>,
     seen_first_ids: HashSet<String>,
@@ -53,6 +54,7 @@ struct State<S, P: Paged> {
 /// Every item of every page, in order: keeps the request's filters on every page,
 /// follows the cursor when the request can, else the offset; stops on a short
 /// page, and stops with an error when the server sends a page it already sent.
+/// An error (after the stack's own retries) is yielded and ends the stream.
 pub(crate) fn all_pages<S, P>(
     clerk: Clerk<S>,
     request: P,

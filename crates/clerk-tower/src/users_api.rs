@@ -108,7 +108,9 @@ where
     /// [`ListUsers`]): follows the `starting_after` cursor when ordered by
     /// `created_at` (the default), else the offset; keeps every filter on every
     /// page; stops on a short page; never loops on a page the server repeats.
-    /// The page size is the request's `limit` (use 500 for bulk walks).
+    /// The page size is the request's `limit` (use 500 for bulk walks). An error
+    /// (after the stack's retries) is yielded and ends the stream: to go on, list
+    /// again with `starting_after` set to the last user you received.
     pub fn list_all(
         &self,
         request: ListUsers,
