@@ -224,7 +224,7 @@ impl ClerkBuilder {
     }
 
     /// Builds the client. Fails when no secret key is given or set in
-    /// `CLERK_SECRET_KEY`, when the base URL is invalid or is plain `http` to a
+    /// `CLERK_SECRET_KEY` (or it cannot go into a header), when the base URL is invalid or is plain `http` to a
     /// host that is not loopback, or when the transport cannot be built.
     pub fn build(self) -> Result<Clerk, Error> {
         let secret_key = match self.secret_key {
@@ -266,7 +266,7 @@ impl ClerkBuilder {
             }
         };
         let authenticated = ServiceBuilder::new()
-            .layer(AuthLayer::new(secret_key.clone()))
+            .layer(AuthLayer::try_new(secret_key.clone())?)
             .layer(ClerkHeadersLayer::new())
             .service(transport);
         let attempt_stack = if self.attempt_layers.is_empty() {

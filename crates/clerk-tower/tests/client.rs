@@ -292,3 +292,17 @@ async fn a_create_cut_by_the_operation_deadline_says_its_outcome_is_unknown() {
     let read = clerk.users().get("user_1").await.expect_err("deadline");
     assert!(read.is_timeout() && !read.is_outcome_unknown(), "{read:?}");
 }
+
+#[test]
+fn a_key_that_cannot_be_a_header_fails_the_build_not_each_call() {
+    let err = Clerk::builder()
+        .secret_key("sk_test_bad\u{7f}key")
+        .base_url("http://127.0.0.1:1")
+        .build()
+        .expect_err("control character in the key");
+    assert!(err.is_invalid_request(), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("bad"),
+        "the key stays out of the error"
+    );
+}
