@@ -402,7 +402,7 @@ fn password_from_body(body: &JsonBody) -> ApiResult<Option<Password>> {
                     "form_password_digest_invalid",
                     "is invalid",
                     format!(
-                        "password_hasher {hasher:?} is not supported. Supported hashers: {}.",
+                        "password_hasher {hasher:?} is not a hasher Clerk accepts. Accepted hashers: {}.",
                         passwords::SUPPORTED_HASHERS.join(", ")
                     ),
                 )

@@ -131,7 +131,7 @@ impl Quota {
         }
         if window.as_nanos() / u128::from(requests) < 1_000 {
             return Err(Error::invalid_request(
-                "a quota of more than one request per microsecond is not supported by the limiter",
+                "a quota of more than one request per microsecond is finer than the limiter can pace",
             ));
         }
         Ok(Self::preset(requests, window))
