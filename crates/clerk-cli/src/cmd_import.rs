@@ -58,7 +58,11 @@ fn sibling(file: &Path, suffix: &str) -> PathBuf {
 
 /// Validated input: the records to send, and the problems of the others.
 pub(crate) struct Prepared {
-    pub(crate) records: Vec<Record>,
+    /// Records read, valid or not (the unreadable ones are counted apart).
+    pub(crate) total: usize,
+    /// The records with problems, kept for the failed-records file.
+    pub(crate) invalid_records: Vec<Record>,
+    /// The valid records as requests, in input order.
     pub(crate) items: Vec<Item>,
     pub(crate) problems: Vec<Problem>,
     /// Indexes of records that have problems.
@@ -82,24 +86,32 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
     let bad_lines: HashSet<usize> = found.iter().map(|p| p.line).collect();
     problems.extend(found);
     let mut invalid = HashSet::new();
-    let mut items = Vec::new();
-    for record in &input.records {
+    let mut invalid_records = Vec::new();
+    let total = input.records.len();
+    let mut items = Vec::with_capacity(total);
+    // Each body is moved into its request, not copied: a million records are held
+    // once, not twice.
+    for record in input.records {
         if bad_lines.contains(&record.line) {
             invalid.insert(record.index);
+            invalid_records.push(record);
             continue;
         }
-        match serde_json::from_value::<CreateUser>(Value::Object(record.body.clone())) {
+        let key = record_key(&record.body);
+        let lookup = Lookup::for_body(&record.body);
+        let (index, line) = (record.index, record.line);
+        match serde_json::from_value::<CreateUser>(Value::Object(record.body)) {
             Ok(create) => items.push(Item {
-                index: record.index,
-                line: record.line,
-                key: record_key(&record.body),
+                index,
+                line,
+                key,
                 create,
-                lookup: Lookup::for_body(&record.body),
+                lookup,
             }),
             Err(err) => {
-                invalid.insert(record.index);
+                invalid.insert(index);
                 problems.push(Problem {
-                    line: record.line,
+                    line,
                     field: None,
                     message: err.to_string(),
                 });
@@ -108,7 +120,8 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
     }
     problems.sort_by_key(|p| p.line);
     Prepared {
-        records: input.records,
+        total,
+        invalid_records,
         items,
         problems,
         invalid,
@@ -116,12 +129,13 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
     }
 }
 
-/// Checks that the journal belongs to this input.
-pub(crate) fn check_journal(loaded: &Loaded, records: &[Record], path: &Path) -> CliResult<()> {
+/// Checks that the journal belongs to this input: every record it lists is a valid
+/// record of the input with the same key (`items` are in input order).
+pub(crate) fn check_journal(loaded: &Loaded, items: &[Item], path: &Path) -> CliResult<()> {
     for entry in loaded.entries.values() {
-        let matches = records
-            .get(entry.record)
-            .is_some_and(|r| record_key(&r.body) == entry.key);
+        let matches = items
+            .binary_search_by_key(&entry.record, |item| item.index)
+            .is_ok_and(|at| items[at].key == entry.key);
         if !matches {
             return Err(CliError::usage(format!(
                 "checkpoint {} does not match this input (record {} has another key than {:?}): \
@@ -160,14 +174,14 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
                 .collect();
             println!(
                 "{}",
-                json!({"format": format.to_string(), "records": prepared.records.len() + prepared.unreadable,
+                json!({"format": format.to_string(), "records": prepared.total + prepared.unreadable,
                        "valid": prepared.items.len(), "invalid": invalid_records, "problems": problems})
             );
         } else {
             println!(
                 "{}: {} records ({format}), {} valid, {} with problems; nothing sent (dry run)",
                 args.file.display(),
-                thousands((prepared.records.len() + prepared.unreadable) as u64),
+                thousands((prepared.total + prepared.unreadable) as u64),
                 thousands(prepared.items.len() as u64),
                 thousands(invalid_records as u64)
             );
@@ -195,7 +209,7 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         .clone()
         .unwrap_or_else(|| sibling(&args.file, ".checkpoint.jsonl"));
     let loaded = journal::load(&checkpoint).map_err(|e| CliError::usage(e.to_string()))?;
-    check_journal(&loaded, &prepared.records, &checkpoint)?;
+    check_journal(&loaded, &prepared.items, &checkpoint)?;
     let writer = Arc::new(JournalWriter::open(&checkpoint).map_err(|e| {
         CliError::usage(format!(
             "cannot open checkpoint {}: {e}",
@@ -230,15 +244,26 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         .failed_out
         .clone()
         .unwrap_or_else(|| sibling(&args.file, ".failed.jsonl"));
-    let mut failed_indexes: Vec<usize> = summary.failures.iter().map(|f| f.index).collect();
-    if args.skip_invalid {
-        failed_indexes.extend(prepared.invalid.iter().copied());
-    }
-    failed_indexes.sort_unstable();
-    let failed_written = if failed_indexes.is_empty() {
+    let mut failed: Vec<(usize, &Value)> = summary
+        .failures
+        .iter()
+        .map(|f| (f.index, &f.body))
+        .collect();
+    let invalid_bodies: Vec<(usize, Value)> = if args.skip_invalid {
+        prepared
+            .invalid_records
+            .iter()
+            .map(|r| (r.index, Value::Object(r.body.clone())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    failed.extend(invalid_bodies.iter().map(|(index, body)| (*index, body)));
+    failed.sort_unstable_by_key(|(index, _)| *index);
+    let failed_written = if failed.is_empty() {
         None
     } else {
-        write_failed(&failed_out, &prepared.records, &failed_indexes).map_err(|e| {
+        write_failed(&failed_out, &failed).map_err(|e| {
             CliError::failure(format!("cannot write {}: {e}", failed_out.display()))
         })?;
         Some(failed_out)
@@ -266,13 +291,12 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
     }
 }
 
-fn write_failed(path: &Path, records: &[Record], indexes: &[usize]) -> std::io::Result<()> {
+/// Writes the failed records' bodies, in input order, as JSON Lines.
+fn write_failed(path: &Path, failed: &[(usize, &Value)]) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for i in indexes {
-        if let Some(record) = records.get(*i) {
-            serde_json::to_writer(&mut out, &record.body)?;
-            out.write_all(b"\n")?;
-        }
+    for (_, body) in failed {
+        serde_json::to_writer(&mut out, body)?;
+        out.write_all(b"\n")?;
     }
     out.flush()
 }

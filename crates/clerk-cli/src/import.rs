@@ -148,6 +148,8 @@ pub(crate) struct Failure {
     pub(crate) line: usize,
     pub(crate) code: String,
     pub(crate) message: String,
+    /// The create body, for the failed-records file (`import` reads it back).
+    pub(crate) body: Value,
 }
 
 /// What an import run did.
@@ -433,6 +435,7 @@ fn failure(item: &Item, err: &Error) -> Failure {
         line: item.line,
         code: code_of(err),
         message: err.to_string(),
+        body: serde_json::to_value(&item.create).unwrap_or(Value::Null),
     }
 }
 

@@ -505,3 +505,60 @@ async fn a_missing_key_says_how_to_set_one_and_keys_are_never_printed() {
     assert!(!text(&help.stdout).contains("VERYSECRET"));
     emu.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_the_server_rejects_go_to_the_failed_file_ready_to_import_again() {
+    let emu = emulator(&[KEY]).await;
+    let dir = temp_dir("server-failures");
+    let input = dir.join("users.jsonl");
+    // Valid for the client; Clerk (and the emulator) refuse a breached password.
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"external_id":"ok-1","email_address":["ok1@example.com"],"password":"correct-horse-battery"}"#,
+            "\n",
+            r#"{"external_id":"pwned-1","email_address":["pwned1@example.com"],"first_name":"Pat","password":"password123"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out = run(at(&emu, KEY, &["import", &path_arg(&input), "--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let r = report(&out);
+    assert_eq!(
+        (r["created"].as_u64(), r["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+
+    let failed_path = dir.join("users.jsonl.failed.jsonl");
+    let failed = std::fs::read_to_string(&failed_path).unwrap();
+    let bodies: Vec<Value> = failed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 1, "{failed}");
+    assert_eq!(bodies[0]["external_id"], "pwned-1");
+    assert_eq!(bodies[0]["first_name"], "Pat");
+    assert_eq!(
+        bodies[0]["password"], "password123",
+        "the body as it was sent"
+    );
+
+    // Fixed, the failed file imports as it is.
+    std::fs::write(
+        &failed_path,
+        failed.replace("password123", "a-much-better-passphrase"),
+    )
+    .unwrap();
+    let again = run(at(
+        &emu,
+        KEY,
+        &["import", &path_arg(&failed_path), "--json"],
+    ))
+    .await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(report(&again)["created"].as_u64(), Some(1));
+    let users = all_users(&client(&emu, KEY)).await;
+    assert_eq!(users.len(), 2);
+}
