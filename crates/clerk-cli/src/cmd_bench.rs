@@ -183,7 +183,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         .map(|i| Record {
             index: i as usize,
             line: i as usize + 1,
-            body: synth::user(run_id, i),
+            body: crate::input::Body::from_map(synth::user(run_id, i)),
         })
         .collect();
     let prepared = prepare(Input {

@@ -89,23 +89,25 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
     let mut invalid_records = Vec::new();
     let total = input.records.len();
     let mut items = Vec::with_capacity(total);
-    // Each body is moved into its request, not copied: a million records are held
-    // once, not twice.
+    // Each compact body moves into its item: a million records are held once.
     for record in input.records {
         if bad_lines.contains(&record.line) {
             invalid.insert(record.index);
             invalid_records.push(record);
             continue;
         }
-        let key = record_key(&record.body);
-        let lookup = Lookup::for_body(&record.body);
+        let map = record.body.to_map();
+        let key = record_key(&map);
+        let lookup = Lookup::for_body(&map);
         let (index, line) = (record.index, record.line);
-        match serde_json::from_value::<CreateUser>(Value::Object(record.body)) {
-            Ok(create) => items.push(Item {
+        // Decoded here to know it is a valid request, and again when it is sent:
+        // items keep only the compact body.
+        match serde_json::from_value::<CreateUser>(Value::Object(map)) {
+            Ok(_) => items.push(Item {
                 index,
                 line,
                 key,
-                create,
+                body: record.body,
                 lookup,
             }),
             Err(err) => {
@@ -253,7 +255,7 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         prepared
             .invalid_records
             .iter()
-            .map(|r| (r.index, Value::Object(r.body.clone())))
+            .map(|r| (r.index, Value::Object(r.body.to_map())))
             .collect()
     } else {
         Vec::new()

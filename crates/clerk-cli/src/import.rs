@@ -22,6 +22,7 @@ use clerk_tower::users::{CreateUser, ListUsers, UserFilter};
 use serde_json::{Map, Value};
 use tokio::task::JoinSet;
 
+use crate::input::Body;
 use crate::journal::{Entry, JournalWriter, Loaded, Outcome};
 use crate::progress::Progress;
 use crate::report::Latencies;
@@ -113,13 +114,13 @@ impl Lookup {
     }
 }
 
-/// One record ready to send.
+/// One record ready to send (validated; its body decodes into a `CreateUser`).
 #[derive(Debug)]
 pub(crate) struct Item {
     pub(crate) index: usize,
     pub(crate) line: usize,
     pub(crate) key: String,
-    pub(crate) create: CreateUser,
+    pub(crate) body: Body,
     pub(crate) lookup: Lookup,
 }
 
@@ -435,7 +436,7 @@ fn failure(item: &Item, err: &Error) -> Failure {
         line: item.line,
         code: code_of(err),
         message: err.to_string(),
-        body: serde_json::to_value(&item.create).unwrap_or(Value::Null),
+        body: Value::Object(item.body.to_map()),
     }
 }
 
@@ -446,13 +447,20 @@ async fn import_one(
     options: Options,
     shared: &Shared,
 ) -> Result<(Outcome, String), Failure> {
+    let create: CreateUser = serde_json::from_str(item.body.as_str()).map_err(|err| Failure {
+        index: item.index,
+        line: item.line,
+        code: "invalid_record".to_owned(),
+        message: err.to_string(),
+        body: Value::Object(item.body.to_map()),
+    })?;
     let mut attempt = 0;
     loop {
         attempt += 1;
         if attempt > 1 {
             shared.resent.fetch_add(1, Relaxed);
         }
-        let err = match clerk.users().create(item.create.clone()).await {
+        let err = match clerk.users().create(create.clone()).await {
             Ok(user) => return Ok((Outcome::Created, user.id)),
             Err(err) => err,
         };

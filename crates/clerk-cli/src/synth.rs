@@ -139,7 +139,7 @@ mod tests {
             .map(|i| Record {
                 index: i as usize,
                 line: i as usize + 1,
-                body: user(42, i),
+                body: crate::input::Body::from_map(user(42, i)),
             })
             .collect();
         let problems = validate(&records);
@@ -152,7 +152,7 @@ mod tests {
         assert_ne!(user(42, 7)["external_id"], user(43, 7)["external_id"]);
         let with_phone = records
             .iter()
-            .filter(|r| r.body.contains_key("phone_number"))
+            .filter(|r| r.body.to_map().contains_key("phone_number"))
             .count();
         assert!((600..1200).contains(&with_phone), "{with_phone}");
     }

@@ -49,8 +49,9 @@ pub(crate) fn validate(records: &[Record]) -> Vec<Problem> {
                 message,
             });
         };
-        check_record(&record.body, &mut push);
-        for (kind, field, value) in identifiers(&record.body) {
+        let body = record.body.to_map();
+        check_record(&body, &mut push);
+        for (kind, field, value) in identifiers(&body) {
             match seen.get(&(kind, value.clone())) {
                 Some(first) if *first != record.line => push(
                     Some(field),
@@ -382,7 +383,7 @@ mod tests {
         Record {
             index: line,
             line,
-            body,
+            body: crate::input::Body::from_map(body),
         }
     }
 
