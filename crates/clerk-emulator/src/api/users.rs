@@ -477,6 +477,19 @@ fn create(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
     user_response(call, &data, &id)
 }
 
+/// The identifiers of a list field, each normalised (and checked) as Clerk compares them.
+fn normalized_list(
+    body: &JsonBody,
+    field: &str,
+    normalize: fn(&str) -> ApiResult<String>,
+) -> ApiResult<Vec<String>> {
+    body.string_list(field)?
+        .unwrap_or_default()
+        .iter()
+        .map(|value| normalize(value))
+        .collect()
+}
+
 /// Creates a user from a CreateUser body (also used by the seed loader).
 pub(crate) fn create_user(
     data: &mut InstanceData,
@@ -484,26 +497,11 @@ pub(crate) fn create_user(
     now: i64,
     id: Option<String>,
 ) -> ApiResult<String> {
-    let emails: Vec<String> = body
-        .string_list("email_address")?
-        .unwrap_or_default()
-        .iter()
-        .map(|e| normalize_email(e))
-        .collect::<ApiResult<_>>()?;
+    let emails = normalized_list(body, "email_address", normalize_email)?;
     let email_reserved = statuses(body, "email_address_identification_status", emails.len())?;
-    let phones: Vec<String> = body
-        .string_list("phone_number")?
-        .unwrap_or_default()
-        .iter()
-        .map(|p| normalize_phone(p))
-        .collect::<ApiResult<_>>()?;
+    let phones = normalized_list(body, "phone_number", normalize_phone)?;
     let phone_reserved = statuses(body, "phone_number_identification_status", phones.len())?;
-    let wallets: Vec<String> = body
-        .string_list("web3_wallet")?
-        .unwrap_or_default()
-        .iter()
-        .map(|w| normalize_wallet(w))
-        .collect::<ApiResult<_>>()?;
+    let wallets = normalized_list(body, "web3_wallet", normalize_wallet)?;
     let username = match body.opt_string("username")? {
         Some(u) if !u.is_empty() => Some(normalize_username(&u)?),
         _ => None,
