@@ -161,7 +161,7 @@ impl Error {
     pub fn from_parts(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
         let mut err = Self::new(Kind::Api);
         err.inner.status = Some(status);
-        err.inner.retry_after = parse_retry_after(headers);
+        err.inner.retry_after = retry_after(headers);
         match serde_json::from_slice::<ClerkErrors>(body) {
             Ok(parsed) if !parsed.errors.is_empty() => {
                 err.inner.clerk_errors = parsed.errors;
@@ -355,7 +355,9 @@ impl Error {
     }
 }
 
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// The `Retry-After` header in seconds. Clerk sends whole seconds; a fraction is
+/// kept. HTTP dates, negative values and nonsense give `None`.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
@@ -566,8 +568,22 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_keeps_fractions() {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, " 1.5 ".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
     fn bad_retry_after_values_are_ignored() {
-        for value in ["soon", "-1", "NaN", "inf", "1e30"] {
+        for value in [
+            "soon",
+            "-1",
+            "NaN",
+            "inf",
+            "1e30",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
             let err = Error::from_response(&response(429, &[("retry-after", value)], ""));
             assert_eq!(err.retry_after(), None, "{value}");
             assert!(err.is_rate_limited());

@@ -88,6 +88,5 @@ pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 pub mod trace;
-mod util;
 
 pub use builder::ServiceBuilderExt;

@@ -65,14 +65,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use clerk_core::{Error, OperationInfo};
+use clerk_core::{Error, OperationInfo, retry_after};
 use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::rate_limit::duration_ms;
-use crate::util::retry_after;
 
 /// Which span the layer opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

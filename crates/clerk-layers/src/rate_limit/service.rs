@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use clerk_core::{Error, OperationInfo};
+use clerk_core::{Error, OperationInfo, retry_after};
 use futures_util::ready;
 use http::{Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
@@ -17,7 +17,6 @@ use tower_service::Service;
 
 use super::RateLimiter;
 use crate::trace::CallStats;
-use crate::util::retry_after;
 
 /// How long a request waited in the rate limiter before it was sent (its user's
 /// limit, the 429 cooldown and the instance quota). Inserted into the extensions

@@ -4,13 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::{Body, Error, OperationInfo, RetryClass};
+use clerk_core::{Body, Error, OperationInfo, RetryClass, retry_after};
 use http::{Request, Response, StatusCode};
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::{DelaySchedule, ExponentialJitter};
-use crate::util::retry_after;
 
 /// Default number of attempts per call, the first one included.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
