@@ -170,12 +170,7 @@ impl Error {
             _ => err.inner.body_excerpt = excerpt(body),
         }
         if err.inner.trace_id.is_none() {
-            err.inner.trace_id = ["clerk-trace-id", "cf-ray"].iter().find_map(|name| {
-                headers
-                    .get(*name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            });
+            err.inner.trace_id = header_trace_id(headers).map(str::to_owned);
         }
         err
     }
@@ -353,6 +348,14 @@ impl Error {
             Kind::RateLimited => Cow::Borrowed("rate_limited"),
         }
     }
+}
+
+/// Clerk's trace id from a response's headers: `Clerk-Trace-Id`, else Cloudflare's
+/// `cf-ray` (what Clerk's own SDKs read).
+pub fn header_trace_id(headers: &HeaderMap) -> Option<&str> {
+    ["clerk-trace-id", "cf-ray"]
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
 }
 
 /// The `Retry-After` header in seconds. Clerk sends whole seconds; a fraction is

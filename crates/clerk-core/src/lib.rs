@@ -16,7 +16,7 @@ mod wire;
 
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
-pub use error::{BoxError, ClerkError, ClerkErrors, Error, retry_after};
+pub use error::{BoxError, ClerkError, ClerkErrors, Error, header_trace_id, retry_after};
 pub use models::{
     DeletedObject, EmailAddress, EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount,
     IdentificationLink, Metadata, OAuthAccessToken, OAuthAccessTokens, Organization,

@@ -65,8 +65,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use clerk_core::{Error, OperationInfo, retry_after};
-use http::{HeaderMap, Request, Response};
+use clerk_core::{Error, OperationInfo, header_trace_id, retry_after};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -279,12 +279,6 @@ where
         }
         Poll::Ready(result)
     }
-}
-
-fn header_trace_id(headers: &HeaderMap) -> Option<&str> {
-    ["clerk-trace-id", "cf-ray"]
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok())
 }
 
 fn record_outcome<B>(
