@@ -15,7 +15,7 @@ use crate::input::{self, Format, Record};
 use crate::journal::{self, JournalWriter, Loaded, record_key};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, thousands};
-use crate::validate::{self, Problem};
+use crate::validate::{Problem, Validator};
 use crate::{CliError, CliResult};
 
 /// Bulk-create users from a file, exactly once.
@@ -82,26 +82,26 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
         })
         .collect();
     let unreadable = input.problems.len();
-    let found = validate::validate(&input.records);
-    let bad_lines: HashSet<usize> = found.iter().map(|p| p.line).collect();
-    problems.extend(found);
+    let mut validator = Validator::default();
     let mut invalid = HashSet::new();
     let mut invalid_records = Vec::new();
     let total = input.records.len();
     let mut items = Vec::with_capacity(total);
-    // Each compact body moves into its item: a million records are held once.
+    // Each record is decoded once here (validation, key, lookup, request check) and
+    // again when it is sent; its compact body moves into its item, so a million
+    // records are held once.
     for record in input.records {
-        if bad_lines.contains(&record.line) {
+        let map = record.body.to_map();
+        let before = problems.len();
+        validator.check(record.line, &map, &mut problems);
+        if problems.len() > before {
             invalid.insert(record.index);
             invalid_records.push(record);
             continue;
         }
-        let map = record.body.to_map();
         let key = record_key(&map);
         let lookup = Lookup::for_body(&map);
         let (index, line) = (record.index, record.line);
-        // Decoded here to know it is a valid request, and again when it is sent:
-        // items keep only the compact body.
         match serde_json::from_value::<CreateUser>(Value::Object(map)) {
             Ok(_) => items.push(Item {
                 index,

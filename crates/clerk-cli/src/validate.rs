@@ -8,9 +8,7 @@ use std::fmt;
 use clerk_emulator::passwords::{SUPPORTED_HASHERS, validate_digest};
 use serde_json::{Map, Value};
 
-use crate::input::{
-    BOOL_FIELDS, INT_FIELDS, LIST_FIELDS, OBJECT_FIELDS, Record, STRING_FIELDS, kind,
-};
+use crate::input::{BOOL_FIELDS, INT_FIELDS, LIST_FIELDS, OBJECT_FIELDS, STRING_FIELDS, kind};
 
 /// One problem with one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,25 +33,45 @@ impl fmt::Display for Problem {
 /// Clerk's minimum password length without `skip_password_checks`.
 const MIN_PASSWORD_LEN: usize = 8;
 
-/// Validates every record; returns the problems, in input order. Records with no
-/// problem are safe to send (as far as the client can know).
-pub(crate) fn validate(records: &[Record]) -> Vec<Problem> {
+/// Validates every record; returns the problems, in input order (the tests' way
+/// in; `import` runs the [`Validator`] as it decodes each record).
+#[cfg(test)]
+pub(crate) fn validate(records: &[crate::input::Record]) -> Vec<Problem> {
+    let mut validator = Validator::default();
     let mut problems = Vec::new();
-    // identifier kind + normalised value → first line it appeared on
-    let mut seen: HashMap<(&'static str, String), usize> = HashMap::new();
     for record in records {
+        validator.check(record.line, &record.body.to_map(), &mut problems);
+    }
+    problems
+}
+
+/// Checks records one at a time, remembering the identifiers seen so far, so a
+/// caller that decodes each record once can validate it from that decoding.
+#[derive(Debug, Default)]
+pub(crate) struct Validator {
+    /// identifier kind + normalised value → first line it appeared on
+    seen: HashMap<(&'static str, String), usize>,
+}
+
+impl Validator {
+    /// Checks the record on `line`; appends its problems to `problems`.
+    pub(crate) fn check(
+        &mut self,
+        line: usize,
+        body: &Map<String, Value>,
+        problems: &mut Vec<Problem>,
+    ) {
         let mut push = |field: Option<String>, message: String| {
             problems.push(Problem {
-                line: record.line,
+                line,
                 field,
                 message,
             });
         };
-        let body = record.body.to_map();
-        check_record(&body, &mut push);
-        for (kind, field, value) in identifiers(&body) {
-            match seen.get(&(kind, value.clone())) {
-                Some(first) if *first != record.line => push(
+        check_record(body, &mut push);
+        for (kind, field, value) in identifiers(body) {
+            match self.seen.get(&(kind, value.clone())) {
+                Some(first) if *first != line => push(
                     Some(field),
                     format!("{kind} {value:?} is already used by the record on line {first}"),
                 ),
@@ -62,12 +80,11 @@ pub(crate) fn validate(records: &[Record]) -> Vec<Problem> {
                     format!("{kind} {value:?} appears twice in this record"),
                 ),
                 None => {
-                    seen.insert((kind, value), record.line);
+                    self.seen.insert((kind, value), line);
                 }
             }
         }
     }
-    problems
 }
 
 /// Identifiers that must be unique within an instance (plus `external_id`, which
@@ -373,6 +390,7 @@ pub(crate) fn is_rfc3339(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Record;
     use serde_json::json;
 
     fn record(line: usize, v: Value) -> Record {
