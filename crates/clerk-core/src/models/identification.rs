@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::null_default as nd;
+use super::null_as_default;
 use super::{EnterpriseProtocol, Metadata, ObjectType, Verification};
 
 /// An email address of a user.
@@ -9,30 +9,30 @@ use super::{EnterpriseProtocol, Metadata, ObjectType, Verification};
 #[non_exhaustive]
 pub struct EmailAddress {
     /// Identification id (`idn_…`).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::EmailAddress`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The address.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub email_address: String,
     /// Reserved: unverified but usable for sign-in, and claimable by no other user.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub reserved: bool,
     /// How the address was verified.
     pub verification: Option<Verification>,
     /// External accounts this address came from.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub linked_to: Vec<IdentificationLink>,
     /// Whether the domain matches an active enterprise connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub matches_sso_connection: Option<bool>,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
 }
 
@@ -42,35 +42,35 @@ pub struct EmailAddress {
 #[non_exhaustive]
 pub struct PhoneNumber {
     /// Identification id (`idn_…`).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::PhoneNumber`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The number, in E.164 form.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub phone_number: String,
     /// Used only as a second factor.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub reserved_for_second_factor: bool,
     /// The default second factor of the user.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub default_second_factor: bool,
     /// Reserved: unverified but usable for sign-in, and claimable by no other user.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub reserved: bool,
     /// How the number was verified.
     pub verification: Option<Verification>,
     /// External accounts this number came from.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub linked_to: Vec<IdentificationLink>,
     /// Backup codes tied to this number, when any.
     pub backup_codes: Option<Vec<String>>,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
 }
 
@@ -80,21 +80,21 @@ pub struct PhoneNumber {
 #[non_exhaustive]
 pub struct Web3Wallet {
     /// Identification id (`idn_…`).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::Web3Wallet`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The wallet address.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub web3_wallet: String,
     /// How the wallet was verified.
     pub verification: Option<Verification>,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
 }
 
@@ -104,16 +104,16 @@ pub struct Web3Wallet {
 #[non_exhaustive]
 pub struct Passkey {
     /// Identification id (`idn_…`), the id `DeletePasskey` takes.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::Passkey`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The name the user gave it.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
     /// Last use (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub last_used_at: i64,
     /// The passkey verification.
     pub verification: Option<Verification>,
@@ -125,10 +125,10 @@ pub struct Passkey {
 #[non_exhaustive]
 pub struct IdentificationLink {
     /// The provider strategy, such as `oauth_google`.
-    #[serde(rename = "type", deserialize_with = "nd")]
+    #[serde(rename = "type", deserialize_with = "null_as_default")]
     pub kind: String,
     /// The id of the linked object.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
 }
 
@@ -138,35 +138,35 @@ pub struct IdentificationLink {
 #[non_exhaustive]
 pub struct ExternalAccount {
     /// [`ObjectType::ExternalAccount`], or a legacy `google_account`/`facebook_account`.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The external account id (`eac_…`), the id `DeleteExternalAccount` takes.
     /// Legacy objects carry an `idn_…` here and the `eac_…` in
     /// [`ExternalAccount::external_account_id`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// The provider, such as `oauth_google`.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// The identification id (`idn_…`) of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub identification_id: String,
     /// The user's id at the provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider_user_id: String,
     /// Space-separated scopes the user granted.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub approved_scopes: String,
     /// The email address the provider gave.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub email_address: String,
     /// Whether the provider said the email was verified (`None`: unknown).
     pub email_address_verified: Option<bool>,
     /// First name at the provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub first_name: String,
     /// Last name at the provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub last_name: String,
     /// Deprecated: use [`ExternalAccount::image_url`].
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,15 +178,15 @@ pub struct ExternalAccount {
     /// Phone number at the provider.
     pub phone_number: Option<String>,
     /// Metadata of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub public_metadata: Metadata,
     /// A label for the account.
     pub label: Option<String>,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
     /// The OAuth verification.
     pub verification: Option<Verification>,
@@ -201,19 +201,19 @@ pub struct ExternalAccount {
 #[non_exhaustive]
 pub struct SamlAccount {
     /// SAML account id.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::SamlAccount`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The identity provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// Whether the account is active.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub active: bool,
     /// The email address of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub email_address: String,
     /// First name from the identity provider.
     pub first_name: Option<String>,
@@ -224,7 +224,7 @@ pub struct SamlAccount {
     /// Last authentication (Unix ms).
     pub last_authenticated_at: Option<i64>,
     /// Metadata of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub public_metadata: Metadata,
     /// The SAML verification.
     pub verification: Option<Verification>,
@@ -238,40 +238,40 @@ pub struct SamlAccount {
 #[non_exhaustive]
 pub struct SamlAccountConnection {
     /// Connection id.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Connection name.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
     /// Deprecated: use [`SamlAccountConnection::domains`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// The email domains of the connection.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub domains: Vec<String>,
     /// Whether the connection is active.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub active: bool,
     /// The identity provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// Whether user attributes are synced on each sign-in.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub sync_user_attributes: bool,
     /// Whether subdomains of the domains are allowed.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub allow_subdomains: bool,
     /// Whether IdP-initiated flows are allowed.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub allow_idp_initiated: bool,
     /// Whether users of the connection may add other identifications.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub disable_additional_identifications: bool,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
 }
 
@@ -281,22 +281,22 @@ pub struct SamlAccountConnection {
 #[non_exhaustive]
 pub struct EnterpriseAccount {
     /// Enterprise account id.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::EnterpriseAccount`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The protocol used to sign in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<EnterpriseProtocol>,
     /// The identity provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// Whether the account is active.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub active: bool,
     /// The email address of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub email_address: String,
     /// First name from the identity provider.
     pub first_name: Option<String>,
@@ -307,7 +307,7 @@ pub struct EnterpriseAccount {
     /// The id of the enterprise connection.
     pub enterprise_connection_id: Option<String>,
     /// Metadata of the account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub public_metadata: Metadata,
     /// The verification.
     pub verification: Option<Verification>,
@@ -323,16 +323,16 @@ pub struct EnterpriseAccount {
 #[non_exhaustive]
 pub struct EnterpriseAccountConnection {
     /// Connection id.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// `saml` or `oauth`.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub protocol: String,
     /// The identity provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// Connection name.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
     /// Public URL of the provider's logo.
     pub logo_public_url: Option<String>,
@@ -340,27 +340,27 @@ pub struct EnterpriseAccountConnection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// The email domains of the connection.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub domains: Vec<String>,
     /// Whether the connection is active.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub active: bool,
     /// Whether user attributes are synced on each sign-in.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub sync_user_attributes: bool,
     /// Whether subdomains of the domains are allowed.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub allow_subdomains: bool,
     /// Whether IdP-initiated flows are allowed.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub allow_idp_initiated: bool,
     /// Whether users of the connection may add other identifications.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub disable_additional_identifications: bool,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
 }

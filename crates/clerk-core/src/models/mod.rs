@@ -40,7 +40,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// Decodes `null` as the type's default, so a field the spec declares non-null
 /// does not fail a whole page when the server sends `null` anyway.
-pub(crate) fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,

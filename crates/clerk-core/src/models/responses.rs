@@ -4,7 +4,7 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::null_default as nd;
+use super::null_as_default;
 use super::{Metadata, ObjectType, TotpCodeType};
 
 /// What a delete returns.
@@ -13,7 +13,7 @@ use super::{Metadata, ObjectType, TotpCodeType};
 #[non_exhaustive]
 pub struct DeletedObject {
     /// The kind of the deleted object (`user` for a deleted user).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// Its id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -22,7 +22,7 @@ pub struct DeletedObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     /// Whether it was deleted.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub deleted: bool,
     /// The external id of a deleted user.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,10 +35,10 @@ pub struct DeletedObject {
 #[non_exhaustive]
 pub struct TotalCount {
     /// Always [`ObjectType::TotalCount`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// How many users match the filters.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub total_count: i64,
 }
 
@@ -49,7 +49,7 @@ pub struct TotalCount {
 #[non_exhaustive]
 pub struct VerifyPasswordResponse {
     /// Whether the password matched.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub verified: bool,
 }
 
@@ -60,7 +60,7 @@ pub struct VerifyPasswordResponse {
 #[non_exhaustive]
 pub struct VerifyTotpResponse {
     /// Whether the code matched.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub verified: bool,
     /// Which kind of code matched; a backup code is used up.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ pub struct VerifyTotpResponse {
 #[non_exhaustive]
 pub struct UserIdResponse {
     /// The user the change applied to.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub user_id: String,
 }
 
@@ -84,24 +84,24 @@ pub struct UserIdResponse {
 #[non_exhaustive]
 pub struct OAuthAccessToken {
     /// Always [`ObjectType::OauthAccessToken`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The external account the token belongs to.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub external_account_id: String,
     /// The user's id at the provider.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider_user_id: String,
     /// The access token.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub token: String,
     /// Expiry (Unix ms).
     pub expires_at: Option<i64>,
     /// The provider, such as `oauth_google`.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub provider: String,
     /// Metadata of the external account.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub public_metadata: Metadata,
     /// A label for the account.
     pub label: Option<String>,

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::null_default as nd;
+use super::null_as_default;
 use super::{
     EmailAddress, EnterpriseAccount, ExternalAccount, Metadata, ObjectType, OrganizationMembership,
     Passkey, PhoneNumber, SamlAccount, Web3Wallet,
@@ -20,10 +20,10 @@ use super::{
 #[non_exhaustive]
 pub struct User {
     /// User id (`user_…`).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub id: String,
     /// Always [`ObjectType::User`].
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub object: ObjectType,
     /// The id of the user in your own systems.
     pub external_id: Option<String>,
@@ -48,40 +48,40 @@ pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Whether the user uploaded a profile image.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub has_image: bool,
     /// Readable from the frontend and the backend, writable from the backend.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub public_metadata: Metadata,
     /// Readable and writable from the backend only (`null` decodes as empty).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub private_metadata: Metadata,
     /// Readable and writable from the frontend: not trustworthy.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub unsafe_metadata: Metadata,
     /// Email addresses.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub email_addresses: Vec<EmailAddress>,
     /// Phone numbers.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub phone_numbers: Vec<PhoneNumber>,
     /// Web3 wallets.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub web3_wallets: Vec<Web3Wallet>,
     /// Passkeys.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub passkeys: Vec<Passkey>,
     /// Whether the user has a password.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub password_enabled: bool,
     /// Whether any second factor is enabled.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub two_factor_enabled: bool,
     /// Whether TOTP is enabled.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub totp_enabled: bool,
     /// Whether backup codes are enabled.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub backup_code_enabled: bool,
     /// When MFA was last enabled (Unix ms); kept when MFA is disabled.
     pub mfa_enabled_at: Option<i64>,
@@ -90,43 +90,46 @@ pub struct User {
     /// When the password was last changed (Unix ms).
     pub password_last_updated_at: Option<i64>,
     /// OAuth accounts.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub external_accounts: Vec<ExternalAccount>,
     /// SAML accounts.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub saml_accounts: Vec<SamlAccount>,
     /// Enterprise accounts.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub enterprise_accounts: Vec<EnterpriseAccount>,
     /// Organization memberships, when the server includes them.
-    #[serde(deserialize_with = "nd", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub organization_memberships: Vec<OrganizationMembership>,
     /// Last sign-in (Unix ms).
     pub last_sign_in_at: Option<i64>,
     /// Banned users cannot sign in.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub banned: bool,
     /// Locked users cannot sign in until the lock expires.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub locked: bool,
     /// Deprovisioned by a directory; cannot sign in.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub deprovisioned: bool,
     /// Seconds until the lock expires; `None` on a locked user means never.
     pub lockout_expires_in_seconds: Option<i64>,
     /// Verification attempts left before a lock; `None` when lockout is off.
     pub verification_attempts_remaining: Option<i64>,
     /// Last update (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub updated_at: i64,
     /// Creation time (Unix ms).
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub created_at: i64,
     /// Whether the user may delete themselves from the frontend.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub delete_self_enabled: bool,
     /// Whether the user may create organizations from the frontend.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub create_organization_enabled: bool,
     /// How many organizations the user may create (0: unlimited).
     pub create_organizations_limit: Option<i64>,
@@ -135,7 +138,7 @@ pub struct User {
     /// When the user accepted the legal requirements (Unix ms).
     pub legal_accepted_at: Option<i64>,
     /// Whether the user bypasses device trust checks at sign-in.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub bypass_client_trust: bool,
     /// Directory (SCIM) data; normally only on webhooks.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,10 +171,13 @@ impl User {
 #[non_exhaustive]
 pub struct ScimUserMetadata {
     /// The directory the user is provisioned from.
-    #[serde(deserialize_with = "nd")]
+    #[serde(deserialize_with = "null_as_default")]
     pub directory_id: String,
     /// Whether the directory is enabled (omitted by the server when false).
-    #[serde(deserialize_with = "nd", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub directory_enabled: bool,
     /// The user's id in the directory.
     pub external_id: Option<String>,

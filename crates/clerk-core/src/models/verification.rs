@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::null_default;
+use super::null_as_default;
 use super::{VerificationKind, VerificationStatus, VerificationStrategy};
 use crate::ClerkError;
 
@@ -20,10 +20,10 @@ pub struct Verification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<VerificationKind>,
     /// Whether the identification is verified.
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "null_as_default")]
     pub status: VerificationStatus,
     /// How it was verified.
-    #[serde(deserialize_with = "null_default")]
+    #[serde(deserialize_with = "null_as_default")]
     pub strategy: VerificationStrategy,
     /// Attempts made so far, when the strategy counts them.
     pub attempts: Option<i64>,

@@ -4,7 +4,7 @@ use http::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::redacted;
-use crate::models::{IdentificationStatus, Metadata, null_default};
+use crate::models::{IdentificationStatus, Metadata, null_as_default};
 use crate::wire::{self, PathBuilder, Payload};
 use crate::{
     BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass, User,
@@ -83,31 +83,31 @@ pub struct CreateUser {
     /// Email addresses; the first is the primary one.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub email_address: Vec<String>,
     /// The state of each email address, parallel to `email_address`.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub email_address_identification_status: Vec<IdentificationStatus>,
     /// Phone numbers; the first is the primary one.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub phone_number: Vec<String>,
     /// The state of each phone number, parallel to `phone_number`.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub phone_number_identification_status: Vec<IdentificationStatus>,
     /// Web3 wallets; the first is the primary one.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub web3_wallet: Vec<String>,
     /// Username; unique across the instance.
@@ -134,7 +134,7 @@ pub struct CreateUser {
     /// Backup codes, plain or as bcrypt digests.
     #[serde(
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
+        deserialize_with = "null_as_default"
     )]
     pub backup_codes: Vec<String>,
     /// Public metadata.
