@@ -40,6 +40,40 @@ pub(crate) struct OutputArgs {
     pub(crate) verbose: u8,
 }
 
+/// The ids of [`ConnectArgs`]' flags, as clap names them.
+pub(crate) const CONNECT_FLAGS: &[&str] = &["api_url", "secret_key", "rate_limit", "concurrency"];
+
+/// Whether flag `id` was typed on the command line of `matches` (not taken from the
+/// environment or a default).
+pub(crate) fn given(matches: &clap::ArgMatches, id: &str) -> bool {
+    matches.try_contains_id(id).unwrap_or(false)
+        && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+}
+
+/// Moves the common flags given before the subcommand (`before(id)`) into its own.
+pub(crate) fn adopt(
+    connect: &mut ConnectArgs,
+    output: &mut OutputArgs,
+    top: &ConnectArgs,
+    top_output: OutputArgs,
+    before: impl Fn(&str) -> bool,
+) {
+    if before("api_url") {
+        connect.api_url.clone_from(&top.api_url);
+    }
+    if before("secret_key") {
+        connect.secret_key.clone_from(&top.secret_key);
+    }
+    if before("rate_limit") {
+        connect.rate_limit = top.rate_limit;
+    }
+    if before("concurrency") {
+        connect.concurrency = top.concurrency;
+    }
+    output.json |= top_output.json;
+    output.verbose = output.verbose.saturating_add(top_output.verbose);
+}
+
 pub(crate) fn parse_key(s: &str) -> Result<SecretKey, String> {
     let key = SecretKey::new(s);
     if key.is_empty() {

@@ -76,6 +76,31 @@ pub(crate) struct BenchArgs {
     pub(crate) verbose: u8,
 }
 
+impl BenchArgs {
+    /// Takes the common flags given before `bench` (`before(id)`).
+    pub(crate) fn adopt(
+        &mut self,
+        top: &crate::args::ConnectArgs,
+        output: crate::args::OutputArgs,
+        before: impl Fn(&str) -> bool,
+    ) {
+        if before("api_url") {
+            self.api_url.clone_from(&top.api_url);
+        }
+        if before("secret_key") {
+            self.secret_key.clone_from(&top.secret_key);
+        }
+        if before("rate_limit") {
+            self.rate_limit = top.rate_limit;
+        }
+        if before("concurrency") {
+            self.concurrency = top.concurrency;
+        }
+        self.json |= output.json;
+        self.verbose = self.verbose.saturating_add(output.verbose);
+    }
+}
+
 struct Verification {
     lost: u64,
     duplicated: u64,

@@ -24,6 +24,11 @@ use crate::cmd_actions::{Action, ActionArgs};
 #[derive(Parser, Debug)]
 #[command(name = "clerk-users", version, about, long_about = None)]
 struct Cli {
+    /// The common flags, accepted before the subcommand too (`clerk-users --api-url URL import f`).
+    #[command(flatten)]
+    connect: args::ConnectArgs,
+    #[command(flatten)]
+    output: args::OutputArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -150,9 +155,71 @@ async fn dispatch(command: Command) -> CliResult<()> {
     }
 }
 
+/// Parses the command line: a common flag given before the subcommand applies to it,
+/// unless the subcommand's own copy of that flag was given too.
+fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(argv)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let Some((_, sub)) = matches.subcommand() else {
+        return Ok(cli.command);
+    };
+    let before = |id: &str| args::given(&matches, id) && !args::given(sub, id);
+    let mut command = cli.command;
+    match &mut command {
+        Command::Import(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
+        Command::Export(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
+        Command::Count(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
+        Command::Ban(a)
+        | Command::Unban(a)
+        | Command::Delete(a)
+        | Command::Lock(a)
+        | Command::Unlock(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
+        Command::Bench(a) => a.adopt(&cli.connect, cli.output, before),
+        Command::Emulator(a) => {
+            if let Some(flag) = args::CONNECT_FLAGS.iter().find(|id| before(id)) {
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} does not apply to `emulator`; its own flags go after it (clerk-users emulator --help)",
+                        flag.replace('_', "-")
+                    ),
+                ));
+            }
+            a.verbose = a.verbose.saturating_add(cli.output.verbose);
+        }
+    }
+    Ok(command)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(verbosity(&cli.command));
+    let command = parse(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    init_tracing(verbosity(&command));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -163,7 +230,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    match runtime.block_on(dispatch(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if let Some(message) = err.message {
@@ -182,6 +249,118 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parsed(argv: &[&str]) -> Result<Command, clap::Error> {
+        parse(argv.iter().map(std::ffi::OsString::from))
+    }
+
+    #[test]
+    fn common_flags_work_before_the_subcommand_as_after_it() {
+        let before = parsed(&[
+            "clerk-users",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--secret-key",
+            "sk_test_x",
+            "--rate-limit",
+            "5/1s",
+            "--concurrency",
+            "3",
+            "--json",
+            "-v",
+            "import",
+            "f.jsonl",
+        ])
+        .unwrap();
+        let after = parsed(&[
+            "clerk-users",
+            "import",
+            "f.jsonl",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--secret-key",
+            "sk_test_x",
+            "--rate-limit",
+            "5/1s",
+            "--concurrency",
+            "3",
+            "--json",
+            "-v",
+        ])
+        .unwrap();
+        for command in [before, after] {
+            let Command::Import(a) = command else {
+                panic!("not import")
+            };
+            assert_eq!(a.connect.api_url.as_deref(), Some("http://127.0.0.1:9"));
+            assert!(a.connect.secret_key.is_some());
+            assert_eq!(a.connect.rate_limit, args::parse_rate("5/1s").ok());
+            assert_eq!(a.connect.concurrency, 3);
+            assert!(a.output.json);
+            assert_eq!(a.output.verbose, 1);
+        }
+        // Every command that talks to a server takes them first, bench included.
+        for sub in [
+            &["export"][..],
+            &["count"],
+            &["ban"],
+            &["delete"],
+            &["bench"],
+        ] {
+            let mut argv = vec![
+                "clerk-users",
+                "--api-url",
+                "http://127.0.0.1:9",
+                "--concurrency",
+                "7",
+            ];
+            argv.extend_from_slice(sub);
+            let command = parsed(&argv).unwrap_or_else(|e| panic!("{sub:?}: {e}"));
+            let (url, concurrency) = match command {
+                Command::Export(a) => (a.connect.api_url, a.connect.concurrency),
+                Command::Count(a) => (a.connect.api_url, a.connect.concurrency),
+                Command::Ban(a) | Command::Delete(a) => (a.connect.api_url, a.connect.concurrency),
+                Command::Bench(a) => (a.api_url, a.concurrency),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(url.as_deref(), Some("http://127.0.0.1:9"), "{sub:?}");
+            assert_eq!(concurrency, 7, "{sub:?}");
+        }
+    }
+
+    #[test]
+    fn a_flag_after_the_subcommand_wins_over_the_same_flag_before_it() {
+        let command = parsed(&[
+            "clerk-users",
+            "--api-url",
+            "http://127.0.0.1:1",
+            "--concurrency",
+            "2",
+            "count",
+            "--api-url",
+            "http://127.0.0.1:2",
+        ])
+        .unwrap();
+        let Command::Count(a) = command else {
+            panic!("not count")
+        };
+        assert_eq!(a.connect.api_url.as_deref(), Some("http://127.0.0.1:2"));
+        assert_eq!(a.connect.concurrency, 2);
+    }
+
+    #[test]
+    fn client_flags_before_emulator_are_refused_with_a_reason() {
+        let err = parsed(&["clerk-users", "--rate-limit", "5/1s", "emulator"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--rate-limit does not apply to `emulator`"),
+            "{err}"
+        );
+        let Command::Emulator(a) = parsed(&["clerk-users", "-vv", "emulator"]).unwrap() else {
+            panic!("not emulator")
+        };
+        assert_eq!(a.verbose, 2);
     }
 
     #[test]
