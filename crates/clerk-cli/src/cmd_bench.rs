@@ -18,12 +18,12 @@ use serde_json::{Value, json};
 
 use crate::args::{RateSpec, parse_key, parse_rate};
 use crate::cmd_import::prepare;
-use crate::import::{self, Options, Summary};
 use crate::input::{Format, Input, Record};
-use crate::journal::{JournalWriter, Loaded};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, projection, thousands, timed};
 use crate::{CliError, CliResult, synth};
+use clerk_migrate::import::{self, Options, Summary};
+use clerk_migrate::journal::{JournalWriter, Loaded};
 
 /// Which of Clerk's instance types to emulate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -239,11 +239,11 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         &Loaded::default(),
         writer,
         options,
-        &progress,
-        &latencies,
+        progress.ticks(),
     )
     .await;
     progress.finish();
+    let latency = latencies.p50_p99_ms();
     let _ = std::fs::remove_dir_all(&dir);
     let summary = result.map_err(CliError::failure)?;
 
@@ -264,6 +264,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         quota,
         quota_rps,
         summary: &summary,
+        latency,
         max_window,
         verification: &verification,
     };
@@ -298,6 +299,8 @@ struct Report<'a> {
     quota: Option<Quota>,
     quota_rps: Option<f64>,
     summary: &'a Summary,
+    /// Request latency `(p50, p99)` in ms.
+    latency: (f64, f64),
     max_window: Option<u64>,
     verification: &'a Verification,
 }
@@ -349,8 +352,8 @@ impl Report<'_> {
                 "quota": quota_text,
                 "quota_requests": self.quota.map(|q| q.requests()),
                 "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
-                "p50_ms": s.p50_ms,
-                "p99_ms": s.p99_ms,
+                "p50_ms": self.latency.0,
+                "p99_ms": self.latency.1,
                 "concurrency": self.args.concurrency,
                 "faults": faults,
                 "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
@@ -430,7 +433,7 @@ impl Report<'_> {
         }
         println!(
             "  request latency p50 {:.1} ms · p99 {:.1} ms",
-            s.p50_ms, s.p99_ms
+            self.latency.0, self.latency.1
         );
         if let Some((_, _, text)) = &projected {
             println!("  projection: {text}");

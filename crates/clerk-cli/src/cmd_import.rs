@@ -10,13 +10,14 @@ use clerk_tower::users::CreateUser;
 use serde_json::{Value, json};
 
 use crate::args::{ConnectArgs, OutputArgs};
-use crate::import::{self, Item, Lookup, Options, Summary};
 use crate::input::{self, Format, Record};
-use crate::journal::{self, JournalWriter, Loaded, record_key};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, thousands};
 use crate::validate::{Problem, Validator};
 use crate::{CliError, CliResult};
+use clerk_migrate::import::{self, Item, Options, Summary};
+use clerk_migrate::journal::{self, JournalWriter, Loaded};
+use clerk_migrate::record::{Lookup, record_key};
 
 /// Bulk-create users from a file, exactly once.
 #[derive(Args, Debug)]
@@ -235,12 +236,12 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         &loaded,
         writer,
         options,
-        &progress,
-        &latencies,
+        progress.ticks(),
     )
     .await
     .map_err(CliError::failure)?;
     progress.finish();
+    let latency = latencies.p50_p99_ms();
 
     let failed_out = args
         .failed_out
@@ -279,7 +280,7 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         };
     print_summary(
         &summary,
-        json,
+        latency,
         quota_rps,
         &args,
         &checkpoint,
@@ -305,13 +306,14 @@ fn write_failed(path: &Path, failed: &[(usize, &Value)]) -> std::io::Result<()> 
 
 fn print_summary(
     s: &Summary,
-    json: bool,
+    (p50_ms, p99_ms): (f64, f64),
     quota_rps: Option<f64>,
     args: &ImportArgs,
     checkpoint: &Path,
     failed_file: Option<&Path>,
     invalid: usize,
 ) {
+    let json = args.output.json;
     let by_code: BTreeMap<String, usize> = s.failed_by_code();
     let achieved = s.achieved_rps();
     if json {
@@ -332,8 +334,8 @@ fn print_summary(
             "achieved_rps": achieved,
             "quota_rps": quota_rps,
             "utilization": quota_rps.map(|q| achieved / q),
-            "p50_ms": s.p50_ms,
-            "p99_ms": s.p99_ms,
+            "p50_ms": p50_ms,
+            "p99_ms": p99_ms,
             "checkpoint": checkpoint.display().to_string(),
             "failed_file": failed_file.map(|p| p.display().to_string()),
         });
@@ -382,10 +384,7 @@ fn print_summary(
         ),
         None => println!("rate {achieved:.1} req/s (no rate limit)"),
     }
-    println!(
-        "request latency p50 {:.1} ms · p99 {:.1} ms",
-        s.p50_ms, s.p99_ms
-    );
+    println!("request latency p50 {p50_ms:.1} ms · p99 {p99_ms:.1} ms");
     for f in s.failures.iter().take(20) {
         println!("  line {}: {}", f.line, f.message);
     }

@@ -18,32 +18,7 @@ pub(crate) struct Record {
     pub(crate) body: Body,
 }
 
-/// A record's body kept as compact JSON text: a million records cost about their
-/// text, where a million decoded maps cost gigabytes. Decoded when looked at.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Body(Box<str>);
-
-impl Body {
-    /// Encodes a body.
-    pub(crate) fn from_map(map: Map<String, Value>) -> Self {
-        // Encoding a map of JSON values cannot fail.
-        Self(Value::Object(map).to_string().into_boxed_str())
-    }
-
-    /// The body as a map.
-    pub(crate) fn to_map(&self) -> Map<String, Value> {
-        match serde_json::from_str(&self.0) {
-            Ok(Value::Object(map)) => map,
-            // Only `from_map` makes bodies, so they are always JSON objects.
-            _ => Map::new(),
-        }
-    }
-
-    /// The body as JSON text.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub(crate) use clerk_migrate::record::Body;
 
 /// A record that could not even be read (not JSON, not an object, bad CSV row).
 #[derive(Clone, Debug, PartialEq)]

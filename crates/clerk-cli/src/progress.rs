@@ -2,6 +2,7 @@
 //! 429s. Shown only when stdout is a terminal and `--json` is off.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clerk_tower::Clerk;
@@ -86,18 +87,15 @@ impl Progress {
         self.bar.clone()
     }
 
+    /// A handle for the import engine's worker tasks.
+    pub(crate) fn ticks(&self) -> Arc<dyn clerk_migrate::import::Progress> {
+        Arc::new(Ticks(self.bar.clone()))
+    }
+
     /// `n` more items done.
     pub(crate) fn inc(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(n);
-        }
-    }
-
-    /// Sets the position (items already done before this run).
-    pub(crate) fn set_position(&self, n: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(n);
-            bar.reset_eta();
         }
     }
 
@@ -119,5 +117,23 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Ticks the bar from the engine's worker tasks (nothing when hidden).
+struct Ticks(Option<ProgressBar>);
+
+impl clerk_migrate::import::Progress for Ticks {
+    fn set_position(&self, done: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(done);
+            bar.reset_eta();
+        }
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
     }
 }

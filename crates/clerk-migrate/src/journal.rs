@@ -11,13 +11,13 @@ use std::sync::mpsc;
 use std::thread;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 /// What happened to one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Outcome {
+#[non_exhaustive]
+pub enum Outcome {
     /// This run (or an earlier one) created the user.
     Created,
     /// A user with the record's key already existed (found by reconciliation).
@@ -28,77 +28,49 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// Whether a rerun skips the record.
-    pub(crate) fn is_done(self) -> bool {
+    pub fn is_done(self) -> bool {
         matches!(self, Self::Created | Self::AlreadyPresent)
     }
 }
 
 /// One journal line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Entry {
+pub struct Entry {
     /// Index of the record in the input.
-    pub(crate) record: usize,
-    /// The record's stable key ([`record_key`]); a rerun checks it against the input.
-    pub(crate) key: String,
+    pub record: usize,
+    /// The record's stable key ([`crate::record::record_key`]); a rerun checks it against the input.
+    pub key: String,
     /// The outcome.
-    pub(crate) outcome: Outcome,
+    pub outcome: Outcome,
     /// The Clerk user id, when one is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) user_id: Option<String>,
+    pub user_id: Option<String>,
     /// The Clerk error code (or error type) of a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) code: Option<String>,
-}
-
-/// The stable key of a record: its `external_id`, else its first email address
-/// (lowercase), else a hash of the whole body.
-pub(crate) fn record_key(body: &Map<String, Value>) -> String {
-    if let Some(Value::String(id)) = body.get("external_id") {
-        return id.clone();
-    }
-    if let Some(email) = body
-        .get("email_address")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
-    {
-        return email.to_lowercase();
-    }
-    // serde_json's map is ordered by key, so this text is canonical.
-    let text = Value::Object(body.clone()).to_string();
-    format!("h:{:016x}", fnv1a(text.as_bytes()))
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    pub code: Option<String>,
 }
 
 /// The journal as read at start.
 #[derive(Debug, Default)]
-pub(crate) struct Loaded {
+pub struct Loaded {
     /// The last entry of each record.
-    pub(crate) entries: HashMap<usize, Entry>,
+    pub entries: HashMap<usize, Entry>,
     /// Complete lines read.
-    pub(crate) lines: usize,
+    pub lines: usize,
     /// Bytes of a torn last line that were cut off.
-    pub(crate) torn_bytes: usize,
+    pub torn_bytes: usize,
 }
 
 impl Loaded {
     /// Whether the journal held anything: the previous run may have left records in flight.
-    pub(crate) fn is_rerun(&self) -> bool {
+    pub fn is_rerun(&self) -> bool {
         self.lines > 0 || self.torn_bytes > 0
     }
 }
 
 /// Reads the journal at `path` (a missing file is an empty journal) and cuts off a
 /// torn last line, so the next append starts on a line of its own.
-pub(crate) fn load(path: &Path) -> io::Result<Loaded> {
+pub fn load(path: &Path) -> io::Result<Loaded> {
     let mut file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
@@ -142,7 +114,7 @@ type Job = (Entry, oneshot::Sender<io::Result<()>>);
 /// group-committed: one `write_all` and one `sync_data` for every entry that
 /// arrived meanwhile, and each caller learns when its own entry is on disk.
 #[derive(Debug)]
-pub(crate) struct JournalWriter {
+pub struct JournalWriter {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<thread::JoinHandle<()>>,
     path: PathBuf,
@@ -150,7 +122,7 @@ pub(crate) struct JournalWriter {
 
 impl JournalWriter {
     /// Opens (creating it if needed) the journal for appending.
-    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+    pub fn open(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = thread::Builder::new()
@@ -164,7 +136,7 @@ impl JournalWriter {
     }
 
     /// Appends one entry; returns once it is on disk.
-    pub(crate) async fn append(&self, entry: Entry) -> io::Result<()> {
+    pub async fn append(&self, entry: Entry) -> io::Result<()> {
         let (done, wait) = oneshot::channel();
         let closed = || {
             io::Error::other(format!(
@@ -221,11 +193,10 @@ fn writer_loop(mut file: File, rx: &mpsc::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    pub(crate) fn temp_path(name: &str) -> PathBuf {
+    fn temp_path(name: &str) -> PathBuf {
         let dir =
-            std::env::temp_dir().join(format!("clerk-cli-test-{}-{name}", std::process::id()));
+            std::env::temp_dir().join(format!("clerk-migrate-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).ok();
         dir.join("checkpoint.jsonl")
@@ -239,29 +210,6 @@ mod tests {
             user_id: Some(format!("user_{record}")),
             code: None,
         }
-    }
-
-    #[test]
-    fn keys_prefer_external_id_then_email_then_a_hash() {
-        let m = |v: Value| match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        assert_eq!(
-            record_key(&m(
-                json!({"external_id": "x1", "email_address": ["A@x.io"]})
-            )),
-            "x1"
-        );
-        assert_eq!(
-            record_key(&m(json!({"email_address": ["A@x.io"]}))),
-            "a@x.io"
-        );
-        let a = record_key(&m(json!({"username": "ann", "first_name": "A"})));
-        let b = record_key(&m(json!({"first_name": "A", "username": "ann"})));
-        assert_eq!(a, b);
-        assert!(a.starts_with("h:"));
-        assert_ne!(a, record_key(&m(json!({"username": "bob"}))));
     }
 
     #[tokio::test]

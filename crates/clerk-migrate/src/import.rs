@@ -16,121 +16,55 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use clerk_core::{Error, User};
+use clerk_core::Error;
 use clerk_tower::Clerk;
-use clerk_tower::users::{CreateUser, ListUsers, UserFilter};
-use serde_json::{Map, Value};
+use clerk_tower::users::{CreateUser, ListUsers};
+use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::input::Body;
 use crate::journal::{Entry, JournalWriter, Loaded, Outcome};
-use crate::progress::Progress;
-use crate::report::Latencies;
+use crate::record::{Body, Lookup};
 
-/// How a record can be found on the server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Lookup {
-    ExternalId(String),
-    Email(String),
-    Phone(String),
-    Username(String),
-    /// Nothing to look it up by: created without reconciliation.
-    None,
-}
-
-impl Lookup {
-    /// The best lookup for a create body.
-    pub(crate) fn for_body(body: &Map<String, Value>) -> Self {
-        let first = |f: &str| {
-            body.get(f)
-                .and_then(Value::as_array)
-                .and_then(|a| a.first())
-                .and_then(Value::as_str)
-        };
-        if let Some(id) = body.get("external_id").and_then(Value::as_str) {
-            Self::ExternalId(id.to_owned())
-        } else if let Some(email) = first("email_address") {
-            Self::Email(email.to_lowercase())
-        } else if let Some(phone) = first("phone_number") {
-            Self::Phone(phone.to_owned())
-        } else if let Some(name) = body.get("username").and_then(Value::as_str) {
-            Self::Username(name.to_lowercase())
-        } else {
-            Self::None
-        }
+/// Where the engine reports progress (a progress bar, a log line, nothing).
+pub trait Progress: Send + Sync {
+    /// Records already done before this run started.
+    fn set_position(&self, done: u64) {
+        let _ = done;
     }
-
-    fn kind(&self) -> u8 {
-        match self {
-            Self::ExternalId(_) => 0,
-            Self::Email(_) => 1,
-            Self::Phone(_) => 2,
-            Self::Username(_) => 3,
-            Self::None => 4,
-        }
-    }
-
-    /// A filter matching any of `values` (all of this lookup's kind).
-    fn filter(kind: u8, values: &[String]) -> UserFilter {
-        let f = UserFilter::new();
-        match kind {
-            // A leading `+`/`-` would read as include/exclude: `+` makes it a literal include.
-            0 => f.external_ids(values.iter().map(|v| {
-                if v.starts_with(['+', '-']) {
-                    format!("+{v}")
-                } else {
-                    v.clone()
-                }
-            })),
-            1 => f.email_addresses(values.iter().cloned()),
-            2 => f.phone_numbers(values.iter().cloned()),
-            _ => f.usernames(values.iter().cloned()),
-        }
-    }
-
-    /// The values of this lookup's kind that `user` carries.
-    fn values_of(kind: u8, user: &User) -> Vec<String> {
-        match kind {
-            0 => user.external_id.iter().cloned().collect(),
-            1 => user
-                .email_addresses
-                .iter()
-                .map(|e| e.email_address.to_lowercase())
-                .collect(),
-            2 => user
-                .phone_numbers
-                .iter()
-                .map(|p| p.phone_number.clone())
-                .collect(),
-            _ => user.username.iter().map(|u| u.to_lowercase()).collect(),
-        }
-    }
-
-    fn value(&self) -> Option<&str> {
-        match self {
-            Self::ExternalId(v) | Self::Email(v) | Self::Phone(v) | Self::Username(v) => Some(v),
-            Self::None => None,
-        }
+    /// `n` more records done.
+    fn inc(&self, n: u64) {
+        let _ = n;
     }
 }
+
+/// Reports nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// One record ready to send (validated; its body decodes into a `CreateUser`).
 #[derive(Debug)]
-pub(crate) struct Item {
-    pub(crate) index: usize,
-    pub(crate) line: usize,
-    pub(crate) key: String,
-    pub(crate) body: Body,
-    pub(crate) lookup: Lookup,
+pub struct Item {
+    /// Position in the input, from 0.
+    pub index: usize,
+    /// 1-based line of the input the record starts on (for reports).
+    pub line: usize,
+    /// The record's stable key ([`crate::record::record_key`]).
+    pub key: String,
+    /// The create body.
+    pub body: Body,
+    /// How the record is found on the server.
+    pub lookup: Lookup,
 }
 
 /// Knobs of one import run.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Options {
+pub struct Options {
     /// Workers (creates in flight at most).
-    pub(crate) concurrency: usize,
+    pub concurrency: usize,
     /// Creates of one record at most (after reconciling that the previous did nothing).
-    pub(crate) max_create_attempts: u32,
+    pub max_create_attempts: u32,
 }
 
 impl Default for Options {
@@ -144,42 +78,49 @@ impl Default for Options {
 
 /// One failed record.
 #[derive(Clone, Debug)]
-pub(crate) struct Failure {
-    pub(crate) index: usize,
-    pub(crate) line: usize,
-    pub(crate) code: String,
-    pub(crate) message: String,
+pub struct Failure {
+    /// Position of the record in the input.
+    pub index: usize,
+    /// Line of the record in the input.
+    pub line: usize,
+    /// Clerk's error code, else the error type.
+    pub code: String,
+    /// The error, as text.
+    pub message: String,
     /// The create body, for the failed-records file (`import` reads it back).
-    pub(crate) body: Value,
+    pub body: Value,
 }
 
 /// What an import run did.
 #[derive(Debug, Default)]
-pub(crate) struct Summary {
+pub struct Summary {
     /// Records considered (valid records of the input).
-    pub(crate) total: usize,
+    pub total: usize,
     /// Done by an earlier run, per the journal.
-    pub(crate) skipped: usize,
-    pub(crate) created: usize,
-    pub(crate) already_present: usize,
-    pub(crate) failed: usize,
-    pub(crate) failures: Vec<Failure>,
+    pub skipped: usize,
+    /// Users this run created.
+    pub created: usize,
+    /// Records found on the server instead of created.
+    pub already_present: usize,
+    /// Records that failed.
+    pub failed: usize,
+    /// The failed records, in input order.
+    pub failures: Vec<Failure>,
     /// HTTP requests sent (every attempt, lookups included).
-    pub(crate) requests: u64,
+    pub requests: u64,
     /// Attempts after the first (by the retry layer, and creates resent after reconciling).
-    pub(crate) retries: u64,
-    pub(crate) http_429: u64,
+    pub retries: u64,
+    /// 429 answers received.
+    pub http_429: u64,
     /// Lookups made to reconcile.
-    pub(crate) lookups: u64,
-    pub(crate) wall: Duration,
-    /// Request latency percentiles (each attempt, without the rate limiter's wait).
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
+    pub lookups: u64,
+    /// Wall time of the run.
+    pub wall: Duration,
 }
 
 impl Summary {
     /// Failures grouped by Clerk error code.
-    pub(crate) fn failed_by_code(&self) -> BTreeMap<String, usize> {
+    pub fn failed_by_code(&self) -> BTreeMap<String, usize> {
         let mut by = BTreeMap::new();
         for f in &self.failures {
             *by.entry(f.code.clone()).or_insert(0) += 1;
@@ -188,7 +129,7 @@ impl Summary {
     }
 
     /// Requests per second over the run.
-    pub(crate) fn achieved_rps(&self) -> f64 {
+    pub fn achieved_rps(&self) -> f64 {
         let secs = self.wall.as_secs_f64();
         if secs > 0.0 {
             self.requests as f64 / secs
@@ -212,14 +153,13 @@ struct Shared {
 
 /// Imports `items` (the valid records, in input order). Records the journal lists
 /// as done are skipped; when the journal held anything, the rest are reconciled first.
-pub(crate) async fn run(
+pub async fn run(
     clerk: &Clerk,
     items: Vec<Item>,
     loaded: &Loaded,
     journal: Arc<JournalWriter>,
     options: Options,
-    progress: &Progress,
-    latencies: &Latencies,
+    progress: Arc<dyn Progress>,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let before = clerk.metrics();
@@ -235,7 +175,7 @@ pub(crate) async fn run(
     let shared = Arc::new(Shared::default());
 
     if loaded.is_rerun() {
-        pending = reconcile_batch(clerk, pending, &journal, &shared, progress).await?;
+        pending = reconcile_batch(clerk, pending, &journal, &shared, &*progress).await?;
     }
 
     let items: Arc<[Item]> = pending.into();
@@ -247,7 +187,7 @@ pub(crate) async fn run(
             Arc::clone(&journal),
             Arc::clone(&shared),
         );
-        let progress_inc = ProgressHandle(progress.bar());
+        let progress = Arc::clone(&progress);
         workers.spawn(async move {
             while !shared.stop.load(Relaxed) {
                 let i = shared.next.fetch_add(1, Relaxed);
@@ -287,7 +227,7 @@ pub(crate) async fn run(
                         0
                     }
                 };
-                progress_inc.inc();
+                progress.inc(1);
             }
         });
     }
@@ -299,7 +239,6 @@ pub(crate) async fn run(
     }
 
     let after = clerk.metrics();
-    let (p50_ms, p99_ms) = latencies.p50_p99_ms();
     let mut failures = shared
         .failures
         .lock()
@@ -318,20 +257,7 @@ pub(crate) async fn run(
         http_429: after.rate_limited.saturating_sub(before.rate_limited),
         lookups: shared.lookups.load(Relaxed),
         wall: started.elapsed(),
-        p50_ms,
-        p99_ms,
     })
-}
-
-/// Ticks the bar from a worker task.
-struct ProgressHandle(Option<indicatif::ProgressBar>);
-
-impl ProgressHandle {
-    fn inc(&self) {
-        if let Some(bar) = &self.0 {
-            bar.inc(1);
-        }
-    }
 }
 
 /// Looks up every pending record that can be looked up, 100 values per list call,
@@ -341,7 +267,7 @@ async fn reconcile_batch(
     pending: Vec<Item>,
     journal: &JournalWriter,
     shared: &Shared,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Vec<Item>, String> {
     let mut by_kind: HashMap<u8, Vec<String>> = HashMap::new();
     for item in &pending {
@@ -496,39 +422,5 @@ async fn import_one(
             Duration::from_millis(50u64 << attempt.min(6)).min(Duration::from_secs(2))
         });
         tokio::time::sleep(backoff).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn lookups_prefer_the_external_id() {
-        let m = |v: Value| match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        assert_eq!(
-            Lookup::for_body(&m(json!({"external_id":"e","email_address":["A@x.io"]}))),
-            Lookup::ExternalId("e".into())
-        );
-        assert_eq!(
-            Lookup::for_body(&m(json!({"email_address":["A@x.io"]}))),
-            Lookup::Email("a@x.io".into())
-        );
-        assert_eq!(
-            Lookup::for_body(&m(json!({"phone_number":["+14155550100"]}))),
-            Lookup::Phone("+14155550100".into())
-        );
-        assert_eq!(
-            Lookup::for_body(&m(json!({"username":"Ann_1"}))),
-            Lookup::Username("ann_1".into())
-        );
-        assert_eq!(
-            Lookup::for_body(&m(json!({"first_name":"A"}))),
-            Lookup::None
-        );
     }
 }
