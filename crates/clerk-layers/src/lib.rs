@@ -18,6 +18,10 @@
 //!
 //! [`ServiceBuilderExt`] adds them to `ServiceBuilder` as `clerk_*` methods.
 //!
+//! The layers never import each other: what one tells another travels in the
+//! response extensions, as the types of [`extensions`] (the trace layer records
+//! the [`RateLimitWait`](extensions::RateLimitWait) the rate limiter left there).
+//!
 //! # The default stack
 //!
 //! Outermost first: trace (call) → operation timeout → retry → trace (attempt)
@@ -84,6 +88,7 @@
 pub mod auth;
 mod builder;
 pub mod concurrency;
+pub mod extensions;
 pub mod rate_limit;
 pub mod retry;
 pub mod timeout;

@@ -14,9 +14,11 @@
 //! `timeout`, `rate_limited`, … from [`Error::error_type`]), `clerk.operation`
 //! (the operationId), `clerk.error_code`, `clerk.trace_id` (the `Clerk-Trace-Id`
 //! or `cf-ray` header, or the error body's trace id), `retry_after_s`,
-//! `rate_limit.wait_ms` (recorded by the rate limit layer into the span that is
-//! current while it waits, so keep the attempt layer right above it; the call
-//! span gets the total over all attempts), `clerk.outcome_unknown`;
+//! `rate_limit.wait_ms` (read from the response's [`RateLimitWait`], which the
+//! rate limit layer below puts there; the call span gets the total over the
+//! attempts that got a response, or the final response's wait when no attempt
+//! layer runs),
+//! `clerk.outcome_unknown`;
 //! on the call span `attempts`, on the attempt span `attempt` (1, 2, …: counted
 //! through a shared counter the call layer puts into the request extensions,
 //! which retries copy along).
@@ -71,7 +73,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rate_limit::duration_ms;
+use crate::extensions::RateLimitWait;
 
 /// Which span the layer opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +140,7 @@ impl<S> Trace<S> {
 
 /// Per-call counters shared by every attempt through the request extensions.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct CallStats(Arc<StatsInner>);
+struct CallStats(Arc<StatsInner>);
 
 #[derive(Debug, Default)]
 struct StatsInner {
@@ -155,7 +157,7 @@ impl CallStats {
         self.0.attempts.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn add_wait(&self, waited: Duration) {
+    fn add_wait(&self, waited: Duration) {
         self.0.wait_nanos.fetch_add(
             u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -207,14 +209,15 @@ fn new_span(kind: Kind) -> tracing::Span {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Trace<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>, Error = Error>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<Error>,
 {
     type Response = Response<ResBody>;
     type Error = Error;
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
@@ -237,6 +240,7 @@ where
                 Kind::Attempt => {
                     if let Some(shared) = request.extensions().get::<CallStats>() {
                         span.record("attempt", shared.next_attempt());
+                        stats = Some(shared.clone());
                     }
                 }
             }
@@ -264,16 +268,17 @@ pin_project! {
     }
 }
 
-impl<F, B> Future for ResponseFuture<F>
+impl<F, B, E> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<Response<B>, Error>>,
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<Error>,
 {
     type Output = Result<Response<B>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let result = ready!(this.inner.poll(cx));
+        let result = ready!(this.inner.poll(cx)).map_err(Into::into);
         if !this.span.is_disabled() {
             record_outcome(this.span, *this.kind, this.stats.as_ref(), &result);
         }
@@ -287,9 +292,31 @@ fn record_outcome<B>(
     stats: Option<&CallStats>,
     result: &Result<Response<B>, Error>,
 ) {
-    if let Some(stats) = stats {
-        span.record("attempts", stats.attempts().max(1));
-        span.record("rate_limit.wait_ms", duration_ms(stats.wait()));
+    let waited = result
+        .as_ref()
+        .ok()
+        .and_then(|response| response.extensions().get::<RateLimitWait>())
+        .map(|wait| wait.0);
+    match (kind, stats) {
+        (Kind::Call, Some(stats)) => {
+            span.record("attempts", stats.attempts().max(1));
+            // Without an attempt layer below, the final response's wait is all we know.
+            let total = if stats.attempts() > 0 {
+                stats.wait()
+            } else {
+                waited.unwrap_or_default()
+            };
+            span.record("rate_limit.wait_ms", duration_ms(total));
+        }
+        (Kind::Attempt, stats) => {
+            if let Some(waited) = waited {
+                span.record("rate_limit.wait_ms", duration_ms(waited));
+                if let Some(stats) = stats {
+                    stats.add_wait(waited);
+                }
+            }
+        }
+        (Kind::Call, None) => {}
     }
     let failed = match result {
         Ok(response) => {
@@ -331,4 +358,8 @@ fn record_outcome<B>(
         (Kind::Call, false) => tracing::debug!("clerk call finished"),
         (Kind::Attempt, _) => tracing::debug!("clerk attempt finished"),
     }
+}
+
+fn duration_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clerk_core::{Body, Error, SecretKey};
 use clerk_layers::ServiceBuilderExt;
-use clerk_layers::rate_limit::{Quota, RateLimiter};
+use clerk_layers::rate_limit::{Quota, RateLimitWait, RateLimiter};
 use clerk_layers::retry::{ExponentialJitter, RetryPolicy};
 use http::{Request, Response, StatusCode};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
@@ -160,4 +160,70 @@ async fn with_the_level_disabled_the_layers_only_forward() {
         .unwrap();
     client.oneshot(request).await.unwrap();
     assert!(buffer.0.lock().unwrap().is_empty());
+}
+
+/// The trace layer learns the rate limiter's wait from the response, like
+/// tower-http's trace records from the response: any layer below that puts a
+/// `RateLimitWait` there is recorded, per attempt and summed on the call.
+#[tokio::test(start_paused = true)]
+async fn the_wait_is_read_from_the_response_per_attempt_and_summed_per_call() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(buffer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let calls = Arc::new(AtomicU32::new(0));
+    // Stands in for a rate limiter of your own: says each attempt waited 1.5 s.
+    let limiter_of_yours = {
+        let calls = calls.clone();
+        service_fn(move |_req: Request<Body>| {
+            let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                let mut response = Response::new(Body::empty());
+                if first {
+                    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                }
+                response
+                    .extensions_mut()
+                    .insert(RateLimitWait(Duration::from_millis(1500)));
+                Ok::<_, Error>(response)
+            }
+        })
+    };
+    let client =
+        ServiceBuilder::new()
+            .clerk_trace()
+            .clerk_retry(RetryPolicy::new().with_schedule(
+                ExponentialJitter::new(Duration::from_millis(10), 2.0, 0.0).unwrap(),
+            ))
+            .clerk_trace_attempt()
+            .service(limiter_of_yours);
+    let request = Request::get("http://127.0.0.1/v1/users/user_1")
+        .body(Body::empty())
+        .unwrap();
+    let response = client.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    // Span-close lines: the attempt spans, then the call span on its own.
+    let (attempts, calls): (Vec<&str>, Vec<&str>) = output
+        .lines()
+        .filter(|line| line.contains(" close time."))
+        .partition(|line| line.contains("clerk.attempt{"));
+    assert_eq!(attempts.len(), 2, "{output}");
+    for attempt in &attempts {
+        let attempt = attempt.split("clerk.attempt{").nth(1).unwrap();
+        assert!(attempt.contains("rate_limit.wait_ms=1500.0"), "{attempt}");
+    }
+    assert_eq!(calls.len(), 1, "{output}");
+    assert!(
+        calls[0].contains("rate_limit.wait_ms=3000.0"),
+        "{}",
+        calls[0]
+    );
 }

@@ -31,8 +31,8 @@
 //! The wait is acquired inside the response future (never in `poll_ready`), so a
 //! caller that readies the service and never calls it takes nothing, and
 //! dropping a waiting future takes nothing either. Each response carries a
-//! [`RateLimitWait`] extension, the current attempt's span gets
-//! `rate_limit.wait_ms`, and [`RateLimiter::snapshot`] reports grants, waiters,
+//! [`RateLimitWait`] extension (the trace layer above records it as
+//! `rate_limit.wait_ms`), and [`RateLimiter::snapshot`] reports grants, waiters,
 //! cooldown and 429s.
 //!
 //! Place it *inside* the retry layer, so every attempt is charged.
@@ -67,7 +67,7 @@ mod limiter;
 mod quota;
 mod service;
 
+pub use crate::extensions::RateLimitWait;
 pub use limiter::{DEFAULT_COOLDOWN, RateLimitSnapshot, RateLimiter};
 pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
-pub(crate) use service::duration_ms;
-pub use service::{RateLimit, RateLimitLayer, RateLimitWait, ResponseFuture};
+pub use service::{RateLimit, RateLimitLayer, ResponseFuture};

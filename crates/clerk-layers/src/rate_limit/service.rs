@@ -16,13 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::RateLimiter;
-use crate::trace::CallStats;
-
-/// How long a request waited in the rate limiter before it was sent (its user's
-/// limit, the 429 cooldown and the instance quota). Inserted into the extensions
-/// of every response that passed a [`RateLimit`] service.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RateLimitWait(pub Duration);
+use crate::extensions::RateLimitWait;
 
 /// Applies a shared [`RateLimiter`] to a service. See the [module docs](super).
 #[derive(Clone, Debug)]
@@ -297,17 +291,9 @@ fn start_call<S, ReqBody>(
     let (Some(mut inner), Some(request)) = (inner, request) else {
         return;
     };
-    let waited = limiter.finish(waited);
-    if let Some(stats) = request.extensions().get::<CallStats>() {
-        stats.add_wait(waited);
-    }
-    tracing::Span::current().record("rate_limit.wait_ms", duration_ms(waited));
+    limiter.finish(waited);
     let future = inner.call(request);
     state.set(State::Calling { future });
-}
-
-pub(crate) fn duration_ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
