@@ -8,6 +8,7 @@ use tower_layer::Stack;
 
 use crate::auth::{AuthLayer, ClerkHeadersLayer};
 use crate::concurrency::ConcurrencyLimitLayer;
+use crate::metrics::{Metrics, MetricsLayer};
 use crate::rate_limit::{RateLimitLayer, RateLimiter};
 use crate::retry::{DelaySchedule, RetryLayer, RetryPolicy};
 use crate::timeout::TimeoutLayer;
@@ -69,6 +70,10 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         policy: RetryPolicy<D>,
     ) -> ServiceBuilder<Stack<RetryLayer<D>, L>>;
 
+    /// Counts each attempt and its outcome into `metrics` ([`MetricsLayer`]);
+    /// inside the retry layer.
+    fn clerk_metrics(self, metrics: Metrics) -> ServiceBuilder<Stack<MetricsLayer, L>>;
+
     /// Waits for the shared `limiter` before each attempt ([`RateLimitLayer`]).
     fn clerk_rate_limit(self, limiter: RateLimiter) -> ServiceBuilder<Stack<RateLimitLayer, L>>;
 
@@ -108,6 +113,10 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         policy: RetryPolicy<D>,
     ) -> ServiceBuilder<Stack<RetryLayer<D>, L>> {
         self.layer(RetryLayer::new(policy))
+    }
+
+    fn clerk_metrics(self, metrics: Metrics) -> ServiceBuilder<Stack<MetricsLayer, L>> {
+        self.layer(MetricsLayer::new(metrics))
     }
 
     fn clerk_rate_limit(self, limiter: RateLimiter) -> ServiceBuilder<Stack<RateLimitLayer, L>> {

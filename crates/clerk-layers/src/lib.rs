@@ -1,5 +1,5 @@
 //! Tower layers for the Clerk Backend API: auth, rate limiting, retry, tracing,
-//! timeouts, concurrency.
+//! metrics, timeouts, concurrency.
 //!
 //! Every layer works on plain [`http::Request`]s and [`http::Response`]s, so it
 //! fits any tower stack, not only `clerk-tower`'s. Requests are classified with
@@ -12,6 +12,7 @@
 //! | [`trace`] | [`TraceLayer`](trace::TraceLayer) | a span per call and per attempt, OpenTelemetry field names, no secrets |
 //! | [`timeout`] | [`TimeoutLayer`](timeout::TimeoutLayer) | per-operation and per-attempt deadlines |
 //! | [`retry`] | [`RetryLayer`](retry::RetryLayer) | 429/5xx/connect/timeout retries, create-safe, budgeted |
+//! | [`metrics`] | [`MetricsLayer`](metrics::MetricsLayer) | counters of attempts, retries, 429s, 5xx, transport errors, timeouts |
 //! | [`rate_limit`] | [`RateLimitLayer`](rate_limit::RateLimitLayer) | Clerk's quota without 429s, FIFO, 429 cooldown, per-user limit |
 //! | [`concurrency`] | [`ConcurrencyLimitLayer`](concurrency::ConcurrencyLimitLayer) | a shared cap on requests in flight |
 //! | [`auth`] | [`AuthLayer`](auth::AuthLayer), [`ClerkHeadersLayer`](auth::ClerkHeadersLayer) | bearer key (sensitive), API version, user agent |
@@ -89,6 +90,7 @@ pub mod auth;
 mod builder;
 pub mod concurrency;
 pub mod extensions;
+pub mod metrics;
 pub mod rate_limit;
 pub mod retry;
 pub mod timeout;

@@ -17,7 +17,7 @@ use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, ServiceBuilder};
 
 use crate::client::{Clerk, ClerkService};
-use crate::metrics::Metrics;
+use clerk_layers::metrics::Metrics;
 
 /// Environment variable the secret key is read from when none is given.
 pub const SECRET_KEY_ENV: &str = "CLERK_SECRET_KEY";

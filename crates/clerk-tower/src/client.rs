@@ -12,8 +12,8 @@ use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 use crate::builder::ClerkBuilder;
-use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::users_api::Users;
+use clerk_layers::metrics::{Metrics, MetricsSnapshot};
 
 /// The type-erased stack the builder produces: cheap to clone, `Send + Sync`.
 pub type ClerkService = BoxCloneSyncService<ClerkRequest, ClerkResponse, Error>;

@@ -33,15 +33,15 @@
 
 mod builder;
 mod client;
-mod metrics;
 mod paged;
 mod pagination;
 mod users_api;
 
 pub use builder::{API_URL_ENV, ClerkBuilder, SECRET_KEY_ENV};
 pub use client::{Clerk, ClerkService};
-pub use metrics::{Metrics, MetricsFuture, MetricsLayer, MetricsService, MetricsSnapshot};
 pub use users_api::Users;
+
+pub use clerk_layers::metrics::{Metrics, MetricsSnapshot};
 
 pub use clerk_core::models;
 pub use clerk_core::users;
