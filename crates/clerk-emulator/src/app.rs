@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::{RateLimit, is_production_key, redact_key};
 use crate::faults::FaultState;
-use crate::limits::Limiter;
+use crate::rate_limits::Limiter;
 use crate::stats::{Counters, InstanceStats, Stats};
 use crate::store::InstanceData;
 

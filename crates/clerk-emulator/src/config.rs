@@ -1,5 +1,5 @@
-//! Configuration: [`Config`], [`RateLimit`], [`FaultSpec`], [`Latency`] and the CLI flags
-//! [`EmulatorArgs`].
+//! Configuration: [`Config`], [`RateLimit`], [`FaultSpec`] and [`Latency`]; the CLI flags that
+//! build one are [`EmulatorArgs`](crate::EmulatorArgs).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -457,81 +457,6 @@ pub(crate) fn redact_key(key: &str) -> String {
     }
 }
 
-/// The emulator's command-line flags, shared by `clerk-emulator` and `clerk-users emulator`.
-#[derive(clap::Args, Clone)]
-pub struct EmulatorArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Secret key of an instance (repeatable). `sk_live_…` is production, `sk_test_…`
-    /// development. Default: one development instance `sk_test_emulator`.
-    #[arg(long = "secret-key", value_name = "KEY")]
-    pub secret_keys: Vec<String>,
-    /// Instance rate limit: `N/Ws` (e.g. `500/5s`), `off`, or `default` (Clerk's: 1000/10s
-    /// production, 100/10s development).
-    #[arg(long, value_name = "N/Ws|off", default_value = "default")]
-    pub rate_limit: RateLimit,
-    /// Fault probabilities, e.g. `5xx=0.05,reset=0.02,lost_response=0.02,429=0.01`.
-    #[arg(long, value_name = "SPEC")]
-    pub faults: Option<FaultSpec>,
-    /// Added latency per request, uniform in MIN..MAX milliseconds.
-    #[arg(long, value_name = "MIN..MAX")]
-    pub latency: Option<Latency>,
-    /// JSON seed file (users, organizations, external accounts, passkeys, OAuth tokens).
-    #[arg(long = "seed", value_name = "FILE")]
-    pub seed: Option<PathBuf>,
-    /// JSON state file: loaded at start if present, written atomically on shutdown.
-    #[arg(long = "state", value_name = "FILE")]
-    pub state: Option<PathBuf>,
-}
-
-impl fmt::Debug for EmulatorArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmulatorArgs")
-            .field("listen", &self.listen)
-            .field(
-                "secret_keys",
-                &self
-                    .secret_keys
-                    .iter()
-                    .map(|k| redact_key(k))
-                    .collect::<Vec<_>>(),
-            )
-            .field("rate_limit", &self.rate_limit)
-            .field("faults", &self.faults)
-            .field("latency", &self.latency)
-            .field("seed", &self.seed)
-            .field("state", &self.state)
-            .finish()
-    }
-}
-
-impl EmulatorArgs {
-    /// Turns the flags into a validated [`Config`].
-    pub fn into_config(self) -> Result<Config, ConfigError> {
-        let mut config = Config::new()
-            .listen(self.listen)
-            .rate_limit(self.rate_limit);
-        for key in self.secret_keys {
-            config = config.secret_key(key);
-        }
-        if let Some(faults) = self.faults {
-            config = config.faults(faults);
-        }
-        if let Some(l) = self.latency {
-            config = config.latency(l.min, l.max);
-        }
-        if let Some(seed) = self.seed {
-            config = config.seed_file(seed);
-        }
-        if let Some(state) = self.state {
-            config = config.state_file(state);
-        }
-        config.validate()?;
-        Ok(config)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,69 +528,5 @@ mod tests {
         assert_eq!(redact_key("sk_live_abc"), "sk_live_…");
         let dbg = format!("{:?}", Config::new().secret_key("sk_live_supersecretvalue"));
         assert!(!dbg.contains("supersecret"), "{dbg}");
-    }
-
-    #[derive(clap::Parser, Debug)]
-    struct Cli {
-        #[command(flatten)]
-        args: EmulatorArgs,
-    }
-
-    #[test]
-    fn cli_flags_become_a_config_without_leaking_keys() {
-        use clap::Parser as _;
-        let cli = Cli::try_parse_from([
-            "clerk-emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--secret-key",
-            "sk_live_topsecretvalue1",
-            "--secret-key",
-            "sk_test_other_instance",
-            "--rate-limit",
-            "500/5s",
-            "--faults",
-            "5xx=0.05,reset=0.02,lost_response=0.02,429=0.01",
-            "--latency",
-            "5..20",
-            "--seed",
-            "seed.json",
-            "--state",
-            "state.json",
-        ])
-        .unwrap();
-        assert!(!format!("{cli:?}").contains("topsecret"));
-        let config = cli.args.into_config().unwrap();
-        assert!(!format!("{config:?}").contains("topsecret"));
-        assert_eq!(config.keys().len(), 2);
-        assert_eq!(
-            config.rate_limit,
-            RateLimit::Fixed {
-                requests: 500,
-                window: Duration::from_secs(5)
-            }
-        );
-        assert_eq!(config.faults.probability(FaultKind::LostResponse), 0.02);
-        assert_eq!(
-            config.latency.map(|l| l.max),
-            Some(Duration::from_millis(20))
-        );
-        for bad in [
-            vec!["x", "--rate-limit", "fast"],
-            vec!["x", "--faults", "reset=2"],
-            vec!["x", "--latency", "9..1"],
-            vec!["x", "--listen", "nowhere"],
-        ] {
-            assert!(Cli::try_parse_from(bad.clone()).is_err(), "{bad:?}");
-        }
-        let short = Cli::try_parse_from(["x", "--secret-key", "sk_1"]).unwrap();
-        assert!(short.args.into_config().is_err());
-        let default = Cli::try_parse_from(["x"])
-            .unwrap()
-            .args
-            .into_config()
-            .unwrap();
-        assert_eq!(default.keys(), vec![DEFAULT_SECRET_KEY.to_owned()]);
-        assert_eq!(default.listen, "127.0.0.1:8080".parse().unwrap());
     }
 }

@@ -177,16 +177,24 @@
 //! the SHA-256 of their key, so no secret key is written; instances in the file whose key is not
 //! configured are kept as they are.
 
+// Bottom to top: `op` (the operations), `model` and `store` (the records), `body` (decoded
+// input), `domain` (the instance's rules), `render` (Clerk's JSON), `api` (HTTP handlers),
+// `server`. `rate_limits`, `faults` and `stats` sit beside `api`; `persist` loads seed and state
+// files through `domain`.
 mod api;
 mod app;
+mod args;
+mod body;
 mod config;
+mod domain;
 mod error;
 mod faults;
 mod ids;
-mod limits;
 mod model;
+mod op;
 pub mod passwords;
 mod persist;
+mod rate_limits;
 mod render;
 mod server;
 mod stats;
@@ -194,8 +202,9 @@ mod store;
 mod time;
 pub mod totp;
 
+pub use args::EmulatorArgs;
 pub use config::{
-    Config, ConfigError, DEFAULT_SECRET_KEY, EmulatorArgs, FaultKind, FaultSpec, Latency, RateLimit,
+    Config, ConfigError, DEFAULT_SECRET_KEY, FaultKind, FaultSpec, Latency, RateLimit,
 };
 pub use server::Emulator;
 pub use stats::{InstanceStats, Stats};

@@ -1,4 +1,6 @@
-//! Start-up data (`--seed`, `--state`) and the atomic state snapshot written on shutdown.
+//! Start-up data (`--seed`, `--state`) and the atomic state snapshot written on shutdown. The
+//! seed loader goes through [`crate::domain`], so a seeded record passes the checks a created
+//! one does.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write as _};
@@ -8,9 +10,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::body::JsonBody;
 use crate::app::{App, Instance};
+use crate::body::JsonBody;
 use crate::config::{Config, validate_key};
+use crate::domain::{accounts, orgs, users};
 use crate::error::ApiError;
 use crate::faults::FaultState;
 use crate::store::InstanceData;
@@ -191,22 +194,22 @@ fn seed_user(data: &mut InstanceData, v: Value, now: i64, ctx: &str) -> Result<(
         }
     }
     let body = JsonBody::from_map(obj);
-    body.check_keys(crate::api::users_create_fields())
+    body.check_keys(users::CREATE_FIELDS)
         .map_err(|e| format!("{ctx}: {}", describe(&e)))?;
-    let id = crate::api::create_user(data, &body, now, id)
-        .map_err(|e| format!("{ctx}: {}", describe(&e)))?;
+    let id =
+        users::create_user(data, &body, now, id).map_err(|e| format!("{ctx}: {}", describe(&e)))?;
     for (i, a) in accounts.into_iter().enumerate() {
         let body = JsonBody::from_map(as_object(a, &format!("{ctx}.external_accounts[{i}]"))?);
-        crate::api::control::add_external_account(data, &id, body, now)
+        accounts::add_external_account(data, &id, body, now)
             .map_err(|e| format!("{ctx}.external_accounts[{i}]: {}", describe(&e)))?;
     }
     for (i, p) in passkeys.into_iter().enumerate() {
         let body = JsonBody::from_map(as_object(p, &format!("{ctx}.passkeys[{i}]"))?);
-        crate::api::control::add_passkey(data, &id, body, now)
+        accounts::add_passkey(data, &id, body, now)
             .map_err(|e| format!("{ctx}.passkeys[{i}]: {}", describe(&e)))?;
     }
     if !activity.is_empty() {
-        crate::api::control::set_activity(data, &id, JsonBody::from_map(activity))
+        accounts::set_activity(data, &id, JsonBody::from_map(activity))
             .map_err(|e| format!("{ctx}: {}", describe(&e)))?;
     }
     Ok(())
@@ -221,24 +224,24 @@ fn seed_org(data: &mut InstanceData, v: Value, now: i64, ctx: &str) -> Result<()
     let members = take_array(&mut obj, "memberships", ctx)?;
     let invitations = take_array(&mut obj, "invitations", ctx)?;
     let body = JsonBody::from_map(obj);
-    body.check_keys(crate::api::org_fields())
+    body.check_keys(orgs::ORG_FIELDS)
         .map_err(|e| format!("{ctx}: {}", describe(&e)))?;
-    let org_id = crate::api::create_org(data, &body, now, id)
-        .map_err(|e| format!("{ctx}: {}", describe(&e)))?;
+    let org_id =
+        orgs::create_org(data, &body, now, id).map_err(|e| format!("{ctx}: {}", describe(&e)))?;
     for (i, m) in members.into_iter().enumerate() {
         let c = format!("{ctx}.memberships[{i}]");
         let body = JsonBody::from_map(as_object(m, &c)?);
-        body.check_keys(crate::api::membership_fields())
+        body.check_keys(orgs::MEMBERSHIP_FIELDS)
             .map_err(|e| format!("{c}: {}", describe(&e)))?;
-        crate::api::create_membership(data, &org_id, &body, now)
+        orgs::create_membership(data, &org_id, &body, now)
             .map_err(|e| format!("{c}: {}", describe(&e)))?;
     }
     for (i, m) in invitations.into_iter().enumerate() {
         let c = format!("{ctx}.invitations[{i}]");
         let body = JsonBody::from_map(as_object(m, &c)?);
-        body.check_keys(crate::api::invitation_fields())
+        body.check_keys(orgs::INVITATION_FIELDS)
             .map_err(|e| format!("{c}: {}", describe(&e)))?;
-        crate::api::create_invitation(data, &org_id, &body, now)
+        orgs::create_invitation(data, &org_id, &body, now)
             .map_err(|e| format!("{c}: {}", describe(&e)))?;
     }
     Ok(())

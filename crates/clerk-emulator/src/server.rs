@@ -29,6 +29,7 @@ use crate::app::App;
 use crate::config::{Config, FaultKind, FaultSpec};
 use crate::error::ApiError;
 use crate::faults::Fault;
+use crate::op::Op;
 use crate::stats::Stats;
 
 /// How long a shutdown waits for in-flight requests.
@@ -98,7 +99,7 @@ impl tower::Service<Request<Incoming>> for FaultService {
             // Counted on arrival, before latency and faults, so a request is visible in the
             // stats while it is in flight.
             app.counters.request(op);
-            let (latency, fault) = app.faults.decide(op.map(route::Op::name));
+            let (latency, fault) = app.faults.decide(op.map(Op::name));
             // The latency is served after the request is handled, not before: Clerk
             // counts a request against its rate limit when it arrives, and a delay in
             // front of the limiter would reorder arrivals by up to the latency spread.

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::route::Op;
 use crate::config::FaultKind;
+use crate::op::Op;
 
 /// A snapshot of the emulator's counters.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]

@@ -1,22 +1,28 @@
 //! The `/v1` API: routing, version and key checks, rate limits, then the operation handlers.
 
-pub(crate) mod body;
 pub(crate) mod control;
 mod orgs;
+mod profile_image;
 pub(crate) mod route;
+mod user_resources;
 mod users;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Request, header};
+use http::{HeaderMap, Request, StatusCode, header};
+use serde_json::Value;
 
 use crate::app::{App, Instance};
-use crate::error::{ApiError, ApiResult};
-use body::Query;
-use route::Op;
+use crate::body::Query;
+use crate::error::{ApiError, ApiResult, json_bytes_response, json_response};
+use crate::model::User;
+use crate::op::Op;
+use crate::render::{Ctx, user_json, user_view};
+use crate::store::InstanceData;
 
 /// JSON bodies are capped at 1 MiB.
 pub(crate) const JSON_LIMIT: usize = 1 << 20;
@@ -175,36 +181,69 @@ async fn handle_v1(app: Arc<App>, mut req: Request<Body>) -> ApiResult<Response>
         now: crate::time::now_ms(),
     };
     if op == Op::SetUserProfileImage {
-        return users::set_profile_image(call, req).await;
+        return profile_image::set_profile_image(call, req).await;
     }
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &parts.headers, JSON_LIMIT).await?;
+    let call = &call;
     match op {
-        Op::CreateOrganization
-        | Op::CreateOrganizationMembership
-        | Op::CreateOrganizationInvitation
-        | Op::InstanceGetOrganizationMemberships => orgs::handle(&call, &bytes),
-        Op::VerifyPassword => users::verify_password(&call, &bytes).await,
-        Op::VerifyTOTP => users::verify_totp(&call, &bytes).await,
-        _ => users::handle(&call, &bytes),
+        Op::GetUserList => users::list(call),
+        Op::GetUsersCount => users::count(call),
+        Op::CreateUser => users::create(call, &bytes),
+        Op::GetUser => users::get(call, &bytes),
+        Op::UpdateUser => users::update(call, &bytes),
+        Op::DeleteUser => users::delete(call, &bytes),
+        Op::BanUser
+        | Op::UnbanUser
+        | Op::LockUser
+        | Op::UnlockUser
+        | Op::DeleteUserProfileImage => users::change_status(call, &bytes),
+        Op::UsersBan | Op::UsersUnban => users::ban_many(call, &bytes),
+        Op::UpdateUserMetadata => users::update_metadata(call, &bytes),
+        Op::GetOAuthAccessToken => user_resources::oauth_tokens(call, &bytes),
+        Op::UsersGetOrganizationMemberships => user_resources::memberships(call, &bytes),
+        Op::UsersGetOrganizationInvitations => user_resources::invitations(call, &bytes),
+        Op::DisableMFA | Op::DeleteBackupCode | Op::DeleteTOTP => {
+            user_resources::remove_mfa(call, &bytes)
+        }
+        Op::UserPasskeyDelete | Op::UserWeb3WalletDelete | Op::DeleteExternalAccount => {
+            user_resources::delete_sub_resource(call, &bytes)
+        }
+        Op::VerifyPassword => verify::verify_password(call, &bytes).await,
+        Op::VerifyTOTP => verify::verify_totp(call, &bytes).await,
+        Op::SetUserProfileImage => Err(ApiError::not_found()),
+        Op::CreateOrganization => orgs::create(call, &bytes),
+        Op::CreateOrganizationMembership => orgs::create_membership(call, &bytes),
+        Op::CreateOrganizationInvitation => orgs::create_invitation(call, &bytes),
+        Op::InstanceGetOrganizationMemberships => orgs::instance_memberships(call, &bytes),
     }
 }
 
-pub(crate) use orgs::{create_invitation, create_membership, create_org};
-pub(crate) use users::create_user;
-
-pub(crate) fn users_create_fields() -> &'static [&'static str] {
-    users::CREATE_FIELDS
+fn ok(bytes: Vec<u8>) -> ApiResult<Response> {
+    Ok(json_bytes_response(StatusCode::OK, bytes))
 }
 
-pub(crate) fn org_fields() -> &'static [&'static str] {
-    orgs::ORG_FIELDS
+fn ok_value(v: &Value) -> ApiResult<Response> {
+    Ok(json_response(StatusCode::OK, v))
 }
 
-pub(crate) fn membership_fields() -> &'static [&'static str] {
-    orgs::MEMBERSHIP_FIELDS
+fn ctx<'a>(call: &'a Call, data: &'a InstanceData) -> Ctx<'a> {
+    Ctx {
+        now: call.now,
+        origin: &call.app.origin,
+        data,
+    }
 }
 
-pub(crate) fn invitation_fields() -> &'static [&'static str] {
-    orgs::INVITATION_FIELDS
+/// The user `id` as the API renders it (404 when it is gone).
+fn user_response(call: &Call, data: &InstanceData, id: &str) -> ApiResult<Response> {
+    let u = data.users.get(id).ok_or_else(ApiError::not_found)?;
+    ok(user_json(u, ctx(call, data)))
+}
+
+/// Users as a bare JSON array, as `GET /users` and the bulk bans answer.
+fn users_array(call: &Call, data: &InstanceData, users: &[&User]) -> ApiResult<Response> {
+    let c = ctx(call, data);
+    let views: Vec<_> = users.iter().map(|u| user_view(u, c)).collect();
+    ok(serde_json::to_vec(&views).unwrap_or_default())
 }

@@ -1,22 +1,20 @@
-//! Organization endpoints that create the state the Users API reads: `POST /organizations`,
-//! `POST /organizations/{id}/memberships`, `POST /organizations/{id}/invitations`, plus the
-//! instance-wide `GET /organization_memberships`.
+//! Organizations, memberships and invitations: the state the Users API reads
+//! (`GET /users/{id}/organization_memberships`, `…/organization_invitations`,
+//! `GET /organization_memberships`), created by the API and the seed loader.
 
 use std::cmp::Ordering;
 
-use axum::response::Response;
 use http::StatusCode;
-use serde_json::json;
 
-use super::Call;
-use super::body::{JsonBody, Patch};
-use super::route::Op;
-use crate::error::{ApiError, ApiResult, json_bytes_response};
+use crate::body::{JsonBody, Patch, Query};
+use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 use crate::model::{Invitation, Membership, Organization, is_admin_role};
-use crate::render::{Ctx, invitation_view, membership_view, organization_view};
 use crate::store::InstanceData;
 
+use super::identifiers::normalize_email;
+
+/// The fields of a `POST /organizations` body.
 pub(crate) const ORG_FIELDS: &[&str] = &[
     "name",
     "created_by",
@@ -27,8 +25,10 @@ pub(crate) const ORG_FIELDS: &[&str] = &[
     "created_at",
     "role_set_key",
 ];
+/// The fields of a `POST /organizations/{id}/memberships` body.
 pub(crate) const MEMBERSHIP_FIELDS: &[&str] =
     &["user_id", "role", "public_metadata", "private_metadata"];
+/// The fields of a `POST /organizations/{id}/invitations` body.
 pub(crate) const INVITATION_FIELDS: &[&str] = &[
     "email_address",
     "inviter_user_id",
@@ -39,41 +39,6 @@ pub(crate) const INVITATION_FIELDS: &[&str] = &[
     "expires_in_days",
     "notify",
 ];
-
-pub(crate) fn handle(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
-    let ctx = |data| Ctx {
-        now: call.now,
-        origin: &call.app.origin,
-        data,
-    };
-    let render = |v: serde_json::Result<Vec<u8>>| {
-        Ok(json_bytes_response(StatusCode::OK, v.unwrap_or_default()))
-    };
-    match call.op {
-        Op::CreateOrganization => {
-            let body = JsonBody::parse(bytes, Some(ORG_FIELDS))?;
-            let mut data = call.inst.write();
-            let id = create_org(&mut data, &body, call.now, None)?;
-            let org = data.orgs.get(&id).ok_or_else(ApiError::not_found)?;
-            render(serde_json::to_vec(&organization_view(org, ctx(&data))))
-        }
-        Op::CreateOrganizationMembership => {
-            let body = JsonBody::parse(bytes, Some(MEMBERSHIP_FIELDS))?;
-            let mut data = call.inst.write();
-            let id = create_membership(&mut data, call.param(0), &body, call.now)?;
-            let m = data.memberships.get(&id).ok_or_else(ApiError::not_found)?;
-            render(serde_json::to_vec(&membership_view(m, ctx(&data), true)))
-        }
-        Op::CreateOrganizationInvitation => {
-            let body = JsonBody::parse(bytes, Some(INVITATION_FIELDS))?;
-            let mut data = call.inst.write();
-            let id = create_invitation(&mut data, call.param(0), &body, call.now)?;
-            let i = data.invitations.get(&id).ok_or_else(ApiError::not_found)?;
-            render(serde_json::to_vec(&invitation_view(i, ctx(&data), false)))
-        }
-        _ => instance_memberships(call, bytes),
-    }
-}
 
 fn metadata(body: &JsonBody, key: &str) -> ApiResult<crate::model::Metadata> {
     Ok(body.object(key)?.into_option().unwrap_or_default())
@@ -108,6 +73,7 @@ fn check_role(role: &str) -> ApiResult<()> {
     }
 }
 
+/// Creates an organization (its creator becomes an `org:admin` member), returning its id.
 pub(crate) fn create_org(
     data: &mut InstanceData,
     body: &JsonBody,
@@ -202,6 +168,7 @@ pub(crate) fn create_org(
     Ok(org_id)
 }
 
+/// Adds a user to an organization (by id or slug), returning the membership id.
 pub(crate) fn create_membership(
     data: &mut InstanceData,
     org: &str,
@@ -257,6 +224,7 @@ pub(crate) fn create_membership(
     Ok(id)
 }
 
+/// Invites an email address to an organization (by id or slug), returning the invitation id.
 pub(crate) fn create_invitation(
     data: &mut InstanceData,
     org: &str,
@@ -267,7 +235,7 @@ pub(crate) fn create_invitation(
         .org_by_id_or_slug(org)
         .map(|o| o.id.clone())
         .ok_or_else(ApiError::not_found)?;
-    let email = super::users::normalize_email(&body.required_string("email_address")?)?;
+    let email = normalize_email(&body.required_string("email_address")?)?;
     let role = body.required_string("role")?;
     check_role(&role)?;
     let inviter = body.opt_string("inviter_user_id")?;
@@ -325,10 +293,14 @@ pub(crate) fn create_invitation(
     Ok(id)
 }
 
-fn instance_memberships(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
-    JsonBody::expect_empty(bytes)?;
-    let (limit, offset) = call.query.page()?;
-    let order = call.query.first("order_by").unwrap_or("-created_at");
+/// The page of `GET /organization_memberships` (every membership of the instance, ordered by
+/// `order_by`), and the total count.
+pub(crate) fn instance_memberships<'a>(
+    q: &Query,
+    data: &'a InstanceData,
+) -> ApiResult<(Vec<&'a Membership>, usize)> {
+    let (limit, offset) = q.page()?;
+    let order = q.first("order_by").unwrap_or("-created_at");
     let (desc, field) = match order.as_bytes().first() {
         Some(b'-') => (true, &order[1..]),
         Some(b'+') => (false, &order[1..]),
@@ -349,7 +321,6 @@ fn instance_memberships(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
             "must be one of phone_number, email_address, created_at, first_name, last_name, username, with an optional + or - prefix",
         ));
     }
-    let data = call.inst.read();
     let mut mems: Vec<&Membership> = data.memberships.values().collect();
     let key = |m: &Membership| -> Option<String> {
         let u = data.users.get(&m.user_id)?;
@@ -377,19 +348,5 @@ fn instance_memberships(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
         if desc { o.reverse() } else { o }
     });
     let total = mems.len();
-    let c = Ctx {
-        now: call.now,
-        origin: &call.app.origin,
-        data: &data,
-    };
-    let page: Vec<_> = mems
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .filter_map(|m| membership_view(m, c, true))
-        .collect();
-    Ok(json_bytes_response(
-        StatusCode::OK,
-        serde_json::to_vec(&json!({ "data": page, "total_count": total })).unwrap_or_default(),
-    ))
+    Ok((mems.into_iter().skip(offset).take(limit).collect(), total))
 }

@@ -1,0 +1,305 @@
+//! Search: the filters, ordering and cursor of `GET /users` and `GET /users/count`.
+
+use std::cmp::Ordering;
+
+use crate::body::Query;
+use crate::error::{ApiError, ApiResult};
+use crate::model::User;
+use crate::store::InstanceData;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortField {
+    CreatedAt,
+    UpdatedAt,
+    EmailAddress,
+    Web3Wallet,
+    FirstName,
+    LastName,
+    PhoneNumber,
+    Username,
+    LastActiveAt,
+    LastSignInAt,
+}
+
+fn parse_order(raw: Option<&str>) -> ApiResult<(SortField, bool)> {
+    let raw = raw.unwrap_or("-created_at");
+    let (desc, field) = match raw.as_bytes().first() {
+        Some(b'-') => (true, &raw[1..]),
+        Some(b'+') => (false, &raw[1..]),
+        _ => (false, raw),
+    };
+    let f = match field {
+        "created_at" => SortField::CreatedAt,
+        "updated_at" => SortField::UpdatedAt,
+        "email_address" => SortField::EmailAddress,
+        "web3wallet" => SortField::Web3Wallet,
+        "first_name" => SortField::FirstName,
+        "last_name" => SortField::LastName,
+        "phone_number" => SortField::PhoneNumber,
+        "username" => SortField::Username,
+        "last_active_at" => SortField::LastActiveAt,
+        "last_sign_in_at" => SortField::LastSignInAt,
+        _ => {
+            return Err(ApiError::value_invalid(
+                "order_by",
+                "must be one of created_at, updated_at, email_address, web3wallet, first_name, last_name, phone_number, username, last_active_at, last_sign_in_at, with an optional + or - prefix (send + as %2B)",
+            ));
+        }
+    };
+    Ok((f, desc))
+}
+
+/// `None` sorts after every value ascending (and first descending), like SQL's default.
+fn cmp_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn cmp_users(a: &User, b: &User, f: SortField) -> Ordering {
+    let lower = |s: Option<&str>| s.map(str::to_lowercase);
+    let primary = match f {
+        SortField::CreatedAt => a.created_at.cmp(&b.created_at),
+        SortField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+        SortField::EmailAddress => cmp_opt(a.primary_email(), b.primary_email()),
+        SortField::Web3Wallet => cmp_opt(a.primary_wallet(), b.primary_wallet()),
+        SortField::FirstName => cmp_opt(
+            lower(a.first_name.as_deref()),
+            lower(b.first_name.as_deref()),
+        ),
+        SortField::LastName => {
+            cmp_opt(lower(a.last_name.as_deref()), lower(b.last_name.as_deref()))
+        }
+        SortField::PhoneNumber => cmp_opt(a.primary_phone(), b.primary_phone()),
+        SortField::Username => cmp_opt(a.username.as_deref(), b.username.as_deref()),
+        SortField::LastActiveAt => cmp_opt(a.last_active_at, b.last_active_at),
+        SortField::LastSignInAt => cmp_opt(a.last_sign_in_at, b.last_sign_in_at),
+    };
+    primary.then(a.seq.cmp(&b.seq))
+}
+
+/// `+id`/`-id` include/exclude filters: a user passes when it matches an include (if any) and
+/// no exclude.
+fn include_exclude<'a>(values: &[&'a str]) -> (Vec<&'a str>, Vec<&'a str>) {
+    let mut inc = Vec::new();
+    let mut exc = Vec::new();
+    for v in values {
+        if let Some(x) = v.strip_prefix('-') {
+            exc.push(x);
+        } else {
+            inc.push(v.strip_prefix('+').unwrap_or(v));
+        }
+    }
+    (inc, exc)
+}
+
+fn passes(inc: &[&str], exc: &[&str], candidates: &[&str]) -> bool {
+    (inc.is_empty() || candidates.iter().any(|c| inc.contains(c)))
+        && !candidates.iter().any(|c| exc.contains(c))
+}
+
+fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    hay.to_lowercase().contains(needle_lower)
+}
+
+/// The users matching the List/Count filters.
+fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User>> {
+    let lower = |v: Vec<&str>| v.into_iter().map(str::to_lowercase).collect::<Vec<_>>();
+    let emails = lower(q.list("email_address")?);
+    let phones = q.list("phone_number")?;
+    let usernames = lower(q.list("username")?);
+    let wallets = lower(q.list("web3_wallet")?);
+    let (ext_inc, ext_exc) = include_exclude(&q.list("external_id")?);
+    let (id_inc, id_exc) = include_exclude(&q.list("user_id")?);
+    let (org_inc, org_exc) = include_exclude(&q.list("organization_id")?);
+    let provider = q.first("provider");
+    let provider_ids = q.list("provider_user_id")?;
+    if provider.is_some() == provider_ids.is_empty() {
+        return Err(ApiError::value_invalid(
+            if provider.is_some() {
+                "provider_user_id"
+            } else {
+                "provider"
+            },
+            "provider and provider_user_id must be used together",
+        ));
+    }
+    let text = |k: &str| q.first(k).filter(|s| !s.is_empty()).map(str::to_lowercase);
+    let (query, email_q, phone_q, username_q, name_q) = (
+        text("query"),
+        text("email_address_query"),
+        text("phone_number_query"),
+        text("username_query"),
+        text("name_query"),
+    );
+    let banned = q.boolean("banned")?;
+    let ts = |k: &str| q.int(k);
+    let (la_before, la_after, la_since) = (
+        ts("last_active_at_before")?,
+        ts("last_active_at_after")?,
+        ts("last_active_at_since")?,
+    );
+    let (c_before, c_after) = (ts("created_at_before")?, ts("created_at_after")?);
+    let (ls_before, ls_after) = (ts("last_sign_in_at_before")?, ts("last_sign_in_at_after")?);
+
+    let before = |v: Option<i64>, t: Option<i64>| t.is_none_or(|t| v.is_some_and(|v| v < t));
+    let after = |v: Option<i64>, t: Option<i64>| t.is_none_or(|t| v.is_some_and(|v| v > t));
+
+    let users = data.users.values().filter(|u| {
+        if !emails.is_empty() && !u.emails.iter().any(|e| emails.contains(&e.email_address)) {
+            return false;
+        }
+        if !phones.is_empty()
+            && !u
+                .phones
+                .iter()
+                .any(|p| phones.contains(&p.phone_number.as_str()))
+        {
+            return false;
+        }
+        if !usernames.is_empty() && !u.username.as_ref().is_some_and(|n| usernames.contains(n)) {
+            return false;
+        }
+        if !wallets.is_empty() && !u.wallets.iter().any(|w| wallets.contains(&w.web3_wallet)) {
+            return false;
+        }
+        if (!ext_inc.is_empty() || !ext_exc.is_empty())
+            && !passes(
+                &ext_inc,
+                &ext_exc,
+                &u.external_id.as_deref().into_iter().collect::<Vec<_>>(),
+            )
+        {
+            return false;
+        }
+        if !passes(&id_inc, &id_exc, &[u.id.as_str()]) {
+            return false;
+        }
+        if !org_inc.is_empty() || !org_exc.is_empty() {
+            let orgs: Vec<&str> = data
+                .memberships_of(&u.id)
+                .map(|m| m.organization_id.as_str())
+                .collect();
+            if !passes(&org_inc, &org_exc, &orgs) {
+                return false;
+            }
+        }
+        if let Some(p) = provider {
+            let p = p.strip_prefix("oauth_").unwrap_or(p);
+            if !u.external_accounts.iter().any(|a| {
+                a.provider.strip_prefix("oauth_").unwrap_or(&a.provider) == p
+                    && provider_ids.contains(&a.provider_user_id.as_str())
+            }) {
+                return false;
+            }
+        }
+        if let Some(q) = &email_q
+            && !u.emails.iter().any(|e| contains_ci(&e.email_address, q))
+        {
+            return false;
+        }
+        if let Some(q) = &phone_q
+            && !u.phones.iter().any(|p| contains_ci(&p.phone_number, q))
+        {
+            return false;
+        }
+        if let Some(q) = &username_q
+            && !u.username.as_deref().is_some_and(|n| contains_ci(n, q))
+        {
+            return false;
+        }
+        if let Some(q) = &name_q {
+            let full = format!(
+                "{} {}",
+                u.first_name.as_deref().unwrap_or(""),
+                u.last_name.as_deref().unwrap_or("")
+            );
+            if !contains_ci(full.trim(), q) {
+                return false;
+            }
+        }
+        if let Some(q) = &query {
+            let hit = u.emails.iter().any(|e| contains_ci(&e.email_address, q))
+                || u.phones.iter().any(|p| contains_ci(&p.phone_number, q))
+                || u.wallets.iter().any(|w| contains_ci(&w.web3_wallet, q))
+                || u.username.as_deref().is_some_and(|n| contains_ci(n, q))
+                || contains_ci(&u.id, q)
+                || u.first_name.as_deref().is_some_and(|n| contains_ci(n, q))
+                || u.last_name.as_deref().is_some_and(|n| contains_ci(n, q));
+            if !hit {
+                return false;
+            }
+        }
+        if banned.is_some_and(|b| b != u.banned) {
+            return false;
+        }
+        before(u.last_active_at, la_before)
+            && after(u.last_active_at, la_after)
+            && la_since.is_none_or(|t| u.last_active_at.is_some_and(|v| v >= t))
+            && before(Some(u.created_at), c_before)
+            && after(Some(u.created_at), c_after)
+            && before(u.last_sign_in_at, ls_before)
+            && after(u.last_sign_in_at, ls_after)
+    });
+    Ok(users.collect())
+}
+
+/// The page of users a `GET /users` query selects: filtered, ordered, then cut by `offset` or
+/// the `starting_after` cursor and `limit`.
+pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User>> {
+    let (limit, offset) = q.page()?;
+    let (field, desc) = parse_order(q.first("order_by"))?;
+    let cursor = q.first("starting_after").filter(|s| !s.is_empty());
+    if cursor.is_some() {
+        if field != SortField::CreatedAt {
+            return Err(ApiError::value_invalid(
+                "starting_after",
+                "can only be used with created_at ordering",
+            ));
+        }
+        if offset != 0 {
+            return Err(ApiError::value_invalid(
+                "starting_after",
+                "cannot be combined with offset",
+            ));
+        }
+    }
+    let mut users = filter_users(q, data)?;
+    users.sort_by(|a, b| {
+        let o = cmp_users(a, b, field);
+        if desc { o.reverse() } else { o }
+    });
+    let start = match cursor {
+        None => offset,
+        Some(id) => {
+            let key = data
+                .users
+                .get(id)
+                .map(|u| (u.created_at, u.seq))
+                .or_else(|| data.tombstones.get(id).copied())
+                .ok_or_else(|| {
+                    ApiError::value_invalid("starting_after", "is not a known user ID")
+                })?;
+            users
+                .iter()
+                .position(|u| {
+                    let o = (u.created_at, u.seq).cmp(&key);
+                    if desc {
+                        o == Ordering::Less
+                    } else {
+                        o == Ordering::Greater
+                    }
+                })
+                .unwrap_or(users.len())
+        }
+    };
+    Ok(users.into_iter().skip(start).take(limit).collect())
+}
+
+/// How many users a `GET /users/count` query matches.
+pub(crate) fn count(q: &Query, data: &InstanceData) -> ApiResult<usize> {
+    Ok(filter_users(q, data)?.len())
+}
