@@ -329,6 +329,12 @@ impl Error {
         self.inner.outcome_unknown
     }
 
+    /// Whether the server may have applied the request ([`Applied::of_error`](crate::Applied::of_error)):
+    /// the one rule the retry layer, the client and the importer follow.
+    pub fn applied(&self) -> crate::Applied {
+        crate::Applied::of_error(self)
+    }
+
     /// A short, low-cardinality name of what went wrong, for metrics and the
     /// `error.type` trace field: the status code for server answers, else one of
     /// `connect`, `transport`, `timeout`, `decode`, `body_too_large`,

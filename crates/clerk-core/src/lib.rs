@@ -5,6 +5,7 @@
 //! a typed request into an [`http::Request`] and an [`http::Response`] back into a
 //! typed result, so any HTTP stack can drive it.
 
+mod applied;
 mod base_url;
 mod body;
 mod error;
@@ -14,6 +15,7 @@ mod secret;
 pub mod users;
 mod wire;
 
+pub use applied::Applied;
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
 pub use error::{BoxError, ClerkError, ClerkErrors, Error, header_trace_id, retry_after};

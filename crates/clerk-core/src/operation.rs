@@ -35,10 +35,12 @@ pub trait Operation {
 #[non_exhaustive]
 pub enum RetryClass {
     /// Sending it twice has the same effect as once (reads, deletes, updates, bans,
-    /// locks, verifications, bulk bans): retried after any retryable failure.
+    /// locks, bulk bans): retried after any retryable failure.
     Idempotent,
-    /// Sending it twice can create two resources (`POST /users`): retried only when
-    /// the first attempt provably did nothing (no connection, or a 429).
+    /// Sending it twice can do something twice: `POST /users` creates a second user,
+    /// `verify_password` counts a second attempt toward lockout, `verify_totp`
+    /// consumes a backup code. Retried only when the first attempt provably did
+    /// nothing ([`Applied::No`](crate::Applied::No): no connection, or a 429).
     NotIdempotent,
 }
 
@@ -153,11 +155,13 @@ impl OperationInfo {
             ("POST", ["users", _, "verify_password"]) => Some((
                 "VerifyPassword",
                 "/users/{user_id}/verify_password",
-                idempotent,
+                RetryClass::NotIdempotent,
             )),
-            ("POST", ["users", _, "verify_totp"]) => {
-                Some(("VerifyTOTP", "/users/{user_id}/verify_totp", idempotent))
-            }
+            ("POST", ["users", _, "verify_totp"]) => Some((
+                "VerifyTOTP",
+                "/users/{user_id}/verify_totp",
+                RetryClass::NotIdempotent,
+            )),
             ("DELETE", ["users", _, "mfa"]) => {
                 Some(("DisableMFA", "/users/{user_id}/mfa", idempotent))
             }

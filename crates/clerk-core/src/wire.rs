@@ -1,6 +1,7 @@
 //! Wire encoding shared by the request types: path segments, query strings,
 //! bodies, and response decoding.
 
+use std::any::Any;
 use std::fmt::{self, Write as _};
 
 use bytes::Bytes;
@@ -10,7 +11,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{BaseUrl, Body, ClerkRequest, ClerkResponse, Error, OperationInfo};
+use crate::models::ObjectType;
+use crate::{BaseUrl, Body, ClerkRequest, ClerkResponse, Error, OperationInfo, User};
 
 /// Everything but the RFC 3986 unreserved characters (`A-Za-z0-9-._~`) is
 /// encoded, in path segments and in query keys and values alike: `/`, `?`, `#`
@@ -181,18 +183,44 @@ pub(crate) fn request(
 
 /// Decodes a JSON success body into `T`, or turns a non-success response into
 /// the error.
-pub(crate) fn parse_json<T: DeserializeOwned>(response: ClerkResponse) -> Result<T, Error> {
+///
+/// A [`User`] (alone or in a list) must be one: `object: "user"` and a non-empty
+/// `id`. A misrouted proxy's `{"object":"total_count"}` decodes into a `User`
+/// full of defaults, and taking it for the created user would lose the record.
+pub(crate) fn parse_json<T: DeserializeOwned + 'static>(
+    response: ClerkResponse,
+) -> Result<T, Error> {
     if !response.status().is_success() {
         return Err(Error::from_response(&response));
     }
     let body = response.into_body().into_bytes();
-    serde_json::from_slice(&body).map_err(|e| Error::decode(e, &body))
+    let value: T = serde_json::from_slice(&body).map_err(|e| Error::decode(e, &body))?;
+    let any: &dyn Any = &value;
+    let users = match (any.downcast_ref::<User>(), any.downcast_ref::<Vec<User>>()) {
+        (Some(user), _) => std::slice::from_ref(user),
+        (None, Some(users)) => users.as_slice(),
+        (None, None) => &[],
+    };
+    if let Some(bad) = users
+        .iter()
+        .find(|u| u.object != ObjectType::User || u.id.is_empty())
+    {
+        let what = format!(
+            "expected a user (object \"user\" with an id), got object {:?} with id {:?}",
+            bad.object.as_str(),
+            bad.id
+        );
+        return Err(Error::decode(what, &body));
+    }
+    Ok(value)
 }
 
 /// Same as [`parse_json`] for outputs that are JSON objects: serde would also
 /// accept an array for a struct, and a list where one object was expected means
 /// the wrong endpoint answered.
-pub(crate) fn parse_object<T: DeserializeOwned>(response: ClerkResponse) -> Result<T, Error> {
+pub(crate) fn parse_object<T: DeserializeOwned + 'static>(
+    response: ClerkResponse,
+) -> Result<T, Error> {
     if response.status().is_success() {
         let body = response.body().as_bytes();
         let first = body.iter().find(|b| !b.is_ascii_whitespace());

@@ -944,7 +944,10 @@ fn responses_decode_into_the_outputs() {
     assert_eq!(user.id, "user_1");
 
     let users = ListUsers::new()
-        .parse_response(response(200, r#"[{"id":"user_1"},{"id":"user_2"}]"#))
+        .parse_response(response(
+            200,
+            r#"[{"id":"user_1","object":"user"},{"id":"user_2","object":"user"}]"#,
+        ))
         .unwrap();
     assert_eq!(users.len(), 2);
 

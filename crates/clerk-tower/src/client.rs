@@ -81,9 +81,11 @@ where
     }
 
     /// Runs one operation: builds its request, sends it through the stack and
-    /// parses the response. A user creation that failed in a way that may have
-    /// applied it (timeout, connection lost after sending) fails with
-    /// [`Error::is_outcome_unknown`], whatever layer noticed.
+    /// parses the response. A non-idempotent call (a user creation) that failed in
+    /// a way that may have applied it ([`Applied::may_have`](clerk_core::Applied::may_have):
+    /// a timeout, a connection lost after sending, a 5xx, a 2xx with an unreadable
+    /// body) fails with [`Error::is_outcome_unknown`], whatever layer noticed and
+    /// whatever the retry settings.
     pub async fn execute<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
         let request = operation.build_request(&self.base_url)?;
         let not_idempotent = request
@@ -91,19 +93,15 @@ where
             .get::<OperationInfo>()
             .is_some_and(|info| info.retry_class == RetryClass::NotIdempotent);
         self.metrics.record_call();
-        match self.service.clone().oneshot(request).await {
+        let result = match self.service.clone().oneshot(request).await {
             Ok(response) => operation.parse_response(response),
-            // A deadline or a broken connection above the retry layer (the whole
-            // operation's timeout, a custom stack without our retry layer) leaves a
-            // user creation as ambiguous as one the retry layer gave up on.
-            Err(err)
-                if not_idempotent
-                    && !err.is_outcome_unknown()
-                    && (err.is_timeout() || (err.is_transport() && !err.is_connect())) =>
-            {
+            Err(err) => Err(err),
+        };
+        match result {
+            Err(err) if not_idempotent && !err.is_outcome_unknown() && err.applied().may_have() => {
                 Err(err.into_outcome_unknown())
             }
-            Err(err) => Err(err),
+            other => other,
         }
     }
 

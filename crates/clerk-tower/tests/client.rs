@@ -306,3 +306,220 @@ fn a_key_that_cannot_be_a_header_fails_the_build_not_each_call() {
         "the key stays out of the error"
     );
 }
+
+/// A transport that answers every request with `status`, `headers` and `body`, and counts calls.
+fn scripted(
+    status: u16,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+) -> (
+    impl tower::Service<ClerkRequest, Response = ClerkResponse, Error = Error, Future = impl Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+    Arc<AtomicUsize>,
+) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let service = tower::service_fn(move |_request: ClerkRequest| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut response = http::Response::builder().status(status);
+            for (name, value) in headers {
+                response = response.header(*name, *value);
+            }
+            Ok::<ClerkResponse, Error>(
+                response
+                    .body(Body::from(body.as_bytes().to_vec()))
+                    .expect("response"),
+            )
+        }
+    });
+    (service, calls)
+}
+
+fn scripted_client<T>(
+    transport: T,
+    builder: impl FnOnce(clerk_tower::ClerkBuilder) -> clerk_tower::ClerkBuilder,
+) -> Clerk
+where
+    T: tower::Service<ClerkRequest, Response = ClerkResponse, Error = Error>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    T::Future: Send + 'static,
+{
+    builder(
+        Clerk::builder()
+            .secret_key("sk_test_x")
+            .base_url("http://127.0.0.1:1")
+            .transport(transport),
+    )
+    .build()
+    .expect("client")
+}
+
+#[tokio::test]
+async fn a_502_on_a_create_is_outcome_unknown_whatever_the_retry_settings() {
+    use clerk_tower::layers::retry::RetryPolicy;
+    let settings: [(
+        &str,
+        fn(clerk_tower::ClerkBuilder) -> clerk_tower::ClerkBuilder,
+    ); 3] = [
+        ("max_attempts(1)", |b| b.max_attempts(1)),
+        ("RetryPolicy::never()", |b| {
+            b.retry_policy(RetryPolicy::never())
+        }),
+        ("default", |b| b),
+    ];
+    for (name, settings) in settings {
+        let (transport, calls) = scripted(502, &[], "<html>Bad Gateway</html>");
+        let clerk = scripted_client(transport, settings);
+        let err = clerk
+            .users()
+            .create(CreateUser::new().external_id("e1"))
+            .await
+            .expect_err("502");
+        assert!(err.is_outcome_unknown(), "{name}: {err:?}");
+        assert_eq!(err.status().map(|s| s.as_u16()), Some(502), "{name}");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "{name}: a create is never resent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_create_whose_body_cannot_be_read_is_outcome_unknown() {
+    for body in [
+        r#"{"id":"user_1","object":"us"#,
+        "<html>proxy says hi</html>",
+        "",
+    ] {
+        let (transport, _) = scripted(200, &[], body);
+        let clerk = scripted_client(transport, |b| b);
+        let err = clerk
+            .users()
+            .create(CreateUser::new().external_id("e1"))
+            .await
+            .expect_err("undecodable 2xx");
+        assert!(
+            err.is_decode() && err.is_outcome_unknown(),
+            "{body:?}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_operation_returning_a_user_gets_a_user_or_a_decode_error() {
+    let (transport, _) = scripted(200, &[], r#"{"object":"total_count","total_count":3}"#);
+    let clerk = scripted_client(transport, |b| b);
+    let err = clerk
+        .users()
+        .create(CreateUser::new().external_id("e1"))
+        .await
+        .expect_err("a total_count is not a user");
+    assert!(err.is_decode() && err.is_outcome_unknown(), "{err:?}");
+    let err = clerk.users().get("user_1").await.expect_err("not a user");
+    assert!(err.is_decode() && !err.is_outcome_unknown(), "{err:?}");
+
+    let (transport, _) = scripted(200, &[], r#"{"object":"user","id":""}"#);
+    let clerk = scripted_client(transport, |b| b);
+    assert!(
+        clerk
+            .users()
+            .get("user_1")
+            .await
+            .expect_err("empty id")
+            .is_decode()
+    );
+
+    let (transport, _) = scripted(
+        200,
+        &[],
+        r#"[{"object":"user","id":"user_1"},{"object":"organization","id":"org_1"}]"#,
+    );
+    let clerk = scripted_client(transport, |b| b);
+    let err = clerk
+        .users()
+        .list(ListUsers::new())
+        .await
+        .expect_err("a list of users holds users");
+    assert!(err.is_decode(), "{err:?}");
+
+    let (transport, _) = scripted(
+        200,
+        &[],
+        r#"{"object":"user","id":"user_1","some_new_field":1}"#,
+    );
+    let clerk = scripted_client(transport, |b| b);
+    assert_eq!(
+        clerk.users().get("user_1").await.expect("a user").id,
+        "user_1"
+    );
+}
+
+#[tokio::test]
+async fn verifications_are_not_retried() {
+    for verify_totp in [true, false] {
+        let (transport, calls) = scripted(503, &[], "");
+        let clerk = scripted_client(transport, |b| b);
+        let err = if verify_totp {
+            clerk
+                .users()
+                .verify_totp("user_1", "12345678")
+                .await
+                .expect_err("503")
+        } else {
+            clerk
+                .users()
+                .verify_password("user_1", "hunter2-hunter2")
+                .await
+                .expect_err("503")
+        };
+        assert!(err.is_outcome_unknown(), "{err:?}");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "verify_totp consumes a backup code, verify_password counts toward lockout"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_retry_after_fails_fast_and_blocks_the_instance_for_the_cap_only() {
+    let (transport, calls) = scripted(429, &[("retry-after", "86400")], "");
+    let clerk = scripted_client(transport, |b| b.quota(Quota::production()));
+    let err = clerk.users().get("user_1").await.expect_err("429");
+    assert_eq!(
+        err.retry_after(),
+        Some(Duration::from_secs(86400)),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let cooldown = clerk
+        .rate_limiter()
+        .and_then(|l| l.cooldown_remaining())
+        .expect("a 429 pauses the instance");
+    assert!(
+        cooldown <= clerk_tower::layers::rate_limit::DEFAULT_MAX_COOLDOWN,
+        "{cooldown:?}"
+    );
+
+    let (transport, calls) = scripted(503, &[("retry-after", "86400")], "");
+    let clerk = scripted_client(transport, |b| b);
+    let err = clerk.users().get("user_1").await.expect_err("503");
+    assert_eq!(
+        err.retry_after(),
+        Some(Duration::from_secs(86400)),
+        "{err:?}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "no day-long sleep before a retry"
+    );
+}

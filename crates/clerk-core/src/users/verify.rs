@@ -66,7 +66,8 @@ impl Operation for VerifyPassword {
         OperationInfo::new(
             "VerifyPassword",
             "/users/{user_id}/verify_password",
-            RetryClass::Idempotent,
+            // Each attempt counts toward lockout (a password) or consumes a backup code.
+            RetryClass::NotIdempotent,
         )
     }
 
@@ -142,7 +143,8 @@ impl Operation for VerifyTotp {
         OperationInfo::new(
             "VerifyTOTP",
             "/users/{user_id}/verify_totp",
-            RetryClass::Idempotent,
+            // Each attempt counts toward lockout (a password) or consumes a backup code.
+            RetryClass::NotIdempotent,
         )
     }
 

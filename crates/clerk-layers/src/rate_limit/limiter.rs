@@ -17,8 +17,17 @@ use super::Quota;
 /// Default pause after a 429 that carries no `Retry-After`.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(1);
 
+/// Default longest cooldown one 429 can impose, whatever its `Retry-After` says:
+/// a forged or broken `Retry-After: 86400` must not stall every clone for a day.
+/// Matches the retry policy's default `Retry-After` cap.
+pub const DEFAULT_MAX_COOLDOWN: Duration = Duration::from_secs(30);
+
 /// Per-user checks between two sweeps of idle per-user entries.
 const SWEEP_EVERY: u64 = 256;
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// governor's clock, driven by tokio's clock so `tokio::time::pause` controls it:
 /// the time elapsed since the limiter was created.
@@ -77,6 +86,8 @@ struct Shared {
     queue: tokio::sync::Mutex<()>,
     /// Nanoseconds after `clock.start` until which nothing may be sent; 0 = none.
     blocked_until: AtomicU64,
+    /// Cap on one cooldown, in nanoseconds.
+    max_cooldown_nanos: AtomicU64,
     granted: AtomicU64,
     waiting: AtomicUsize,
     total_wait_nanos: AtomicU64,
@@ -132,6 +143,7 @@ impl RateLimiter {
                 ),
                 queue: tokio::sync::Mutex::new(()),
                 blocked_until: AtomicU64::new(0),
+                max_cooldown_nanos: AtomicU64::new(nanos(DEFAULT_MAX_COOLDOWN)),
                 granted: AtomicU64::new(0),
                 waiting: AtomicUsize::new(0),
                 total_wait_nanos: AtomicU64::new(0),
@@ -139,6 +151,18 @@ impl RateLimiter {
                 per_user_checks: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Caps the pause one 429 imposes ([`DEFAULT_MAX_COOLDOWN`] by default): a
+    /// longer `Retry-After` pauses for `max` only. The call that drew such a 429
+    /// fails anyway (the retry policy does not wait above its own cap), so the
+    /// cap only keeps one answer from blocking every other clone for longer.
+    #[must_use]
+    pub fn with_max_cooldown(self, max: Duration) -> Self {
+        self.shared
+            .max_cooldown_nanos
+            .store(nanos(max), Ordering::Relaxed);
+        self
     }
 
     /// The instance quota.
@@ -242,16 +266,17 @@ impl RateLimiter {
     }
 
     /// Reports a 429: every request through this limiter is held back for
-    /// `retry_after` ([`DEFAULT_COOLDOWN`] when the response had none), because
-    /// Clerk keeps rejecting requests until then. A shorter pause never cuts a
-    /// longer one short.
+    /// `retry_after` ([`DEFAULT_COOLDOWN`] when the response had none, at most
+    /// [`RateLimiter::with_max_cooldown`]), because Clerk keeps rejecting requests
+    /// until then. A shorter pause never cuts a longer one short.
     ///
     /// The rate limit layer calls this for every 429 it sees; call it yourself
     /// when you use the limiter without the layer.
     pub fn note_rate_limited(&self, retry_after: Option<Duration>) {
         let shared = &*self.shared;
         shared.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let pause = retry_after.unwrap_or(DEFAULT_COOLDOWN);
+        let max = Duration::from_nanos(shared.max_cooldown_nanos.load(Ordering::Relaxed));
+        let pause = retry_after.unwrap_or(DEFAULT_COOLDOWN).min(max);
         let until = shared.clock.now().saturating_add(pause);
         let until = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX).max(1);
         shared.blocked_until.fetch_max(until, Ordering::AcqRel);

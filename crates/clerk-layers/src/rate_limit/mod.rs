@@ -23,7 +23,8 @@
 //!    grant, and the p99 wait stays close to the mean. When nobody is in line and
 //!    the quota has room, the grant is taken on the spot, without an allocation.
 //! 4. **Cooldown.** After a 429 every request waits until its `Retry-After`
-//!    (1 s if absent) has passed: Clerk keeps rejecting until then.
+//!    (1 s if absent, 30 s at most: [`RateLimiter::with_max_cooldown`]) has
+//!    passed: Clerk keeps rejecting until then.
 //! 5. **Quota.** A GCRA on `governor`, clocked by tokio's clock (so paused-time
 //!    tests are deterministic), with burst and period derived so that no window
 //!    of length `W` ever holds more than `N` grants: see [`Quota`].
@@ -68,6 +69,6 @@ mod quota;
 mod service;
 
 pub use crate::extensions::RateLimitWait;
-pub use limiter::{DEFAULT_COOLDOWN, RateLimitSnapshot, RateLimiter};
+pub use limiter::{DEFAULT_COOLDOWN, DEFAULT_MAX_COOLDOWN, RateLimitSnapshot, RateLimiter};
 pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
 pub use service::{RateLimit, RateLimitLayer, ResponseFuture};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::{Body, Error, OperationInfo, RetryClass, retry_after};
+use clerk_core::{Applied, Body, Error, OperationInfo, RetryClass, retry_after};
 use http::{Request, Response, StatusCode};
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
@@ -78,8 +78,8 @@ impl fmt::Debug for RetryBudget {
 enum Failure {
     /// Provably not sent: no connection was made.
     NotSent,
-    /// Refused by the rate limit (429), with the server's `Retry-After`.
-    RateLimited(Option<Duration>),
+    /// Refused by the rate limit (429).
+    RateLimited,
     /// May have been applied: reset after sending, a timeout, a 500/502/503/504.
     Ambiguous,
 }
@@ -182,36 +182,35 @@ fn is_retryable_server_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 500 | 502 | 503 | 504)
 }
 
-fn classify(result: &Result<Response<Body>, Error>) -> Option<Failure> {
-    match result {
-        Ok(response) => {
-            let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                Some(Failure::RateLimited(retry_after(response.headers())))
-            } else if is_retryable_server_status(status) {
-                Some(Failure::Ambiguous)
-            } else {
-                None
-            }
+/// What a failed attempt was, by the one rule of [`Applied`]; `None` when it is not
+/// retried at all (a success, another 4xx, a decode error, a 501, …).
+fn classify(result: &Result<Response<Body>, Error>) -> Option<(Failure, Option<Duration>)> {
+    let (applied, status, wait, failed_in_transit) = match result {
+        Ok(response) => (
+            Applied::of_status(response.status()),
+            Some(response.status()),
+            retry_after(response.headers()),
+            false,
+        ),
+        // Already judged by an inner retry layer.
+        Err(err) if err.is_outcome_unknown() => return None,
+        Err(err) => (
+            err.applied(),
+            err.status(),
+            err.retry_after(),
+            err.is_transport() || err.is_timeout(),
+        ),
+    };
+    let failure = match applied {
+        _ if status == Some(StatusCode::TOO_MANY_REQUESTS) => Failure::RateLimited,
+        Applied::No if matches!(result, Err(e) if e.is_connect()) => Failure::NotSent,
+        Applied::No if matches!(result, Err(e) if e.is_rate_limited()) => Failure::RateLimited,
+        Applied::Maybe if failed_in_transit || status.is_some_and(is_retryable_server_status) => {
+            Failure::Ambiguous
         }
-        Err(err) => {
-            if err.is_outcome_unknown() {
-                // Already judged by an inner retry layer.
-                None
-            } else if err.is_connect() {
-                Some(Failure::NotSent)
-            } else if err.is_rate_limited() {
-                Some(Failure::RateLimited(err.retry_after()))
-            } else if err.is_timeout()
-                || err.is_transport()
-                || (err.is_server_error() && err.status().is_some_and(is_retryable_server_status))
-            {
-                Some(Failure::Ambiguous)
-            } else {
-                None
-            }
-        }
-    }
+        _ => return None,
+    };
+    Some((failure, wait))
 }
 
 /// Marks the result as "may have been applied".
@@ -235,9 +234,9 @@ where
         request: &mut Request<B>,
         result: &mut Result<Response<Body>, Error>,
     ) -> Option<Self::Future> {
-        let failure = classify(result)?;
+        let (failure, wait) = classify(result)?;
         let safe = match failure {
-            Failure::NotSent | Failure::RateLimited(_) => true,
+            Failure::NotSent | Failure::RateLimited => true,
             Failure::Ambiguous => OperationInfo::of(request).retry_class == RetryClass::Idempotent,
         };
         if !safe {
@@ -246,13 +245,19 @@ where
             into_outcome_unknown(result);
             return None;
         }
-        let delay = match failure {
-            Failure::RateLimited(Some(wait)) if wait > self.max_retry_after => {
-                *result = Err(Error::rate_limited(wait));
+        // A server's `Retry-After` (on a 429 or a 503) is honoured up to the cap;
+        // above it the call stops at once and the error tells the wait.
+        let delay = match wait {
+            Some(wait) if wait > self.max_retry_after => {
+                if failure == Failure::RateLimited {
+                    *result = Err(Error::rate_limited(wait));
+                } else if let Ok(response) = result {
+                    *result = Err(Error::from_response(response));
+                }
                 return None;
             }
-            Failure::RateLimited(Some(wait)) => wait,
-            _ => self.schedule.next_delay().min(self.max_delay),
+            Some(wait) => wait,
+            None => self.schedule.next_delay().min(self.max_delay),
         };
         if self.attempts + 1 >= self.max_attempts || !self.budget.withdraw() {
             return None;
