@@ -70,7 +70,7 @@ const ALL: [Outcome; 22] = [
 
 /// `(method, path)` of every kind of operation: reads, deletes, updates, the
 /// POST actions that are idempotent, the bulk ones, and the create.
-const OPERATIONS: [(&str, &str, bool); 12] = [
+const OPERATIONS: [(&str, &str, bool); 13] = [
     ("GET", "/v1/users", true),
     ("GET", "/v1/users/user_1", true),
     ("GET", "/v1/users/count", true),
@@ -79,7 +79,10 @@ const OPERATIONS: [(&str, &str, bool); 12] = [
     ("DELETE", "/v1/users/user_1", true),
     ("POST", "/v1/users/user_1/ban", true),
     ("POST", "/v1/users/user_1/unlock", true),
-    ("POST", "/v1/users/user_1/verify_password", true),
+    // Each attempt counts toward lockout: not idempotent.
+    ("POST", "/v1/users/user_1/verify_password", false),
+    // Consumes a backup code: not idempotent.
+    ("POST", "/v1/users/user_1/verify_totp", false),
     ("POST", "/v1/users/ban", true),
     ("POST", "/v1/users/unban", true),
     ("POST", "/v1/users", false),

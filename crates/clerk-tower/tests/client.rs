@@ -364,10 +364,8 @@ where
 #[tokio::test]
 async fn a_502_on_a_create_is_outcome_unknown_whatever_the_retry_settings() {
     use clerk_tower::layers::retry::RetryPolicy;
-    let settings: [(
-        &str,
-        fn(clerk_tower::ClerkBuilder) -> clerk_tower::ClerkBuilder,
-    ); 3] = [
+    type Settings = fn(clerk_tower::ClerkBuilder) -> clerk_tower::ClerkBuilder;
+    let settings: [(&str, Settings); 3] = [
         ("max_attempts(1)", |b| b.max_attempts(1)),
         ("RetryPolicy::never()", |b| {
             b.retry_policy(RetryPolicy::never())
