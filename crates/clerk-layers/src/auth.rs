@@ -13,8 +13,7 @@
 //!   separate layer so a stack that authenticates differently (a proxy adding the
 //!   key) still gets them.
 //!
-//! Both go innermost, just above the transport, so nothing above them (traces,
-//! retries) ever holds the key in a request.
+//! Where they go, and why: [the default stack](crate#the-default-stack).
 //!
 //! # Example
 //!
@@ -143,7 +142,7 @@ where
 {
     type Response = S::Response;
     type Error = Error;
-    type Future = AuthFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -153,14 +152,14 @@ where
         match &self.layer.header {
             Ok(value) => {
                 request.headers_mut().insert(AUTHORIZATION, value.clone());
-                AuthFuture {
-                    state: AuthState::Inner {
+                ResponseFuture {
+                    state: State::Inner {
                         future: self.inner.call(request),
                     },
                 }
             }
-            Err(message) => AuthFuture {
-                state: AuthState::Invalid {
+            Err(message) => ResponseFuture {
+                state: State::Invalid {
                     message: Some(*message),
                 },
             },
@@ -171,22 +170,22 @@ where
 pin_project! {
     /// Response future of [`Auth`].
     #[derive(Debug)]
-    pub struct AuthFuture<F> {
+    pub struct ResponseFuture<F> {
         #[pin]
-        state: AuthState<F>,
+        state: State<F>,
     }
 }
 
 pin_project! {
-    #[project = AuthStateProj]
+    #[project = StateProj]
     #[derive(Debug)]
-    enum AuthState<F> {
+    enum State<F> {
         Inner { #[pin] future: F },
         Invalid { message: Option<&'static str> },
     }
 }
 
-impl<F, T, E> Future for AuthFuture<F>
+impl<F, T, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<Error>,
@@ -195,8 +194,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            AuthStateProj::Inner { future } => future.poll(cx).map_err(Into::into),
-            AuthStateProj::Invalid { message } => {
+            StateProj::Inner { future } => future.poll(cx).map_err(Into::into),
+            StateProj::Invalid { message } => {
                 let message = message.take().unwrap_or("the Clerk secret key is unusable");
                 Poll::Ready(Err(Error::invalid_request(message)))
             }

@@ -7,7 +7,7 @@ use tower::ServiceBuilder;
 use tower_layer::Stack;
 
 use crate::auth::{AuthLayer, ClerkHeadersLayer};
-use crate::concurrency::ConcurrencyLimitLayer;
+use crate::concurrency::GlobalConcurrencyLimitLayer;
 use crate::metrics::{Metrics, MetricsLayer};
 use crate::rate_limit::{RateLimitLayer, RateLimiter};
 use crate::retry::{DelaySchedule, RetryLayer, RetryPolicy};
@@ -24,44 +24,38 @@ impl<L> sealed::Sealed<L> for ServiceBuilder<L> {}
 /// `ServiceBuilderExt`. Sealed: implemented only for `ServiceBuilder`.
 ///
 /// As always with `ServiceBuilder`, a layer added earlier sees the request first
-/// (is further out).
+/// (is further out). The order the layers go in, and why, is
+/// [the default stack](crate#the-default-stack); pick the ones you need:
 ///
 /// ```
 /// use std::time::Duration;
 /// use clerk_core::{Body, Error, SecretKey};
 /// use clerk_layers::ServiceBuilderExt;
-/// use clerk_layers::rate_limit::{Quota, RateLimiter};
 /// use clerk_layers::retry::RetryPolicy;
 /// use http::{Request, Response};
 /// use tower::{ServiceBuilder, service_fn};
 ///
-/// let key = SecretKey::new("sk_test_example");
 /// let service = ServiceBuilder::new()
-///     .clerk_trace()
-///     .clerk_operation_timeout(Duration::from_secs(60))
 ///     .clerk_retry(RetryPolicy::new())
-///     .clerk_trace_attempt()
-///     .clerk_rate_limit(RateLimiter::new(Quota::for_key(&key)))
-///     .clerk_concurrency_limit(64)
 ///     .clerk_attempt_timeout(Duration::from_secs(10))
 ///     .clerk_headers()
-///     .clerk_auth(key)
+///     .clerk_auth(SecretKey::new("sk_test_example"))
 ///     .service(service_fn(|_req: Request<Body>| async {
 ///         Ok::<_, Error>(Response::new(Body::empty()))
 ///     }));
 /// # let _ = service;
 /// ```
 pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
-    /// A span per logical call ([`TraceLayer::call`]); outermost.
+    /// A span per logical call ([`TraceLayer::call`]).
     fn clerk_trace(self) -> ServiceBuilder<Stack<TraceLayer, L>>;
 
-    /// A span per attempt ([`TraceLayer::attempt`]); just inside the retry layer.
+    /// A span per attempt ([`TraceLayer::attempt`]).
     fn clerk_trace_attempt(self) -> ServiceBuilder<Stack<TraceLayer, L>>;
 
-    /// A deadline for the whole call, retries included; outside the retry layer.
+    /// A deadline for the whole call, retries included ([`TimeoutLayer`]).
     fn clerk_operation_timeout(self, timeout: Duration) -> ServiceBuilder<Stack<TimeoutLayer, L>>;
 
-    /// A deadline per attempt; inside the retry layer and the rate limiter.
+    /// A deadline per attempt ([`TimeoutLayer`]).
     fn clerk_attempt_timeout(self, timeout: Duration) -> ServiceBuilder<Stack<TimeoutLayer, L>>;
 
     /// Retries with `policy` ([`RetryLayer`]).
@@ -70,19 +64,18 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         policy: RetryPolicy<D>,
     ) -> ServiceBuilder<Stack<RetryLayer<D>, L>>;
 
-    /// Counts each attempt and its outcome into `metrics` ([`MetricsLayer`]);
-    /// inside the retry layer.
+    /// Counts each attempt and its outcome into `metrics` ([`MetricsLayer`]).
     fn clerk_metrics(self, metrics: Metrics) -> ServiceBuilder<Stack<MetricsLayer, L>>;
 
     /// Waits for the shared `limiter` before each attempt ([`RateLimitLayer`]).
     fn clerk_rate_limit(self, limiter: RateLimiter) -> ServiceBuilder<Stack<RateLimitLayer, L>>;
 
-    /// Caps requests in flight, shared by every clone ([`ConcurrencyLimitLayer`];
+    /// Caps requests in flight, shared by every clone ([`GlobalConcurrencyLimitLayer`];
     /// pass a number or a layer you keep to observe it).
-    fn clerk_concurrency_limit(
+    fn clerk_global_concurrency_limit(
         self,
-        limit: impl Into<ConcurrencyLimitLayer>,
-    ) -> ServiceBuilder<Stack<ConcurrencyLimitLayer, L>>;
+        limit: impl Into<GlobalConcurrencyLimitLayer>,
+    ) -> ServiceBuilder<Stack<GlobalConcurrencyLimitLayer, L>>;
 
     /// Sets `Authorization: Bearer <key>`, marked sensitive ([`AuthLayer`]).
     fn clerk_auth(self, key: SecretKey) -> ServiceBuilder<Stack<AuthLayer, L>>;
@@ -123,10 +116,10 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(RateLimitLayer::new(limiter))
     }
 
-    fn clerk_concurrency_limit(
+    fn clerk_global_concurrency_limit(
         self,
-        limit: impl Into<ConcurrencyLimitLayer>,
-    ) -> ServiceBuilder<Stack<ConcurrencyLimitLayer, L>> {
+        limit: impl Into<GlobalConcurrencyLimitLayer>,
+    ) -> ServiceBuilder<Stack<GlobalConcurrencyLimitLayer, L>> {
         self.layer(limit.into())
     }
 

@@ -1,13 +1,14 @@
 //! A cap on requests in flight, shared by every clone of the stack.
 //!
-//! [`ConcurrencyLimitLayer`] hands one `Arc<Semaphore>` to every service it
-//! builds (tower's `ConcurrencyLimit::with_semaphore`, the same as
-//! `GlobalConcurrencyLimitLayer`), so clones of the client share the cap instead
-//! of each getting its own. Waiters queue fairly (tokio's semaphore is FIFO).
+//! [`GlobalConcurrencyLimitLayer`] hands one `Arc<Semaphore>` to every service it
+//! builds (tower's `ConcurrencyLimit::with_semaphore`), so clones of the client
+//! share the cap instead of each getting its own: the semantics of tower's
+//! `GlobalConcurrencyLimitLayer`, not of tower's per-service
+//! `ConcurrencyLimitLayer`. Unlike tower's, it tells how many requests are in
+//! flight ([`GlobalConcurrencyLimitLayer::in_flight`]). Waiters queue fairly
+//! (tokio's semaphore is FIFO).
 //!
-//! Put it inside the rate limit layer: the rate limiter readies it (takes the
-//! permit) before taking a grant, so a request that is granted leaves at once,
-//! and requests sleeping in a retry backoff hold no permit. The default is
+//! Where it goes, and why: [the default stack](crate#the-default-stack). The default is
 //! [`DEFAULT_MAX_IN_FLIGHT`] (64), far above what Clerk's 100 requests per second
 //! need at typical latencies.
 //!
@@ -15,13 +16,13 @@
 //!
 //! ```
 //! use clerk_core::{Body, Error};
-//! use clerk_layers::concurrency::ConcurrencyLimitLayer;
+//! use clerk_layers::concurrency::GlobalConcurrencyLimitLayer;
 //! use http::{Request, Response};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Error> {
-//! let limit = ConcurrencyLimitLayer::new(8);
+//! let limit = GlobalConcurrencyLimitLayer::new(8);
 //! let service = ServiceBuilder::new()
 //!     .layer(limit.clone())
 //!     .service(service_fn(|_req: Request<Body>| async {
@@ -48,12 +49,12 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// Caps requests in flight across every service it builds. See the [module docs](self).
 #[derive(Clone, Debug)]
-pub struct ConcurrencyLimitLayer {
+pub struct GlobalConcurrencyLimitLayer {
     semaphore: Arc<Semaphore>,
     max: usize,
 }
 
-impl ConcurrencyLimitLayer {
+impl GlobalConcurrencyLimitLayer {
     /// At most `max` requests in flight (at least 1).
     pub fn new(max: usize) -> Self {
         let max = max.clamp(1, Semaphore::MAX_PERMITS);
@@ -74,19 +75,19 @@ impl ConcurrencyLimitLayer {
     }
 }
 
-impl Default for ConcurrencyLimitLayer {
+impl Default for GlobalConcurrencyLimitLayer {
     fn default() -> Self {
         Self::new(DEFAULT_MAX_IN_FLIGHT)
     }
 }
 
-impl From<usize> for ConcurrencyLimitLayer {
+impl From<usize> for GlobalConcurrencyLimitLayer {
     fn from(max: usize) -> Self {
         Self::new(max)
     }
 }
 
-impl<S> Layer<S> for ConcurrencyLimitLayer {
+impl<S> Layer<S> for GlobalConcurrencyLimitLayer {
     type Service = ConcurrencyLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -14,7 +14,7 @@
 //! | [`retry`] | [`RetryLayer`](retry::RetryLayer) | 429/5xx/connect/timeout retries, create-safe, budgeted |
 //! | [`metrics`] | [`MetricsLayer`](metrics::MetricsLayer) | counters of attempts, retries, 429s, 5xx, transport errors, timeouts |
 //! | [`rate_limit`] | [`RateLimitLayer`](rate_limit::RateLimitLayer) | Clerk's quota without 429s, FIFO, 429 cooldown, per-user limit |
-//! | [`concurrency`] | [`ConcurrencyLimitLayer`](concurrency::ConcurrencyLimitLayer) | a shared cap on requests in flight |
+//! | [`concurrency`] | [`GlobalConcurrencyLimitLayer`](concurrency::GlobalConcurrencyLimitLayer) | a shared cap on requests in flight |
 //! | [`auth`] | [`AuthLayer`](auth::AuthLayer), [`ClerkHeadersLayer`](auth::ClerkHeadersLayer) | bearer key (sensitive), API version, user agent |
 //!
 //! [`ServiceBuilderExt`] adds them to `ServiceBuilder` as `clerk_*` methods.
@@ -25,17 +25,30 @@
 //!
 //! # The default stack
 //!
-//! Outermost first: trace (call) → operation timeout → retry → trace (attempt)
-//! → rate limit (+ 429 cooldown) → concurrency → attempt timeout →
-//! headers/auth → transport. The limiter sits inside the retry layer so every
-//! attempt is charged; the concurrency cap inside the limiter so backoff sleeps
-//! hold no permit; the attempt timeout inside both so waiting for a grant never
-//! times an attempt out.
+//! The one place its order is written down: `clerk-tower`'s `ClerkBuilder`
+//! assembles exactly this with [`ServiceBuilderExt`], and its docs and the
+//! README point here. Outermost first:
+//!
+//! | | layer | [`ServiceBuilderExt`] | why it sits here |
+//! |---|---|---|---|
+//! | 1 | trace, per call | [`clerk_trace`](ServiceBuilderExt::clerk_trace) | outermost: its span covers every attempt and every wait |
+//! | 2 | operation timeout (60 s) | [`clerk_operation_timeout`](ServiceBuilderExt::clerk_operation_timeout) | outside the retry layer: bounds the whole call, retries and waits included |
+//! | 3 | retry | [`clerk_retry`](ServiceBuilderExt::clerk_retry) | everything below runs once per attempt |
+//! | 4 | trace, per attempt | [`clerk_trace_attempt`](ServiceBuilderExt::clerk_trace_attempt) | just inside the retry layer: a span per attempt, with the wait the rate limiter leaves on the response |
+//! | 5 | metrics | [`clerk_metrics`](ServiceBuilderExt::clerk_metrics) | inside the retry layer: counts every attempt and its outcome |
+//! | 6 | rate limit (+ 429 cooldown, per-user limit) | [`clerk_rate_limit`](ServiceBuilderExt::clerk_rate_limit) | inside the retry layer: every attempt is charged and every 429 starts the cooldown |
+//! | 7 | concurrency cap (64) | [`clerk_global_concurrency_limit`](ServiceBuilderExt::clerk_global_concurrency_limit) | inside the limiter, which readies it before the grant: a granted request leaves at once, and requests sleeping in a backoff hold no permit |
+//! | 8 | attempt timeout (10 s) | [`clerk_attempt_timeout`](ServiceBuilderExt::clerk_attempt_timeout) | inside the limiter and the cap, so waiting for a grant or a permit never times an attempt out; inside the retry layer, so a timed-out attempt is retried |
+//! | 9 | your own layers | (`ClerkBuilder::attempt_layer`) | per attempt, above the auth layer, so they never see the key |
+//! | 10 | `Clerk-API-Version`, `User-Agent` | [`clerk_headers`](ServiceBuilderExt::clerk_headers) | |
+//! | 11 | auth | [`clerk_auth`](ServiceBuilderExt::clerk_auth) | innermost: nothing above holds the key in a request |
+//! | | transport | (`clerk_transport::Transport`) | |
 //!
 //! ```
 //! use std::time::Duration;
 //! use clerk_core::{Body, Error, SecretKey};
 //! use clerk_layers::ServiceBuilderExt;
+//! use clerk_layers::metrics::Metrics;
 //! use clerk_layers::rate_limit::{Quota, RateLimitWait, RateLimiter};
 //! use clerk_layers::retry::RetryPolicy;
 //! use clerk_layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT};
@@ -46,6 +59,7 @@
 //! # async fn main() -> Result<(), Error> {
 //! let key = SecretKey::new("sk_test_example");
 //! let limiter = RateLimiter::new(Quota::for_key(&key));
+//! let metrics = Metrics::default();
 //!
 //! // Stands in for `clerk_transport`: answers 503 once, then 200.
 //! let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1));
@@ -68,8 +82,9 @@
 //!     .clerk_operation_timeout(DEFAULT_OPERATION_TIMEOUT)
 //!     .clerk_retry(RetryPolicy::new().with_max_delay(Duration::from_millis(10)))
 //!     .clerk_trace_attempt()
+//!     .clerk_metrics(metrics.clone())
 //!     .clerk_rate_limit(limiter.clone())
-//!     .clerk_concurrency_limit(64)
+//!     .clerk_global_concurrency_limit(64)
 //!     .clerk_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
 //!     .clerk_headers()
 //!     .clerk_auth(key)
@@ -82,6 +97,7 @@
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert!(response.extensions().get::<RateLimitWait>().is_some());
 //! assert_eq!(limiter.snapshot().granted, 2); // the 503 and the retry
+//! assert_eq!(metrics.snapshot().server_errors, 1);
 //! # Ok(())
 //! # }
 //! ```

@@ -8,7 +8,7 @@
 //! does that for every operation it runs), so
 //! [`retries`](MetricsSnapshot::retries) is the attempts beyond the calls.
 //!
-//! Place the layer inside the retry layer, so every attempt is counted. It
+//! Where it goes, and why: [the default stack](crate#the-default-stack). It
 //! allocates nothing per request: an atomic increment on the way in, one on the
 //! way out when the outcome is worth counting.
 //!

@@ -1,14 +1,13 @@
 //! Deadlines returning [`Error::timeout`]: one per attempt, one per operation.
 //!
-//! One [`TimeoutLayer`] used at two positions of the stack:
+//! One [`TimeoutLayer`] used at two positions of the stack ([the default
+//! stack](crate#the-default-stack) says where, and why):
 //!
-//! * **per attempt**, inside the retry layer (and inside the rate limiter, so
-//!   waiting for a grant never counts): [`TimeoutLayer::attempt`], 10 s by
-//!   default ([`DEFAULT_ATTEMPT_TIMEOUT`]). A timed-out attempt is retried if the
-//!   call is idempotent; for a create it becomes an outcome-unknown error.
-//! * **per operation**, outside the retry layer: [`TimeoutLayer::operation`],
-//!   60 s by default ([`DEFAULT_OPERATION_TIMEOUT`]), the whole call including
-//!   waits and retries.
+//! * **per attempt**: [`TimeoutLayer::attempt`], 10 s by default
+//!   ([`DEFAULT_ATTEMPT_TIMEOUT`]). A timed-out attempt is retried if the call is
+//!   idempotent; for a create it becomes an outcome-unknown error.
+//! * **per operation**: [`TimeoutLayer::operation`], 60 s by default
+//!   ([`DEFAULT_OPERATION_TIMEOUT`]), the whole call including waits and retries.
 //!
 //! The connect timeout lives in the transport. Unlike `tower::timeout`, the error
 //! is a [`clerk_core::Error`] (`is_timeout()`), which the retry policy classifies.

@@ -1,12 +1,13 @@
 //! `tracing` spans per logical call and per attempt, with OpenTelemetry
 //! HTTP-client field names.
 //!
-//! One [`TraceLayer`] type used at two positions of the stack:
+//! One [`TraceLayer`] type used at two positions of the stack ([the default
+//! stack](crate#the-default-stack) says where, and why):
 //!
-//! * [`TraceLayer::call`], outermost: an `INFO` span `clerk.call` for the whole
-//!   logical call (all attempts, all waits);
-//! * [`TraceLayer::attempt`], just inside the retry layer: a `DEBUG` span
-//!   `clerk.attempt` per attempt, a child of the call span.
+//! * [`TraceLayer::call`]: an `INFO` span `clerk.call` for the whole logical
+//!   call (all attempts, all waits);
+//! * [`TraceLayer::attempt`]: a `DEBUG` span `clerk.attempt` per attempt, a
+//!   child of the call span.
 //!
 //! Fields: `http.request.method`, `url.path` (the path **template** such as
 //! `/users/{user_id}`, never the concrete path with its ids), `server.address`,
@@ -90,12 +91,12 @@ pub struct TraceLayer {
 }
 
 impl TraceLayer {
-    /// The outermost layer: an `INFO` span `clerk.call` per logical call.
+    /// An `INFO` span `clerk.call` per logical call.
     pub fn call() -> Self {
         Self { kind: Kind::Call }
     }
 
-    /// Inside the retry layer: a `DEBUG` span `clerk.attempt` per attempt.
+    /// A `DEBUG` span `clerk.attempt` per attempt.
     pub fn attempt() -> Self {
         Self {
             kind: Kind::Attempt,

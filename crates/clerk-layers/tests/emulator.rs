@@ -34,7 +34,7 @@ fn stack(
         .clerk_retry(policy)
         .clerk_trace_attempt()
         .clerk_rate_limit(limiter)
-        .clerk_concurrency_limit(16)
+        .clerk_global_concurrency_limit(16)
         .clerk_attempt_timeout(Duration::from_secs(10))
         .clerk_headers()
         .clerk_auth(SecretKey::new(DEFAULT_SECRET_KEY))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clerk_core::{Body, Error};
 use clerk_layers::ServiceBuilderExt;
-use clerk_layers::concurrency::ConcurrencyLimitLayer;
+use clerk_layers::concurrency::GlobalConcurrencyLimitLayer;
 use clerk_layers::rate_limit::{Quota, RateLimiter};
 use clerk_layers::retry::{ExponentialJitter, RetryPolicy};
 use http::{Request, Response, StatusCode};
@@ -47,7 +47,7 @@ async fn the_operation_timeout_bounds_every_retry_and_each_attempt_is_charged() 
         .clerk_retry(policy(Duration::from_millis(300)))
         .clerk_trace_attempt()
         .clerk_rate_limit(limiter.clone())
-        .clerk_concurrency_limit(4)
+        .clerk_global_concurrency_limit(4)
         .clerk_attempt_timeout(Duration::from_secs(10))
         .service(transport);
 
@@ -69,11 +69,11 @@ async fn a_call_sleeping_in_backoff_holds_no_concurrency_permit() {
         }
         Ok::<_, Error>(response)
     });
-    let limit = ConcurrencyLimitLayer::new(1);
+    let limit = GlobalConcurrencyLimitLayer::new(1);
     let client = ServiceBuilder::new()
         .clerk_retry(policy(Duration::from_secs(5)).with_max_attempts(2))
         .clerk_rate_limit(RateLimiter::new(Quota::production()))
-        .clerk_concurrency_limit(limit.clone())
+        .clerk_global_concurrency_limit(limit.clone())
         .clerk_attempt_timeout(Duration::from_secs(10))
         .service(transport);
 

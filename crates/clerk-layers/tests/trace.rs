@@ -84,7 +84,7 @@ async fn trace_output_has_the_fields_and_never_a_secret() {
             ))
             .clerk_trace_attempt()
             .clerk_rate_limit(RateLimiter::new(Quota::for_key(&key)))
-            .clerk_concurrency_limit(4)
+            .clerk_global_concurrency_limit(4)
             .clerk_attempt_timeout(Duration::from_secs(10))
             .clerk_headers()
             .clerk_auth(key)

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clerk_core::{BaseUrl, ClerkRequest, ClerkResponse, Error, SecretKey};
-use clerk_layers::auth::{AuthLayer, ClerkHeadersLayer};
-use clerk_layers::concurrency::{ConcurrencyLimitLayer, DEFAULT_MAX_IN_FLIGHT};
+use clerk_layers::ServiceBuilderExt;
+use clerk_layers::auth::AuthLayer;
+use clerk_layers::concurrency::DEFAULT_MAX_IN_FLIGHT;
 use clerk_layers::rate_limit::{Quota, RateLimitLayer, RateLimiter};
-use clerk_layers::retry::{RetryLayer, RetryPolicy};
-use clerk_layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, TimeoutLayer};
-use clerk_layers::trace::TraceLayer;
+use clerk_layers::retry::RetryPolicy;
+use clerk_layers::timeout::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT};
 use clerk_transport::Transport;
 use tower::Service;
 use tower::util::{BoxCloneSyncService, Either};
@@ -37,21 +37,24 @@ enum RateLimitSetting {
 
 /// Builds a [`Clerk`] client over the default stack.
 ///
-/// The stack, outermost first — every piece is a layer of `clerk-layers` you can
-/// also use on its own:
+/// The stack is clerk-layers' [default stack](crate::layers#the-default-stack),
+/// assembled with its [`ServiceBuilderExt`](crate::layers::ServiceBuilderExt);
+/// the order of the layers, and why each sits where it does, is written there.
+/// Every layer is one you can also use on its own. The knobs:
 ///
-/// 1. **trace**: one span per call (`clerk.operation`, `url.path` template, status);
-/// 2. **operation timeout** ([`operation_timeout`](Self::operation_timeout), default 60 s), over all attempts;
-/// 3. **retry** ([`max_attempts`](Self::max_attempts) / [`retry_policy`](Self::retry_policy)): 429, 5xx and
-///    network failures, honouring `Retry-After`; a user creation only when it provably did nothing;
-/// 4. **trace** of each attempt, and the client's [`metrics`](Clerk::metrics);
-/// 5. **rate limit** ([`quota`](Self::quota), default from the key: 1000 per 10 s for `sk_live_`,
-///    100 per 10 s for `sk_test_`; 10 per 10 s per user on user updates), with the shared 429 cooldown;
-/// 6. **concurrency** ([`max_in_flight`](Self::max_in_flight), default 64);
-/// 7. **attempt timeout** ([`attempt_timeout`](Self::attempt_timeout), default 10 s);
-/// 8. your layers, added with [`attempt_layer`](Self::attempt_layer), in the order given (first is outermost);
-/// 9. **auth** (`Authorization: Bearer …`, marked sensitive), `Clerk-API-Version`, `User-Agent`;
-/// 10. the **transport** (hyper + rustls; replace it with [`transport`](Self::transport)).
+/// | knob | what it sets | default |
+/// |---|---|---|
+/// | [`secret_key`](Self::secret_key), [`base_url`](Self::base_url) | where to and as whom | `CLERK_SECRET_KEY`, `CLERK_API_URL` or `https://api.clerk.com/v1` |
+/// | [`operation_timeout`](Self::operation_timeout) | the deadline of a call, retries and waits included | 60 s |
+/// | [`max_attempts`](Self::max_attempts), [`retry_policy`](Self::retry_policy) | retries of 429, 5xx and network failures, honouring `Retry-After`; a user creation only when it provably did nothing | 4 attempts |
+/// | [`quota`](Self::quota), [`rate_limiter`](Self::rate_limiter), [`no_rate_limit`](Self::no_rate_limit) | the instance quota, with the shared 429 cooldown | from the key: 1000 per 10 s for `sk_live_`, 100 per 10 s for `sk_test_` |
+/// | [`per_user_limit`](Self::per_user_limit) | Clerk's 10 per 10 s per user on user updates | on |
+/// | [`max_in_flight`](Self::max_in_flight) | requests in flight, across clones | 64 |
+/// | [`attempt_timeout`](Self::attempt_timeout) | the deadline of one attempt | 10 s |
+/// | [`attempt_layer`](Self::attempt_layer) | your layers on every attempt, in the order given (first is outermost), above the auth layer | none |
+/// | [`connect_timeout`](Self::connect_timeout), [`max_response_body`](Self::max_response_body), [`transport`](Self::transport) | the hyper + rustls transport, or yours | 5 s, 8 MiB |
+///
+/// The client's [`metrics`](Clerk::metrics) come from the stack's metrics layer.
 ///
 /// ```no_run
 /// # fn run() -> Result<(), clerk_tower::Error> {
@@ -204,9 +207,9 @@ impl ClerkBuilder {
         self
     }
 
-    /// Adds your own layer to every attempt, between the attempt timeout and the
-    /// auth layer (so it never sees the `Authorization` header). Layers added first
-    /// are outermost.
+    /// Adds your own layer to every attempt, above the auth layer, so it never
+    /// sees the `Authorization` header (its place: [the default
+    /// stack](crate::layers#the-default-stack)). Layers added first are outermost.
     pub fn attempt_layer<L>(mut self, layer: L) -> Self
     where
         L: Layer<ClerkService> + Send + Sync + 'static,
@@ -265,9 +268,20 @@ impl ClerkBuilder {
                 Either::Left(builder.build()?)
             }
         };
+        // Checked here so a key that cannot be a header fails the build, not every call.
+        AuthLayer::try_new(secret_key.clone())?;
+        let rate_limiter = match self.rate_limit {
+            RateLimitSetting::Auto => Some(new_limiter(
+                Quota::for_key(&secret_key),
+                self.per_user_limit,
+            )),
+            RateLimitSetting::Quota(quota) => Some(new_limiter(quota, self.per_user_limit)),
+            RateLimitSetting::Shared(limiter) => Some(limiter),
+            RateLimitSetting::Off => None,
+        };
         let authenticated = ServiceBuilder::new()
-            .layer(AuthLayer::try_new(secret_key.clone())?)
-            .layer(ClerkHeadersLayer::new())
+            .clerk_headers()
+            .clerk_auth(secret_key)
             .service(transport);
         let attempt_stack = if self.attempt_layers.is_empty() {
             Either::Left(authenticated)
@@ -280,26 +294,18 @@ impl ClerkBuilder {
                     .fold(boxed, |inner, layer| layer(inner)),
             )
         };
-
-        let rate_limiter = match self.rate_limit {
-            RateLimitSetting::Auto => Some(new_limiter(
-                Quota::for_key(&secret_key),
-                self.per_user_limit,
-            )),
-            RateLimitSetting::Quota(quota) => Some(new_limiter(quota, self.per_user_limit)),
-            RateLimitSetting::Shared(limiter) => Some(limiter),
-            RateLimitSetting::Off => None,
-        };
         let metrics = Metrics::default();
+        // The order is clerk-layers' default stack (see its crate docs); the rate
+        // limit is optional (`no_rate_limit`), hence tower's `option_layer`.
         let stack = ServiceBuilder::new()
-            .layer(TraceLayer::call())
-            .layer(TimeoutLayer::new(self.operation_timeout))
-            .layer(RetryLayer::new(self.retry_policy))
-            .layer(TraceLayer::attempt())
-            .layer(metrics.layer())
+            .clerk_trace()
+            .clerk_operation_timeout(self.operation_timeout)
+            .clerk_retry(self.retry_policy)
+            .clerk_trace_attempt()
+            .clerk_metrics(metrics.clone())
             .option_layer(rate_limiter.clone().map(RateLimitLayer::new))
-            .layer(ConcurrencyLimitLayer::new(self.max_in_flight))
-            .layer(TimeoutLayer::new(self.attempt_timeout))
+            .clerk_global_concurrency_limit(self.max_in_flight)
+            .clerk_attempt_timeout(self.attempt_timeout)
             .service(attempt_stack);
         Ok(Clerk::with_parts(
             BoxCloneSyncService::new(stack),

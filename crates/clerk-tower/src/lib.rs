@@ -22,9 +22,8 @@
 //! The client is a thin handle around a tower `Service` stack
 //! (`http::Request<Body>` → `http::Response<Body>`, errors are [`Error`]):
 //!
-//! - [`Clerk::builder`] assembles the default stack — trace, operation timeout,
-//!   retry, rate limit with the shared 429 cooldown, concurrency cap, attempt
-//!   timeout, auth, and the hyper transport — with a knob for each (see
+//! - [`Clerk::builder`] assembles [the default stack](layers#the-default-stack)
+//!   of [`layers`] over the hyper transport, with a knob for each layer (see
 //!   [`ClerkBuilder`]);
 //! - [`Clerk::from_service`] takes any stack you built, for example with the
 //!   layers of [`layers`] inside your own `ServiceBuilder`;

@@ -36,7 +36,7 @@
 //! `rate_limit.wait_ms`), and [`RateLimiter::snapshot`] reports grants, waiters,
 //! cooldown and 429s.
 //!
-//! Place it *inside* the retry layer, so every attempt is charged.
+//! Where it goes, and why: [the default stack](crate#the-default-stack).
 //!
 //! # Example
 //!

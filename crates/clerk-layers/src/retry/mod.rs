@@ -46,9 +46,7 @@
 //! by default retries may add 20 % to the call rate plus 10 per second), so an
 //! outage does not multiply the load.
 //!
-//! Place the layer outside the rate limit layer (each attempt is charged there)
-//! and the per-attempt timeout (so timeouts are retried), inside the operation
-//! timeout. Request bodies are [`clerk_core::Body`] (or any `Clone` body): a retry
+//! Where it goes, and why: [the default stack](crate#the-default-stack). Request bodies are [`clerk_core::Body`] (or any `Clone` body): a retry
 //! resends the same bytes.
 //!
 //! # Example
