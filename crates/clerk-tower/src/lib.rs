@@ -32,7 +32,6 @@
 
 mod builder;
 mod client;
-mod paged;
 mod pagination;
 mod users_api;
 
