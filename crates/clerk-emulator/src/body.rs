@@ -161,7 +161,7 @@ impl JsonBody {
         Ok(match self.string(key)? {
             Patch::Absent => Patch::Absent,
             Patch::Null => Patch::Null,
-            Patch::Set(s) => match crate::time::parse_rfc3339_ms(&s) {
+            Patch::Set(s) => match clerk_rules::timestamp::rfc3339_unix_ms(&s) {
                 Some(ms) => Patch::Set(ms),
                 None => {
                     return Err(ApiError::invalid_param(

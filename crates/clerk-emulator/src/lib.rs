@@ -49,8 +49,9 @@
 //!   2026-05-12, metadata fields in `PATCH /users/{id}` are rejected as Clerk does. Path
 //!   segments are percent-decoded once: `user_1%2Fban` is one (unknown) id.
 //! * **Emulated instance settings.** No identifier and no password are required (so
-//!   `skip_password_requirement` has nothing to skip); emails, phones (E.164), usernames
-//!   (4–64 of `[a-z0-9_.-]`) and web3 wallets (`0x` + 40 hex) are validated and unique per
+//!   `skip_password_requirement` has nothing to skip); emails, phones (E.164: `+` and 7 to 15
+//!   digits), usernames (4–64 of `[a-z0-9_.-]`) and web3 wallets (`0x` + 40 hex) are
+//!   validated by the rules of the `clerk-rules` crate (shared with the CLI) and unique per
 //!   instance (422 `form_identifier_exists`), compared case-insensitively (emails, usernames
 //!   and wallets are stored lowercase). Passwords need 8..=72 bytes and must not be on a small
 //!   breached list unless `skip_password_checks`. Plain passwords are stored as a fast salted

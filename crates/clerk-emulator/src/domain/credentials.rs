@@ -1,59 +1,17 @@
-//! Credentials: the password policy, password digests, TOTP secrets and backup codes of
-//! create and update bodies.
+//! Credentials of create and update bodies: the password policy, password digests, TOTP
+//! secrets and backup codes, by the rules of [`clerk_rules`].
 
+use super::identifiers::rejected;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::model::Password;
-use crate::{passwords, totp};
-
-/// A few of the passwords every breach list has; Clerk rejects them as `form_password_pwned`.
-const PWNED: &[&str] = &[
-    "password",
-    "password1",
-    "password123",
-    "12345678",
-    "123456789",
-    "1234567890",
-    "qwertyuiop",
-    "qwerty123",
-    "iloveyou",
-    "11111111",
-    "abc12345",
-    "letmein1",
-    "welcome1",
-    "00000000",
-];
+use crate::passwords;
 
 fn check_password(password: &str, skip_checks: bool) -> ApiResult<()> {
     if skip_checks {
         return Ok(());
     }
-    let len = password.chars().count();
-    if len < 8 {
-        return Err(ApiError::unprocessable(
-            "form_password_length_too_short",
-            "Passwords must be 8 characters or more.",
-            "Passwords must be 8 characters or more.",
-        )
-        .with_param("password"));
-    }
-    if password.len() > 72 {
-        return Err(ApiError::unprocessable(
-            "form_password_length_too_long",
-            "Passwords must be less than 72 bytes.",
-            "Passwords must be less than 72 bytes.",
-        )
-        .with_param("password"));
-    }
-    if PWNED.contains(&password.to_lowercase().as_str()) {
-        return Err(ApiError::unprocessable(
-            "form_password_pwned",
-            "Password has been found in an online data breach.",
-            "This password has been found as part of a breach and can not be used, please try another password instead.",
-        )
-        .with_param("password"));
-    }
-    Ok(())
+    clerk_rules::password::check(password).map_err(rejected)
 }
 
 /// The password fields shared by Create and Update: `password` (+ `skip_password_checks`) or
@@ -103,22 +61,9 @@ pub(crate) fn password_from_body(body: &JsonBody) -> ApiResult<Option<Password>>
 }
 
 pub(crate) fn check_totp_secret(secret: &str) -> ApiResult<()> {
-    if totp::is_valid_secret(secret) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_param(
-            "totp_secret",
-            "must be a base32-encoded TOTP secret",
-        ))
-    }
+    clerk_rules::totp::check_secret(secret).map_err(rejected)
 }
 
 pub(crate) fn check_backup_codes(codes: &[String]) -> ApiResult<()> {
-    if codes.iter().any(|c| c.trim().is_empty()) {
-        return Err(ApiError::invalid_param(
-            "backup_codes",
-            "codes must not be empty",
-        ));
-    }
-    Ok(())
+    clerk_rules::totp::check_backup_codes(codes).map_err(rejected)
 }

@@ -1,5 +1,7 @@
-//! Identifiers: how Clerk checks and normalises emails, phone numbers, usernames and web3
-//! wallets, and the identifier-taken error.
+//! Identifiers: emails, phone numbers, usernames and web3 wallets, checked and normalised by
+//! [`clerk_rules::identifiers`], and the identifier-taken error.
+
+use clerk_rules::identifiers;
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
@@ -20,74 +22,29 @@ pub(crate) fn identifier_exists(kind: IdentKind) -> ApiError {
     .with_param(kind.param())
 }
 
-pub(crate) fn normalize_email(s: &str) -> ApiResult<String> {
-    let s = s.trim();
-    let valid = s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty()
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains('@')
-    }) && !s.chars().any(char::is_whitespace)
-        && s.len() <= 320;
-    if !valid {
-        return Err(ApiError::invalid_param(
-            "email_address",
-            "must be a valid email address",
-        ));
+/// The answer Clerk gives for a value that breaks one of its rules.
+pub(crate) fn rejected(r: clerk_rules::Rejection) -> ApiError {
+    if r.code() == "form_param_format_invalid" {
+        ApiError::invalid_param(r.field(), r.reason())
+    } else {
+        ApiError::unprocessable(r.code(), r.message(), r.reason()).with_param(r.field())
     }
-    Ok(s.to_lowercase())
+}
+
+pub(crate) fn normalize_email(s: &str) -> ApiResult<String> {
+    identifiers::email(s).map_err(rejected)
 }
 
 pub(crate) fn normalize_phone(s: &str) -> ApiResult<String> {
-    let s = s.trim();
-    let digits = s.strip_prefix('+').unwrap_or("");
-    if !(7..=15).contains(&digits.len())
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || digits.starts_with('0')
-    {
-        return Err(ApiError::invalid_param(
-            "phone_number",
-            "must be a valid phone number in E.164 format, like +15555550100",
-        ));
-    }
-    Ok(s.to_owned())
+    identifiers::phone(s).map_err(rejected)
 }
 
 pub(crate) fn normalize_username(s: &str) -> ApiResult<String> {
-    let len = s.chars().count();
-    if !(4..=64).contains(&len) {
-        return Err(ApiError::unprocessable(
-            "form_username_invalid_length",
-            "Usernames must be between 4 and 64 characters long.",
-            "Usernames must be between 4 and 64 characters long.",
-        )
-        .with_param("username"));
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(ApiError::unprocessable(
-            "form_username_invalid_character",
-            "Usernames can only contain letters, numbers and '_' or '-'.",
-            "Usernames can only contain letters, numbers and '_' or '-'.",
-        )
-        .with_param("username"));
-    }
-    Ok(s.to_lowercase())
+    identifiers::username(s).map_err(rejected)
 }
 
 pub(crate) fn normalize_wallet(s: &str) -> ApiResult<String> {
-    let s = s.trim();
-    let hex = s.strip_prefix("0x").unwrap_or("");
-    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid_param(
-            "web3_wallet",
-            "must be an Ethereum address (0x followed by 40 hex digits)",
-        ));
-    }
-    Ok(s.to_lowercase())
+    identifiers::web3_wallet(s).map_err(rejected)
 }
 
 pub(crate) fn statuses(body: &JsonBody, key: &str, n: usize) -> ApiResult<Vec<bool>> {

@@ -1,10 +1,14 @@
 //! The digest parsers: each hasher's form taken apart into a [`Parsed`], with the work caps
-//! enforced, so that nothing is hashed for a malformed or hostile digest.
+//! enforced, so that nothing is hashed for a malformed or hostile digest. No hash crate is
+//! used here: the CLI validates digests without linking them.
 
-use argon2::password_hash::PasswordHash;
+// What the parsers take apart is read by `verify` (the `verify` feature) only.
+#![cfg_attr(not(feature = "verify"), allow(dead_code))]
+
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use password_hash::PasswordHash;
 
 use super::{DigestError, SUPPORTED_HASHERS};
 
@@ -49,22 +53,22 @@ pub(super) enum Parsed<'a> {
         hash: Vec<u8>,
         salt: Vec<u8>,
         signer_key: Vec<u8>,
-        params: scrypt::Params,
+        params: ScryptParams,
     },
     ScryptWerkzeug {
         salt: &'a str,
         hash: Vec<u8>,
-        params: scrypt::Params,
+        params: ScryptParams,
     },
     LdapSsha {
         hash: [u8; 20],
         salt: Vec<u8>,
     },
     Argon2 {
-        algorithm: argon2::Algorithm,
+        algorithm: Argon2Algorithm,
         /// `None` when the digest has no `v=`: see [`parse_argon2`].
-        version: Option<argon2::Version>,
-        params: argon2::Params,
+        version: Option<Argon2Version>,
+        params: Argon2Params,
         salt: Vec<u8>,
         hash: Vec<u8>,
     },
@@ -157,8 +161,8 @@ pub(super) fn parse<'a>(hasher: &str, digest: &'a str) -> Result<Parsed<'a>, Dig
         "scrypt_firebase" => parse_scrypt_firebase(digest).map_err(|why| bad(&why)),
         "scrypt_werkzeug" => parse_scrypt_werkzeug(digest).map_err(|why| bad(&why)),
         "ldap_ssha" => parse_ldap_ssha(digest).map_err(bad),
-        "argon2i" => parse_argon2(digest, argon2::Algorithm::Argon2i).map_err(|why| bad(&why)),
-        "argon2id" => parse_argon2(digest, argon2::Algorithm::Argon2id).map_err(|why| bad(&why)),
+        "argon2i" => parse_argon2(digest, Argon2Algorithm::Argon2i).map_err(|why| bad(&why)),
+        "argon2id" => parse_argon2(digest, Argon2Algorithm::Argon2id).map_err(|why| bad(&why)),
         "sha512_symfony" => parse_symfony(digest).map_err(bad),
         // SUPPORTED_HASHERS and this match list the same names; the unit tests hold them together.
         other => Err(DigestError::new(format!(
@@ -400,7 +404,20 @@ fn parse_phpass(digest: &str) -> Result<Parsed<'_>, &'static str> {
     })
 }
 
-fn scrypt_params(log_n: u8, r: u32, p: u32, len: usize) -> Result<scrypt::Params, String> {
+/// scrypt's parameters, checked as the `scrypt` crate's `Params::new` checks them (and within
+/// the caps), so that verification cannot fail on a digest that passed validation.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScryptParams {
+    pub(super) log_n: u8,
+    pub(super) r: u32,
+    pub(super) p: u32,
+    pub(super) len: usize,
+}
+
+/// Derived-key lengths the `scrypt` crate produces.
+const SCRYPT_KEY_LEN: std::ops::RangeInclusive<usize> = 10..=64;
+
+fn scrypt_params(log_n: u8, r: u32, p: u32, len: usize) -> Result<ScryptParams, String> {
     if log_n == 0 || log_n > MAX_SCRYPT_LOG_N {
         return Err(format!(
             "scrypt N must be a power of two between 2 and 2^{MAX_SCRYPT_LOG_N}"
@@ -415,7 +432,14 @@ fn scrypt_params(log_n: u8, r: u32, p: u32, len: usize) -> Result<scrypt::Params
     if memory > MAX_SCRYPT_MEMORY {
         return Err("scrypt parameters need more than the emulator's maximum of 256 MiB".into());
     }
-    scrypt::Params::new(log_n, r, p, len).map_err(|e| format!("invalid scrypt parameters: {e}"))
+    // scrypt itself requires N < 2^(16 r) and r·p < 2^30.
+    let valid = SCRYPT_KEY_LEN.contains(&len)
+        && u64::from(log_n) < 16 * u64::from(r)
+        && u64::from(r) * u64::from(p) < 0x4000_0000;
+    if !valid {
+        return Err("invalid scrypt parameters: Invalid Scrypt parameters".into());
+    }
+    Ok(ScryptParams { log_n, r, p, len })
 }
 
 fn parse_small_int(s: &str, what: &str) -> Result<u32, String> {
@@ -515,20 +539,120 @@ fn parse_ldap_ssha(digest: &str) -> Result<Parsed<'static>, &'static str> {
     })
 }
 
-fn parse_argon2(digest: &str, algorithm: argon2::Algorithm) -> Result<Parsed<'static>, String> {
+/// The two argon2 variants Clerk imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Argon2Algorithm {
+    Argon2i,
+    Argon2id,
+}
+
+impl Argon2Algorithm {
+    fn ident(self) -> &'static str {
+        match self {
+            Self::Argon2i => "argon2i",
+            Self::Argon2id => "argon2id",
+        }
+    }
+}
+
+/// argon2 versions 0x10 (16) and 0x13 (19).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Argon2Version {
+    V16,
+    V19,
+}
+
+/// argon2's parameters, checked as the `argon2` crate's `Params` checks them.
+#[derive(Clone, Debug)]
+pub(super) struct Argon2Params {
+    pub(super) m_cost: u32,
+    pub(super) t_cost: u32,
+    pub(super) p_cost: u32,
+    /// The `data=` parameter: associated data that goes into the hash.
+    pub(super) data: Vec<u8>,
+}
+
+/// argon2's own bounds (RFC 9106): at least 8 KiB of memory and 8 KiB per lane, at least one
+/// pass, 1 to 2^24 − 1 lanes, an output of 4 bytes or more, a salt of 8 bytes or more, a key id
+/// of at most 8 bytes and associated data of at most 32.
+const ARGON2_MIN_M_KIB: u32 = 8;
+const ARGON2_MAX_P: u32 = 0xFF_FFFF;
+const ARGON2_MIN_OUTPUT: usize = 4;
+const ARGON2_MIN_SALT: usize = 8;
+const ARGON2_MAX_KEYID: usize = 8;
+const ARGON2_MAX_DATA: usize = 32;
+
+fn argon2_params(phc: &PasswordHash<'_>) -> Result<Argon2Params, &'static str> {
+    // The defaults a PHC string without `m`, `t` or `p` stands for.
+    let (mut m_cost, mut t_cost, mut p_cost) = (19 * 1024, 2, 1);
+    let mut data = Vec::new();
+    for (ident, value) in phc.params.iter() {
+        let decimal = || {
+            value
+                .decimal()
+                .map_err(|_| "a parameter is not a decimal number")
+        };
+        let mut buf = [0u8; 64];
+        match ident.as_str() {
+            "m" => m_cost = decimal()?,
+            "t" => t_cost = decimal()?,
+            "p" => p_cost = decimal()?,
+            "keyid" => {
+                let id = value
+                    .b64_decode(&mut buf)
+                    .map_err(|_| "the key id is not B64")?;
+                if id.len() > ARGON2_MAX_KEYID {
+                    return Err("the key id is too long");
+                }
+            }
+            "data" => {
+                let d = value
+                    .b64_decode(&mut buf)
+                    .map_err(|_| "the associated data is not B64")?;
+                if d.len() > ARGON2_MAX_DATA {
+                    return Err("the associated data is too long");
+                }
+                data = d.to_vec();
+            }
+            _ => return Err("unknown parameter name"),
+        }
+    }
+    if m_cost < ARGON2_MIN_M_KIB || u64::from(m_cost) < 8 * u64::from(p_cost) {
+        return Err("memory cost is too small");
+    }
+    if t_cost < 1 {
+        return Err("time cost is too small");
+    }
+    if p_cost < 1 {
+        return Err("not enough threads");
+    }
+    if p_cost > ARGON2_MAX_P {
+        return Err("too many threads");
+    }
+    Ok(Argon2Params {
+        m_cost,
+        t_cost,
+        p_cost,
+        data,
+    })
+}
+
+fn parse_argon2(digest: &str, algorithm: Argon2Algorithm) -> Result<Parsed<'static>, String> {
     let phc = PasswordHash::new(digest).map_err(|e| format!("not a PHC string ({e})"))?;
     let ident = phc.algorithm.as_str();
-    if ident != algorithm.ident().as_str() {
+    if ident != algorithm.ident() {
         return Err(format!("the algorithm is `{}`", printable(ident)));
     }
     // Without `v=`, Clerk says "version 19 is assumed", while the reference implementation
     // wrote no `v=` only before version 19 existed (reading such digests as 16): both are tried.
     let version = match phc.version {
         None => None,
-        Some(v) => Some(argon2::Version::try_from(v).map_err(|_| "unknown argon2 version")?),
+        Some(0x10) => Some(Argon2Version::V16),
+        Some(0x13) => Some(Argon2Version::V19),
+        Some(_) => return Err("unknown argon2 version".into()),
     };
-    let params = argon2::Params::try_from(&phc).map_err(|e| format!("invalid parameters ({e})"))?;
-    let (m, t) = (params.m_cost(), params.t_cost());
+    let params = argon2_params(&phc).map_err(|e| format!("invalid parameters ({e})"))?;
+    let (m, t) = (params.m_cost, params.t_cost);
     if m > MAX_ARGON2_M_KIB {
         return Err("memory cost is above the emulator's maximum of 256 MiB".into());
     }
@@ -541,11 +665,11 @@ fn parse_argon2(digest: &str, algorithm: argon2::Algorithm) -> Result<Parsed<'st
         .decode_b64(&mut buf)
         .map_err(|e| format!("the salt is invalid ({e})"))?
         .to_vec();
-    if salt.len() < argon2::MIN_SALT_LEN {
+    if salt.len() < ARGON2_MIN_SALT {
         return Err("the salt is shorter than 8 bytes".into());
     }
     let hash = phc.hash.ok_or("the hash is missing")?.as_bytes().to_vec();
-    if hash.len() < argon2::Params::MIN_OUTPUT_LEN {
+    if hash.len() < ARGON2_MIN_OUTPUT {
         return Err("the hash is too short".into());
     }
     Ok(Parsed::Argon2 {

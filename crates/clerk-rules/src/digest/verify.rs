@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::DigestError;
-use super::parse::{PHPASS_ITOA64, Parsed, Prf};
+use super::parse::{
+    Argon2Algorithm, Argon2Params, Argon2Version, PHPASS_ITOA64, Parsed, Prf, ScryptParams,
+};
 
 impl Parsed<'_> {
     pub(super) fn verify(&self, password: &[u8], hasher: &str) -> Result<bool, DigestError> {
@@ -58,7 +60,7 @@ impl Parsed<'_> {
                 params,
             } => {
                 let mut key = [0u8; 32];
-                scrypt::scrypt(password, salt, params, &mut key)
+                scrypt::scrypt(password, salt, &scrypt_params(*params, hasher)?, &mut key)
                     .map_err(|e| DigestError::invalid(hasher, e))?;
                 let mut block = signer_key.clone();
                 // Firebase's modified scrypt: the derived key AES-256-CTR-encrypts the project's
@@ -69,8 +71,13 @@ impl Parsed<'_> {
             }
             Parsed::ScryptWerkzeug { salt, hash, params } => {
                 let mut out = vec![0u8; hash.len()];
-                scrypt::scrypt(password, salt.as_bytes(), params, &mut out)
-                    .map_err(|e| DigestError::invalid(hasher, e))?;
+                scrypt::scrypt(
+                    password,
+                    salt.as_bytes(),
+                    &scrypt_params(*params, hasher)?,
+                    &mut out,
+                )
+                .map_err(|e| DigestError::invalid(hasher, e))?;
                 ct_eq(&out, hash)
             }
             Parsed::LdapSsha { hash, salt } => {
@@ -87,13 +94,19 @@ impl Parsed<'_> {
                 hash,
             } => {
                 let versions: &[argon2::Version] = match version {
-                    Some(v) => &[*v],
+                    Some(Argon2Version::V16) => &[argon2::Version::V0x10],
+                    Some(Argon2Version::V19) => &[argon2::Version::V0x13],
                     None => &[argon2::Version::V0x13, argon2::Version::V0x10],
                 };
+                let algorithm = match algorithm {
+                    Argon2Algorithm::Argon2i => argon2::Algorithm::Argon2i,
+                    Argon2Algorithm::Argon2id => argon2::Algorithm::Argon2id,
+                };
+                let params = argon2_params(params, hash.len(), hasher)?;
                 let mut matched = false;
                 for v in versions {
                     let mut out = vec![0u8; hash.len()];
-                    argon2::Argon2::new(*algorithm, *v, params.clone())
+                    argon2::Argon2::new(algorithm, *v, params.clone())
                         .hash_password_into(password, salt, &mut out)
                         .map_err(|e| DigestError::invalid(hasher, e))?;
                     matched |= ct_eq(&out, hash);
@@ -109,14 +122,27 @@ impl Parsed<'_> {
     }
 }
 
-pub(super) fn salted_sha256(salt: &[u8], password: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(password);
-    h.finalize().into()
+fn scrypt_params(p: ScryptParams, hasher: &str) -> Result<scrypt::Params, DigestError> {
+    scrypt::Params::new(p.log_n, p.r, p.p, p.len).map_err(|e| DigestError::invalid(hasher, e))
 }
 
-pub(super) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+fn argon2_params(
+    p: &Argon2Params,
+    output_len: usize,
+    hasher: &str,
+) -> Result<argon2::Params, DigestError> {
+    let data = argon2::AssociatedData::new(&p.data).map_err(|e| DigestError::invalid(hasher, e))?;
+    argon2::ParamsBuilder::new()
+        .m_cost(p.m_cost)
+        .t_cost(p.t_cost)
+        .p_cost(p.p_cost)
+        .data(data)
+        .output_len(output_len)
+        .build()
+        .map_err(|e| DigestError::invalid(hasher, e))
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 

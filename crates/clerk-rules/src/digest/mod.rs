@@ -1,4 +1,4 @@
-//! Password digests: Clerk's 17 import hashers, and the emulator's own fast hash for plain passwords.
+//! Password digests: Clerk's 17 import hashers.
 //!
 //! `POST /v1/users` and `PATCH /v1/users/{id}` accept a `password_digest` together with a
 //! `password_hasher`; `POST /v1/users/{id}/verify_password` must then check a password against
@@ -38,21 +38,17 @@
 //! rounds ≤ 2^24, scrypt N ≤ 2^20 with 128·N·r ≤ 256 MiB and p ≤ 16, argon2 m ≤ 256 MiB,
 //! t ≤ 32 and m·t ≤ 2 GiB of block passes. A digest over a cap is invalid, like a malformed one.
 //!
-//! Plain passwords the emulator stores go through [`hash_plain`] / [`verify_plain`]: a salted
-//! SHA-256 that costs microseconds, because the emulator is a test double whose throughput
-//! matters, not a vault.
-//!
 //! The module is in three parts: this one is the API, `parse` takes each hasher's digest
-//! form apart (and enforces the caps), and `verify` recomputes a digest from a password.
+//! form apart (and enforces the caps) without hashing anything, and `verify` (the `verify`
+//! feature) recomputes a digest from a password.
 
 mod parse;
+#[cfg(feature = "verify")]
 mod verify;
 
 use std::fmt;
 
-use rand::RngCore;
-
-/// Every value of `password_hasher` that [`validate_digest`] and [`verify_digest`] accept.
+/// Every value of `password_hasher` that [`validate_digest`] (and `verify_digest`) accept.
 pub const SUPPORTED_HASHERS: &[&str] = &[
     "argon2i",
     "argon2id",
@@ -117,45 +113,16 @@ pub fn validate_digest(hasher: &str, digest: &str) -> Result<(), DigestError> {
     parse::parse(hasher, digest).map(|_| ())
 }
 
-/// Checks `password` against `digest` made by `hasher`: `Ok(true)` on a match, `Ok(false)` on a
+/// Checks `password` against `digest` made by `hasher` (the `verify` feature): `Ok(true)` on a match, `Ok(false)` on a
 /// wrong password.
 ///
 /// # Errors
 ///
 /// The same [`DigestError`]s as [`validate_digest`]; the password is not looked at then.
+#[cfg(feature = "verify")]
 pub fn verify_digest(hasher: &str, digest: &str, password: &str) -> Result<bool, DigestError> {
     let parsed = parse::parse(hasher, digest)?;
     parsed.verify(password.as_bytes(), hasher)
-}
-
-/// Hashes a plain password for storage: `emu$sha256$<salt hex>$<hash hex>`, with a random
-/// 16-byte salt and SHA-256(salt ‖ password).
-pub fn hash_plain(password: &str) -> String {
-    let mut salt = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt);
-    let hash = verify::salted_sha256(&salt, password.as_bytes());
-    format!("emu$sha256${}${}", hex::encode(salt), hex::encode(hash))
-}
-
-/// Checks `password` against a value made by [`hash_plain`], in constant time. A `stored` value
-/// in any other form never matches.
-pub fn verify_plain(stored: &str, password: &str) -> bool {
-    let Some(rest) = stored.strip_prefix("emu$sha256$") else {
-        return false;
-    };
-    let Some((salt_hex, hash_hex)) = rest.split_once('$') else {
-        return false;
-    };
-    let (Ok(salt), Ok(expected)) = (hex::decode(salt_hex), hex::decode(hash_hex)) else {
-        return false;
-    };
-    if salt.is_empty() || expected.len() != 32 {
-        return false;
-    }
-    verify::ct_eq(
-        &verify::salted_sha256(&salt, password.as_bytes()),
-        &expected,
-    )
 }
 
 #[cfg(test)]
@@ -171,17 +138,6 @@ mod tests {
                 "{hasher} fell through to the unsupported branch"
             );
         }
-    }
-
-    #[test]
-    fn plain_hash_round_trips_and_is_salted() {
-        let a = hash_plain("correct horse");
-        let b = hash_plain("correct horse");
-        assert_ne!(a, b, "two hashes of one password must differ by salt");
-        assert!(verify_plain(&a, "correct horse"));
-        assert!(!verify_plain(&a, "correct horsE"));
-        assert!(!verify_plain("emu$sha256$$", "x"));
-        assert!(!verify_plain("", ""));
     }
 
     #[test]
