@@ -340,3 +340,30 @@ async fn the_inner_service_is_readied_in_the_future_not_reserved_in_poll_ready()
     let response = call.await.unwrap();
     assert!(response.extensions().get::<RateLimitWait>().is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_the_per_user_limit_one_users_updates_wait_only_for_the_instance_quota() {
+    let log = Log::default();
+    let limiter = RateLimiter::new(Quota::new(1_000_000, Duration::from_secs(10)).unwrap())
+        .without_per_user_limit();
+    assert!(!limiter.limits_per_user());
+    let service = RateLimitLayer::new(limiter.clone()).layer(recording(log.clone()));
+    let start = Instant::now();
+    for _ in 0..20 {
+        let response = service
+            .clone()
+            .oneshot(patch("/v1/users/user_hot/metadata"))
+            .await
+            .unwrap();
+        assert!(response.extensions().get::<RateLimitWait>().unwrap().0 < Duration::from_millis(5));
+    }
+    assert!(limiter.acquire(Some("user_hot")).await < Duration::from_millis(5));
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(log.lock().unwrap().len(), 20);
+    let snapshot = limiter.snapshot();
+    assert_eq!((snapshot.granted, snapshot.tracked_users), (21, 0));
+}

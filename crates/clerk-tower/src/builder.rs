@@ -145,6 +145,10 @@ impl ClerkBuilder {
     }
 
     /// Whether to pace user updates to Clerk's 10 per 10 s per user. Default: on.
+    /// Off, updates to one user wait only for the instance quota (and a server
+    /// that enforces the per-user limit answers the excess with 429s). A limiter
+    /// passed with [`rate_limiter`](Self::rate_limiter) keeps its own setting
+    /// ([`RateLimiter::without_per_user_limit`]).
     pub fn per_user_limit(mut self, enabled: bool) -> Self {
         self.per_user_limit = enabled;
         self
@@ -317,10 +321,11 @@ impl ClerkBuilder {
 }
 
 fn new_limiter(quota: Quota, per_user_limit: bool) -> RateLimiter {
+    let limiter = RateLimiter::new(quota);
     if per_user_limit {
-        RateLimiter::with_per_user_quota(quota, Quota::per_user())
+        limiter
     } else {
-        RateLimiter::new(quota)
+        limiter.without_per_user_limit()
     }
 }
 

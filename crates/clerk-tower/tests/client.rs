@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clerk_emulator::{Config, Emulator, RateLimit};
 use clerk_tower::layers::rate_limit::Quota;
-use clerk_tower::users::{CreateUser, GetUser, ListUsers, UserFilter, UserOrderBy, UserOrderField};
+use clerk_tower::users::{
+    CreateUser, GetUser, ListUsers, UpdateUserMetadata, UserFilter, UserOrderBy, UserOrderField,
+};
 use clerk_tower::{BaseUrl, Body, Clerk, ClerkRequest, ClerkResponse, Error, SecretKey};
 use futures_util::TryStreamExt;
 
@@ -520,4 +522,55 @@ async fn a_huge_retry_after_fails_fast_and_blocks_the_instance_for_the_cap_only(
         1,
         "no day-long sleep before a retry"
     );
+}
+
+/// Sends 20 metadata updates to one user through a builder's stack (answered
+/// in memory) and returns how long they took on tokio's paused clock.
+async fn twenty_updates_to_one_user(per_user_limit: bool) -> (Duration, Clerk) {
+    let transport = tower::service_fn(|_request: ClerkRequest| async {
+        let user = serde_json::json!({"id": "user_hot", "object": "user", "created_at": 1, "updated_at": 1});
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(user.to_string()))
+            .expect("response");
+        Ok::<ClerkResponse, Error>(response)
+    });
+    let clerk = Clerk::builder()
+        .secret_key("sk_live_x")
+        .base_url("http://127.0.0.1:1")
+        .transport(transport)
+        // An instance quota far above 20 requests, so only the per-user limit can hold them.
+        .quota(Quota::new(1_000_000, Duration::from_secs(10)).expect("quota"))
+        .per_user_limit(per_user_limit)
+        .build()
+        .expect("client");
+    let started = tokio::time::Instant::now();
+    for n in 0..20 {
+        let mut patch = serde_json::Map::new();
+        patch.insert("n".into(), serde_json::json!(n));
+        clerk
+            .users()
+            .update_metadata(UpdateUserMetadata::new("user_hot").public_metadata(patch))
+            .await
+            .expect("update");
+    }
+    (started.elapsed(), clerk)
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_user_limit_false_lets_20_updates_to_one_user_through_without_waiting() {
+    let (elapsed, clerk) = twenty_updates_to_one_user(false).await;
+    let limiter = clerk
+        .rate_limiter()
+        .expect("the instance quota is still on");
+    assert!(!limiter.limits_per_user());
+    assert!(elapsed < Duration::from_millis(100), "took {elapsed:?}");
+    assert_eq!(limiter.snapshot().granted, 20);
+    assert_eq!(limiter.snapshot().tracked_users, 0);
+
+    // The default paces them at Clerk's 10 per 10 s per user.
+    let (paced, clerk) = twenty_updates_to_one_user(true).await;
+    assert!(clerk.rate_limiter().expect("on").limits_per_user());
+    assert!(paced >= Duration::from_secs(9), "took {paced:?}");
 }

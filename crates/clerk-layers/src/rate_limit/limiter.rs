@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -93,6 +93,8 @@ struct Shared {
     total_wait_nanos: AtomicU64,
     rate_limited: AtomicU64,
     per_user_checks: AtomicU64,
+    /// Off after [`RateLimiter::without_per_user_limit`].
+    per_user_limit: AtomicBool,
 }
 
 /// The client-side rate limiter of one Clerk instance (one secret key).
@@ -149,6 +151,7 @@ impl RateLimiter {
                 total_wait_nanos: AtomicU64::new(0),
                 rate_limited: AtomicU64::new(0),
                 per_user_checks: AtomicU64::new(0),
+                per_user_limit: AtomicBool::new(true),
             }),
         }
     }
@@ -170,9 +173,24 @@ impl RateLimiter {
         self.shared.quota
     }
 
-    /// The per-user quota.
+    /// The per-user quota (applied only while [`limits_per_user`](Self::limits_per_user)).
     pub fn per_user_quota(&self) -> Quota {
         self.shared.per_user_quota
+    }
+
+    /// Turns the per-user limit off: user updates then count against the
+    /// instance quota only, however many go to one user. For every clone of
+    /// this limiter (they share one state), so call it before sharing it.
+    #[must_use]
+    pub fn without_per_user_limit(self) -> Self {
+        self.shared.per_user_limit.store(false, Ordering::Relaxed);
+        self
+    }
+
+    /// Whether requests wait for their user's quota (on unless
+    /// [`without_per_user_limit`](Self::without_per_user_limit)).
+    pub fn limits_per_user(&self) -> bool {
+        self.shared.per_user_limit.load(Ordering::Relaxed)
     }
 
     /// Waits until one request may be sent, and counts it as sent. Returns how
@@ -196,8 +214,12 @@ impl RateLimiter {
         WaitingGuard::new(&self.shared.waiting)
     }
 
-    /// Waits for `key`'s per-user quota and takes one cell of it.
+    /// Waits for `key`'s per-user quota and takes one cell of it (at once when
+    /// the per-user limit is off).
     pub(crate) async fn wait_per_user(&self, key: &str) {
+        if !self.limits_per_user() {
+            return;
+        }
         let shared = &*self.shared;
         let key = key.to_owned();
         loop {
@@ -315,6 +337,7 @@ impl fmt::Debug for RateLimiter {
         f.debug_struct("RateLimiter")
             .field("quota", &self.shared.quota)
             .field("per_user_quota", &self.shared.per_user_quota)
+            .field("limits_per_user", &self.limits_per_user())
             .field("snapshot", &self.snapshot())
             .finish()
     }

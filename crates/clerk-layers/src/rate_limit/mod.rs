@@ -15,6 +15,7 @@
 //!    or on the path of a foreign request), *before* joining the instance-wide
 //!    line, so one hot user never stalls the others. Users whose quota has fully
 //!    refilled are evicted, so memory stays bounded.
+//!    [`RateLimiter::without_per_user_limit`] turns this step off.
 //! 2. **Readiness.** The inner service (a clone, moved into the response future)
 //!    is readied — e.g. a concurrency permit is taken — before the grant, so the
 //!    request leaves as soon as it is granted.

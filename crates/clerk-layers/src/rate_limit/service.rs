@@ -103,7 +103,12 @@ where
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let state = match per_user_key(&request) {
+        let per_user = if limiter.limits_per_user() {
+            per_user_key(&request)
+        } else {
+            None
+        };
+        let state = match per_user {
             Some(key) => {
                 let per_user = limiter.clone();
                 State::PerUser {
