@@ -130,25 +130,40 @@ pub enum FaultKind {
     LostResponse,
     /// A spurious 429 with `Retry-After`; the request is not applied.
     TooManyRequests,
+    /// The request is held, then applied after [`FaultSpec::slow_apply_delay`] —
+    /// after the client's attempt timeout — even if the client has gone.
+    SlowApply,
+    /// The request is applied, then its 2xx body is cut in half or replaced by a
+    /// proxy's HTML page.
+    BadBody,
+    /// The request is not applied; a 200 answers with another object
+    /// (`{"object":"total_count",…}`), as from a misrouted proxy.
+    WrongObject,
 }
 
 impl FaultKind {
     /// All kinds, in spec order.
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 7] = [
         Self::ServerError,
         Self::Reset,
         Self::LostResponse,
         Self::TooManyRequests,
+        Self::SlowApply,
+        Self::BadBody,
+        Self::WrongObject,
     ];
 
     /// The name used in `--faults`, the control API and the stats: `5xx`, `reset`,
-    /// `lost_response`, `429`.
+    /// `lost_response`, `429`, `slow_apply`, `bad_body`, `wrong_object`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ServerError => "5xx",
             Self::Reset => "reset",
             Self::LostResponse => "lost_response",
             Self::TooManyRequests => "429",
+            Self::SlowApply => "slow_apply",
+            Self::BadBody => "bad_body",
+            Self::WrongObject => "wrong_object",
         }
     }
 
@@ -158,6 +173,9 @@ impl FaultKind {
             Self::Reset => 1,
             Self::LostResponse => 2,
             Self::TooManyRequests => 3,
+            Self::SlowApply => 4,
+            Self::BadBody => 5,
+            Self::WrongObject => 6,
         }
     }
 }
@@ -171,8 +189,12 @@ impl FromStr for FaultKind {
             "reset" => Ok(Self::Reset),
             "lost_response" => Ok(Self::LostResponse),
             "429" => Ok(Self::TooManyRequests),
+            "slow_apply" => Ok(Self::SlowApply),
+            "bad_body" => Ok(Self::BadBody),
+            "wrong_object" => Ok(Self::WrongObject),
             other => Err(ConfigError::new(format!(
-                "unknown fault kind {other:?}: expected 5xx, reset, lost_response or 429"
+                "unknown fault kind {other:?}: expected 5xx, reset, lost_response, 429, \
+                 slow_apply, bad_body or wrong_object"
             ))),
         }
     }
@@ -184,17 +206,43 @@ impl fmt::Display for FaultKind {
     }
 }
 
-/// Probabilities of each fault kind per request (`5xx=0.05,reset=0.02,lost_response=0.02,429=0.01`).
+/// Probabilities of each fault kind per request (`5xx=0.05,reset=0.02,lost_response=0.02,429=0.01`),
+/// and how late a `slow_apply` lands (`slow_apply_ms=12000`, the default: past a 10 s attempt timeout).
 /// The default injects nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FaultSpec {
-    probabilities: [f64; 4],
+    probabilities: [f64; 7],
+    slow_apply_delay: Duration,
+}
+
+/// How long a `slow_apply` request is held before it is applied, by default.
+pub const DEFAULT_SLOW_APPLY_DELAY: Duration = Duration::from_secs(12);
+
+impl Default for FaultSpec {
+    fn default() -> Self {
+        Self {
+            probabilities: [0.0; 7],
+            slow_apply_delay: DEFAULT_SLOW_APPLY_DELAY,
+        }
+    }
 }
 
 impl FaultSpec {
     /// No faults.
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// How long a `slow_apply` request is held before it is applied.
+    #[must_use]
+    pub fn with_slow_apply_delay(mut self, delay: Duration) -> Self {
+        self.slow_apply_delay = delay;
+        self
+    }
+
+    /// How long a `slow_apply` request is held before it is applied.
+    pub fn slow_apply_delay(&self) -> Duration {
+        self.slow_apply_delay
     }
 
     /// Sets the probability of one kind. Probabilities must lie in `0..=1` and sum to at most 1.
@@ -249,6 +297,15 @@ impl FromStr for FaultSpec {
             let (k, p) = part.split_once('=').ok_or_else(|| {
                 ConfigError::new(format!("invalid fault {part:?}: expected kind=probability"))
             })?;
+            if k.trim() == "slow_apply_ms" {
+                let ms: u64 = p.trim().parse().map_err(|_| {
+                    ConfigError::new(format!(
+                        "invalid slow_apply_ms {p:?}: expected milliseconds"
+                    ))
+                })?;
+                spec.slow_apply_delay = Duration::from_millis(ms);
+                continue;
+            }
             let kind: FaultKind = k.parse()?;
             let p: f64 = p.trim().parse().map_err(|_| {
                 ConfigError::new(format!("invalid probability {p:?} for fault {kind}"))
@@ -261,11 +318,19 @@ impl FromStr for FaultSpec {
 
 impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = FaultKind::ALL
+        let mut parts: Vec<String> = FaultKind::ALL
             .iter()
             .filter(|k| self.probability(**k) > 0.0)
             .map(|k| format!("{k}={}", self.probability(*k)))
             .collect();
+        if self.probability(FaultKind::SlowApply) > 0.0
+            && self.slow_apply_delay != DEFAULT_SLOW_APPLY_DELAY
+        {
+            parts.push(format!(
+                "slow_apply_ms={}",
+                self.slow_apply_delay.as_millis()
+            ));
+        }
         if parts.is_empty() {
             f.write_str("none")
         } else {

@@ -19,6 +19,35 @@ pub(crate) enum Fault {
     LostResponse,
     /// Spurious 429 with this `Retry-After`.
     TooManyRequests(u64),
+    /// Held this long, then applied (whether or not the client is still there).
+    SlowApply(Duration),
+    /// Applied, then a 2xx body cut in half (`true`) or replaced by HTML (`false`).
+    BadBody {
+        truncated: bool,
+    },
+    /// Not applied; a 200 with `{"object":"total_count",…}` instead.
+    WrongObject,
+}
+
+/// Request extension set for a `slow_apply`: the handler waits this long after
+/// the rate limiter admitted the request (so the limiter sees it on arrival, as
+/// Clerk's does) and before it applies it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ApplyAfter(pub(crate) Duration);
+
+/// What a misrouted proxy might answer a `wrong_object` with.
+pub(crate) const WRONG_OBJECT_BODY: &str = r#"{"object":"total_count","total_count":3}"#;
+
+/// What a proxy in front of the API might answer a `bad_body` with instead of the body.
+pub(crate) const PROXY_HTML: &str = "<html><head><title>502 Bad Gateway</title></head><body>upstream sent an invalid response</body></html>";
+
+/// The body of a `bad_body`: the first half of `body`, or the proxy page.
+pub(crate) fn bad_body(body: &[u8], truncated: bool) -> Vec<u8> {
+    if truncated {
+        body[..body.len() / 2].to_vec()
+    } else {
+        PROXY_HTML.as_bytes().to_vec()
+    }
 }
 
 impl Fault {
@@ -28,12 +57,16 @@ impl Fault {
             Self::Reset => FaultKind::Reset,
             Self::LostResponse => FaultKind::LostResponse,
             Self::TooManyRequests(_) => FaultKind::TooManyRequests,
+            Self::SlowApply(_) => FaultKind::SlowApply,
+            Self::BadBody { .. } => FaultKind::BadBody,
+            Self::WrongObject => FaultKind::WrongObject,
         }
     }
 }
 
 /// One entry of the scripted queue (`{"kind":"5xx","status":503}`). `kind: "none"` lets one
-/// request through untouched; `operation` restricts the entry to one operationId.
+/// request through untouched; `operation` restricts the entry to one operationId;
+/// `delay_ms` is a `slow_apply`'s delay; `body: "truncated" | "html"` picks a `bad_body`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Scripted {
@@ -44,11 +77,16 @@ pub(crate) struct Scripted {
     pub(crate) retry_after: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
 }
 
 impl Scripted {
-    /// Checks the entry; `Ok(None)` is a scripted pass-through.
-    pub(crate) fn to_fault(&self) -> Result<Option<Fault>, String> {
+    /// Checks the entry; `Ok(None)` is a scripted pass-through. `slow_apply` without
+    /// `delay_ms` waits `default_delay`.
+    pub(crate) fn to_fault(&self, default_delay: Duration) -> Result<Option<Fault>, String> {
         if self.kind == "none" {
             return Ok(None);
         }
@@ -64,6 +102,20 @@ impl Scripted {
             FaultKind::Reset => Fault::Reset,
             FaultKind::LostResponse => Fault::LostResponse,
             FaultKind::TooManyRequests => Fault::TooManyRequests(self.retry_after.unwrap_or(1)),
+            FaultKind::SlowApply => {
+                Fault::SlowApply(self.delay_ms.map_or(default_delay, Duration::from_millis))
+            }
+            FaultKind::BadBody => match self.body.as_deref() {
+                None | Some("truncated") => Fault::BadBody { truncated: true },
+                Some("html") => Fault::BadBody { truncated: false },
+                Some(other) => {
+                    return Err(format!(
+                        "body {other:?}: expected \"truncated\" or \"html\""
+                    ));
+                }
+            },
+            FaultKind::WrongObject => Fault::WrongObject,
+            // FaultKind is non_exhaustive for users of the crate, not inside it.
         }))
     }
 }
@@ -143,7 +195,7 @@ impl FaultState {
                 .position(|s| s.operation.is_none() || s.operation.as_deref() == operation);
             if let Some(entry) = pos.and_then(|p| i.queue.remove(p)) {
                 // Entries were validated when queued.
-                fault = entry.to_fault().ok().flatten();
+                fault = entry.to_fault(i.spec.slow_apply_delay()).ok().flatten();
                 return;
             }
             fault = match i.spec.pick(rng.random::<f64>()) {
@@ -155,6 +207,11 @@ impl FaultState {
                 Some(FaultKind::TooManyRequests) => {
                     Some(Fault::TooManyRequests(rng.random_range(1..=3)))
                 }
+                Some(FaultKind::SlowApply) => Some(Fault::SlowApply(i.spec.slow_apply_delay())),
+                Some(FaultKind::BadBody) => Some(Fault::BadBody {
+                    truncated: rng.random(),
+                }),
+                Some(FaultKind::WrongObject) => Some(Fault::WrongObject),
                 _ => None,
             };
         });

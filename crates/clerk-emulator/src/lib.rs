@@ -73,7 +73,7 @@
 //! # Faults
 //!
 //! `--faults '5xx=0.05,reset=0.02,lost_response=0.02,429=0.01'` draws one fault per `/v1`
-//! request with these probabilities:
+//! request with these probabilities (`slow_apply_ms=N` in the same spec sets the slow-apply delay):
 //!
 //! | kind | effect | applied? |
 //! |---|---|---|
@@ -81,6 +81,9 @@
 //! | `reset` | connection closed without a response | no |
 //! | `lost_response` | request handled in full, then the connection closed without a response | **yes** |
 //! | `429` | spurious 429 `too_many_requests` with `Retry-After` (1–3 s) | no |
+//! | `slow_apply` | admitted by the rate limiter on arrival, held `slow_apply_ms` (default 12 000: past a 10 s attempt timeout), then applied even if the client has gone; then answered | **yes, late** |
+//! | `bad_body` | handled in full; a 2xx body is then cut in half or replaced by a proxy's HTML page (other statuses pass) | **yes** |
+//! | `wrong_object` | answered 200 `{"object":"total_count","total_count":3}`, as by a misrouted proxy | no |
 //!
 //! `--latency MIN..MAX` delays the answer to every `/v1` request by a uniform number of
 //! milliseconds. The request is handled (and counted by the rate limiter) when it arrives; the
@@ -117,12 +120,16 @@
 //!     {"kind": "reset"},
 //!     {"kind": "none"},
 //!     {"kind": "lost_response", "operation": "CreateUser"},
-//!     {"kind": "429", "retry_after": 2}
+//!     {"kind": "429", "retry_after": 2},
+//!     {"kind": "slow_apply", "delay_ms": 600, "operation": "CreateUser"},
+//!     {"kind": "bad_body", "body": "html"},
+//!     {"kind": "wrong_object"}
 //!   ]
 //! }
 //! ```
 //!
-//! `spec` replaces all probabilities; `"5xx"`, `"reset"`, `"lost_response"`, `"429"` set one;
+//! `spec` replaces all probabilities; `"5xx"`, `"reset"`, `"lost_response"`, `"429"`,
+//! `"slow_apply"`, `"bad_body"`, `"wrong_object"` set one, `"slow_apply_ms"` the delay;
 //! `latency_ms: null` removes latency. `next` appends to a scripted queue consumed before any
 //! probability is drawn: each `/v1` request takes the first entry whose `operation` (a spec
 //! operationId) matches or is absent; `kind: "none"` lets that request through.
@@ -205,7 +212,8 @@ pub mod totp;
 
 pub use args::EmulatorArgs;
 pub use config::{
-    Config, ConfigError, DEFAULT_SECRET_KEY, FaultKind, FaultSpec, Latency, RateLimit,
+    Config, ConfigError, DEFAULT_SECRET_KEY, DEFAULT_SLOW_APPLY_DELAY, FaultKind, FaultSpec,
+    Latency, RateLimit,
 };
 pub use server::Emulator;
 pub use stats::{InstanceStats, Stats};

@@ -28,7 +28,7 @@ use crate::api::{self, IMAGE_LIMIT, route};
 use crate::app::App;
 use crate::config::{Config, FaultKind, FaultSpec};
 use crate::error::ApiError;
-use crate::faults::Fault;
+use crate::faults::{ApplyAfter, Fault, WRONG_OBJECT_BODY, bad_body};
 use crate::op::Op;
 use crate::stats::Stats;
 
@@ -136,6 +136,45 @@ impl tower::Service<Request<Incoming>> for FaultService {
                         Fault::TooManyRequests(secs) => {
                             delay().await;
                             ApiError::too_many_requests(secs).into_response()
+                        }
+                        Fault::SlowApply(after) => {
+                            // Its own task: the client's timeout closes the connection
+                            // and drops this future, and the request must land anyway.
+                            req.extensions_mut().insert(ApplyAfter(after));
+                            let applied = tokio::spawn(oneshot(router, req));
+                            let res = applied
+                                .await
+                                .map_err(|_| DropConnection(FaultKind::SlowApply))?;
+                            delay().await;
+                            res
+                        }
+                        Fault::BadBody { truncated } => {
+                            let res = oneshot(router, req).await;
+                            delay().await;
+                            if res.status().is_success() {
+                                let (mut parts, body) = res.into_parts();
+                                let bytes = axum::body::to_bytes(body, usize::MAX)
+                                    .await
+                                    .unwrap_or_default();
+                                parts.headers.remove(http::header::CONTENT_LENGTH);
+                                if !truncated {
+                                    parts.headers.insert(
+                                        http::header::CONTENT_TYPE,
+                                        http::HeaderValue::from_static("text/html"),
+                                    );
+                                }
+                                Response::from_parts(parts, Body::from(bad_body(&bytes, truncated)))
+                            } else {
+                                res
+                            }
+                        }
+                        Fault::WrongObject => {
+                            delay().await;
+                            (
+                                [(http::header::CONTENT_TYPE, "application/json")],
+                                WRONG_OBJECT_BODY,
+                            )
+                                .into_response()
                         }
                     }
                 }

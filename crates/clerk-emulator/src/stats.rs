@@ -50,7 +50,7 @@ pub struct InstanceStats {
 pub(crate) struct Counters {
     ops: Vec<AtomicU64>,
     statuses: Vec<AtomicU64>,
-    faults: [AtomicU64; 4],
+    faults: [AtomicU64; FaultKind::ALL.len()],
     pub(crate) rate_limited: AtomicU64,
     total: AtomicU64,
 }

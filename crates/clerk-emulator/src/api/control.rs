@@ -110,6 +110,10 @@ fn set_faults(app: &App, bytes: &[u8]) -> ApiResult<()> {
         "reset",
         "lost_response",
         "429",
+        "slow_apply",
+        "bad_body",
+        "wrong_object",
+        "slow_apply_ms",
         "latency_ms",
         "next",
         "clear_next",
@@ -130,6 +134,9 @@ fn set_faults(app: &App, bytes: &[u8]) -> ApiResult<()> {
         spec = spec
             .with(kind, p)
             .map_err(|e| ApiError::invalid_param(key, e))?;
+    }
+    if let Some(ms) = body_number(&body, "slow_apply_ms")? {
+        spec = spec.with_slow_apply_delay(std::time::Duration::from_millis(ms.max(0.0) as u64));
     }
     let latency = if body.has("latency_ms") {
         match body.object("latency_ms")? {
@@ -163,7 +170,7 @@ fn set_faults(app: &App, bytes: &[u8]) -> ApiResult<()> {
     };
     for entry in &next {
         entry
-            .to_fault()
+            .to_fault(std::time::Duration::ZERO)
             .map_err(|e| ApiError::invalid_param("next", e))?;
     }
     let clear = body.opt_bool("clear_next")?.unwrap_or(false);

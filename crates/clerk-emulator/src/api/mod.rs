@@ -171,6 +171,10 @@ async fn handle_v1(app: Arc<App>, mut req: Request<Body>) -> ApiResult<Response>
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(ApiError::too_many_requests(secs));
     }
+    // A `slow_apply` fault: admitted on arrival, applied late.
+    if let Some(crate::faults::ApplyAfter(after)) = req.extensions_mut().remove() {
+        tokio::time::sleep(after).await;
+    }
     let call = Call {
         app,
         inst,

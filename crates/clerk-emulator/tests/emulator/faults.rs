@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use clerk_emulator::{Config, Emulator, FaultKind, FaultSpec, RateLimit};
 use http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -272,4 +272,124 @@ async fn reset_clears_data_counters_and_windows_but_keeps_fault_settings() {
         api.get("/_emulator/faults").await.body["latency_ms"],
         json!({"min": 1, "max": 1})
     );
+}
+
+#[tokio::test]
+async fn slow_apply_lands_after_the_client_has_given_up() {
+    let api = Api::unlimited().await;
+    script(
+        &api,
+        json!([{"kind": "slow_apply", "delay_ms": 600, "operation": "CreateUser"}]),
+    )
+    .await;
+    // The client gives up after 200 ms, as an attempt timeout would.
+    let given_up = tokio::time::timeout(
+        Duration::from_millis(200),
+        api.send(api.request(
+            Method::POST,
+            "/v1/users",
+            Some(&json!({"external_id": "late-1"})),
+        )),
+    )
+    .await;
+    assert!(
+        given_up.is_err(),
+        "the answer must come after the client's timeout"
+    );
+    assert_eq!(
+        count(&api, "late-1").await,
+        0,
+        "not applied yet: a lookup now finds nothing"
+    );
+    // Poll (bounded) until the held request lands.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&api, "late-1").await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "slow_apply never applied the write"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(count(&api, "late-1").await, 1);
+    assert_eq!(api.emu.stats().faults_injected["slow_apply"], 1);
+}
+
+#[tokio::test]
+async fn bad_body_applies_the_write_and_garbles_the_2xx() {
+    let api = Api::unlimited().await;
+    script(
+        &api,
+        json!([{"kind": "bad_body", "body": "truncated", "operation": "CreateUser"}, {"kind": "bad_body", "body": "html", "operation": "CreateUser"}]),
+    )
+    .await;
+    for (i, html) in [(1, false), (2, true)] {
+        let r = api
+            .send(api.request(
+                Method::POST,
+                "/v1/users",
+                Some(&json!({"external_id": format!("garbled-{i}")})),
+            ))
+            .await
+            .expect("an answer");
+        assert_eq!(r.status, 200);
+        assert!(
+            serde_json::from_slice::<Value>(&r.raw).is_err(),
+            "{:?}",
+            r.raw
+        );
+        assert_eq!(
+            r.raw.starts_with(b"<html>"),
+            html,
+            "{}",
+            String::from_utf8_lossy(&r.raw)
+        );
+        let count = api
+            .get(&format!("/v1/users/count?external_id=garbled-{i}"))
+            .await
+            .ok("GetUsersCount");
+        assert_eq!(count["total_count"], 1, "bad_body must apply the write");
+    }
+}
+
+#[tokio::test]
+async fn wrong_object_answers_200_with_a_total_count_and_applies_nothing() {
+    let api = Api::unlimited().await;
+    script(
+        &api,
+        json!([{"kind": "wrong_object", "operation": "CreateUser"}]),
+    )
+    .await;
+    let r = api
+        .send(api.request(
+            Method::POST,
+            "/v1/users",
+            Some(&json!({"external_id": "misrouted-1"})),
+        ))
+        .await
+        .expect("an answer");
+    assert_eq!(
+        (r.status, r.body["object"].as_str()),
+        (200, Some("total_count"))
+    );
+    let count = api
+        .get("/v1/users/count?external_id=misrouted-1")
+        .await
+        .ok("GetUsersCount");
+    assert_eq!(count["total_count"], 0);
+    let spec: FaultSpec = "slow_apply=0.1,bad_body=0.1,wrong_object=0.1,slow_apply_ms=700"
+        .parse()
+        .expect("spec");
+    assert_eq!(spec.probability(FaultKind::SlowApply), 0.1);
+    assert_eq!(spec.slow_apply_delay(), Duration::from_millis(700));
+    assert_eq!(
+        spec.to_string().parse::<FaultSpec>().expect("round trip"),
+        spec
+    );
+}
+
+async fn count(api: &Api, external_id: &str) -> Value {
+    api.get(&format!("/v1/users/count?external_id={external_id}"))
+        .await
+        .ok("GetUsersCount")["total_count"]
+        .clone()
 }
