@@ -1,0 +1,354 @@
+//! Applying a plan: creates exactly once through the import engine, then updates,
+//! then the missing users' bans or deletes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clerk_core::Error;
+use clerk_tower::Clerk;
+use futures_util::StreamExt;
+use futures_util::stream;
+
+use super::plan::{Plan, PlannedUpdate};
+use super::{BAN_BATCH, Missing, Observer, SyncError, SyncOptions};
+use crate::import::{self, Item};
+use crate::journal::{self, JournalWriter};
+use crate::record::{Lookup, record_key};
+
+/// A kind of write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Action {
+    /// A user created.
+    Create,
+    /// A user's fields or metadata changed.
+    Update,
+    /// A ban lifted (the user is back in the source).
+    Unban,
+    /// A missing user banned.
+    Ban,
+    /// A missing user deleted.
+    Delete,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Unban => "unban",
+            Self::Ban => "ban",
+            Self::Delete => "delete",
+        })
+    }
+}
+
+/// One action that failed.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SyncFailure {
+    /// What was attempted.
+    pub action: Action,
+    /// Line of the source (0 for a missing user).
+    pub line: usize,
+    /// The Clerk user, when known.
+    pub user_id: Option<String>,
+    /// Clerk's error code (or the error type).
+    pub code: String,
+    /// The error.
+    pub message: String,
+}
+
+/// What applying a plan did.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ApplyReport {
+    /// Users created by this run.
+    pub created: usize,
+    /// Creates found to exist already (reconciled: an earlier run, or a lost response).
+    pub already_present: usize,
+    /// Creates the checkpoint lists as done by an interrupted run.
+    pub created_before: usize,
+    /// Users updated.
+    pub updated: usize,
+    /// Bans lifted.
+    pub unbanned: usize,
+    /// Missing users banned.
+    pub banned: usize,
+    /// Missing users deleted (or found gone already).
+    pub deleted: usize,
+    /// What failed.
+    pub failures: Vec<SyncFailure>,
+    /// Write requests sent (retries not counted).
+    pub writes: u64,
+    /// Writes under Clerk's per-user limit (`PATCH /users/{id}` and its metadata).
+    pub per_user_writes: u64,
+    /// The most per-user-limited writes one user got (Clerk allows 10 per 10 s).
+    pub max_writes_per_user: u64,
+    /// Reads sent to reconcile creates.
+    pub lookups: u64,
+    /// Every HTTP attempt of the apply phase (retries and lookups included).
+    pub requests: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// 429 responses.
+    pub http_429: u64,
+    /// Time the apply took.
+    pub wall: Duration,
+}
+
+impl ApplyReport {
+    /// Failures per action and Clerk error code.
+    pub fn failed_by_code(&self) -> BTreeMap<(Action, String), usize> {
+        let mut by = BTreeMap::new();
+        for f in &self.failures {
+            *by.entry((f.action, f.code.clone())).or_insert(0) += 1;
+        }
+        by
+    }
+}
+
+fn code_of(err: &Error) -> String {
+    err.clerk_errors()
+        .first()
+        .map_or_else(|| err.error_type().into_owned(), |e| e.code.clone())
+}
+
+fn failure(action: Action, line: usize, user_id: &str, err: &Error) -> SyncFailure {
+    SyncFailure {
+        action,
+        line,
+        user_id: Some(user_id.to_owned()),
+        code: code_of(err),
+        message: err.to_string(),
+    }
+}
+
+/// Forwards the import engine's progress to the observer.
+struct CreateProgress(Arc<dyn Observer>);
+
+impl import::Progress for CreateProgress {
+    fn inc(&self, n: u64) {
+        self.0.applied(n);
+    }
+}
+
+/// Sends `plan`: creates (exactly once, journaled in `checkpoint`), updates, then
+/// bans or deletes of the missing users. Refuses a plan above `max_deletes` /
+/// `max_bans` before sending anything. The checkpoint is removed once the apply
+/// finished; a rerun after an interruption uses it to skip and reconcile the
+/// creates already sent.
+pub async fn apply(
+    clerk: &Clerk,
+    plan: Plan,
+    options: &SyncOptions,
+    checkpoint: &Path,
+    observer: Arc<dyn Observer>,
+) -> Result<ApplyReport, SyncError> {
+    plan.check_limits(options)?;
+    let started = Instant::now();
+    let before = clerk.metrics();
+    let mut report = ApplyReport::default();
+    let missing_actions = match plan.missing_action {
+        Missing::Ignore => 0,
+        _ => plan.missing.len(),
+    };
+    observer.apply_started((plan.creates.len() + plan.updates.len() + missing_actions) as u64);
+
+    if !plan.creates.is_empty() {
+        create_all(
+            clerk,
+            &plan,
+            options,
+            checkpoint,
+            Arc::clone(&observer),
+            &mut report,
+        )
+        .await?;
+    }
+
+    let updates = stream::iter(plan.updates.iter())
+        .map(|u| update_one(clerk, u))
+        .buffer_unordered(options.concurrency.max(1));
+    let mut updates = std::pin::pin!(updates);
+    while let Some(outcome) = updates.next().await {
+        report.writes += outcome.writes;
+        report.per_user_writes += outcome.per_user;
+        report.max_writes_per_user = report.max_writes_per_user.max(outcome.per_user);
+        match outcome.result {
+            Ok(unbanned) => {
+                report.updated += usize::from(outcome.per_user > 0);
+                report.unbanned += usize::from(unbanned);
+            }
+            Err(f) => report.failures.push(f),
+        }
+        observer.applied(1);
+    }
+
+    match plan.missing_action {
+        Missing::Ignore => {}
+        Missing::Ban => {
+            let ids: Vec<&str> = plan.missing.iter().map(|m| m.user_id.as_str()).collect();
+            for chunk in ids.chunks(BAN_BATCH) {
+                report.writes += 1;
+                match clerk.users().ban_many(chunk.iter().copied()).await {
+                    Ok(_) => report.banned += chunk.len(),
+                    Err(err) => report
+                        .failures
+                        .extend(chunk.iter().map(|id| failure(Action::Ban, 0, id, &err))),
+                }
+                observer.applied(chunk.len() as u64);
+            }
+        }
+        Missing::Delete => {
+            let deletes = stream::iter(plan.missing.iter())
+                .map(|m| async move { (m, clerk.users().delete(m.user_id.clone()).await) })
+                .buffer_unordered(options.concurrency.max(1));
+            let mut deletes = std::pin::pin!(deletes);
+            while let Some((m, result)) = deletes.next().await {
+                report.writes += 1;
+                match result {
+                    // Gone already: a retry after a lost response, or someone else.
+                    Ok(_) => report.deleted += 1,
+                    Err(err) if err.is_not_found() => report.deleted += 1,
+                    Err(err) => report
+                        .failures
+                        .push(failure(Action::Delete, 0, &m.user_id, &err)),
+                }
+                observer.applied(1);
+            }
+        }
+    }
+
+    // Finished: a later run plans afresh from the instance's state.
+    match std::fs::remove_file(checkpoint) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(SyncError::checkpoint(format!(
+                "cannot remove the checkpoint {}: {err}",
+                checkpoint.display()
+            )));
+        }
+    }
+    let after = clerk.metrics();
+    report.requests = after.attempts.saturating_sub(before.attempts);
+    report.retries += after.retries.saturating_sub(before.retries);
+    report.http_429 = after.rate_limited.saturating_sub(before.rate_limited);
+    report.wall = started.elapsed();
+    report.failures.sort_by_key(|f| (f.action, f.line));
+    Ok(report)
+}
+
+/// Creates the plan's new records through the import engine.
+async fn create_all(
+    clerk: &Clerk,
+    plan: &Plan,
+    options: &SyncOptions,
+    checkpoint: &Path,
+    observer: Arc<dyn Observer>,
+    report: &mut ApplyReport,
+) -> Result<(), SyncError> {
+    let mut loaded = journal::load(checkpoint).map_err(|e| SyncError::checkpoint(e.to_string()))?;
+    let writer = JournalWriter::open(checkpoint).map_err(|e| {
+        SyncError::checkpoint(format!(
+            "cannot open checkpoint {}: {e}",
+            checkpoint.display()
+        ))
+    })?;
+    let items: Vec<Item> = plan
+        .creates
+        .iter()
+        .map(|c| {
+            let map = c.body.to_map();
+            Item {
+                index: c.index,
+                line: c.line,
+                key: record_key(&map),
+                lookup: Lookup::for_body(&map),
+                body: c.body.clone(),
+            }
+        })
+        .collect();
+    // The source may have changed since the interrupted run: an entry counts only
+    // for the record it was written for.
+    let keys: HashMap<usize, &str> = items.iter().map(|i| (i.index, i.key.as_str())).collect();
+    loaded
+        .entries
+        .retain(|index, entry| keys.get(index).is_some_and(|key| *key == entry.key));
+    let import_options = import::Options {
+        concurrency: options.concurrency.max(1),
+        max_create_attempts: options.max_create_attempts,
+    };
+    let summary = import::run(
+        clerk,
+        items,
+        &loaded,
+        Arc::new(writer),
+        import_options,
+        Arc::new(CreateProgress(observer)),
+    )
+    .await
+    .map_err(SyncError::checkpoint)?;
+    report.created += summary.created;
+    report.already_present += summary.already_present;
+    report.created_before += summary.skipped;
+    report.writes += (summary.created + summary.failed) as u64;
+    report.lookups += summary.lookups;
+    report.retries += summary.retries;
+    let lines: BTreeMap<usize, usize> = plan.creates.iter().map(|c| (c.index, c.line)).collect();
+    report
+        .failures
+        .extend(summary.failures.into_iter().map(|f| SyncFailure {
+            action: Action::Create,
+            line: lines.get(&f.index).copied().unwrap_or(f.line),
+            user_id: None,
+            code: f.code,
+            message: f.message,
+        }));
+    Ok(())
+}
+
+struct UpdateOutcome {
+    writes: u64,
+    per_user: u64,
+    /// `Ok(unbanned)`.
+    result: Result<bool, SyncFailure>,
+}
+
+/// Sends one user's update, metadata merge and unban.
+async fn update_one(clerk: &Clerk, u: &PlannedUpdate) -> UpdateOutcome {
+    let mut outcome = UpdateOutcome {
+        writes: 0,
+        per_user: 0,
+        result: Ok(false),
+    };
+    if let Some(update) = &u.diff.update {
+        outcome.writes += 1;
+        outcome.per_user += 1;
+        if let Err(err) = clerk.users().update(update.clone()).await {
+            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+            return outcome;
+        }
+    }
+    if let Some(merge) = &u.diff.metadata {
+        outcome.writes += 1;
+        outcome.per_user += 1;
+        if let Err(err) = clerk.users().update_metadata(merge.clone()).await {
+            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+            return outcome;
+        }
+    }
+    if u.diff.unban {
+        outcome.writes += 1;
+        if let Err(err) = clerk.users().unban(u.user_id.clone()).await {
+            outcome.result = Err(failure(Action::Unban, u.line, &u.user_id, &err));
+            return outcome;
+        }
+        outcome.result = Ok(true);
+    }
+    outcome
+}

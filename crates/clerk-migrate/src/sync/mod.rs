@@ -1,0 +1,294 @@
+//! Sync: keep a Clerk instance equal to a source of truth. Plan, then apply.
+//!
+//! [`plan`] reads the source (a [`Stream`](futures_util::Stream) of
+//! [`SourceRecord`]s: a file, a database query…) and the instance's state — a full
+//! export, or batched lookups of the source's keys when that costs fewer requests —
+//! and computes, per record, a create, an update of only the fields that differ
+//! ([`diff::COMPARED_FIELDS`]), or nothing; and for Clerk users absent from the
+//! source, the [`Missing`] action. It sends no write. [`apply`] sends the plan at
+//! the client's rate limit: creates exactly once through the [`import`](crate::import)
+//! engine (checkpoint journal, reconciliation), updates through `PATCH
+//! /users/{id}` and the metadata merge endpoint (both under Clerk's per-user limit,
+//! which the default stack's rate limiter keeps), bans 50 per bulk request,
+//! deletes one by one. A second run over an unchanged source sends no write.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use clerk_migrate::sync::{self, Missing, NoObserver, SourceRecord, SyncOptions};
+//! use clerk_tower::Clerk;
+//! use futures_util::stream;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let clerk = Clerk::builder().build()?;
+//! // Rows of your database, as Clerk create bodies.
+//! let rows = vec![serde_json::json!({"external_id": "crm-42", "first_name": "Ada",
+//!                                    "email_address": ["ada@example.com"],
+//!                                    "public_metadata": {"plan": "pro"}})];
+//! let source = stream::iter(rows.into_iter().map(|row| {
+//!     Ok::<_, std::convert::Infallible>(SourceRecord::new(row.as_object().cloned().unwrap_or_default()))
+//! }));
+//! let options = SyncOptions::new().missing(Missing::Ban).max_bans(100);
+//! let plan = sync::plan(&clerk, source, &options, &NoObserver).await?;
+//! println!("create {} · update {} · unchanged {} · ban {}",
+//!          plan.creates.len(), plan.updates.len(), plan.unchanged, plan.missing.len());
+//! let checkpoint = std::path::Path::new("sync.checkpoint.jsonl");
+//! let report = sync::apply(&clerk, plan, &options, checkpoint, Arc::new(NoObserver)).await?;
+//! println!("{} writes, {} failed", report.writes, report.failures.len());
+//! # Ok(()) }
+//! ```
+
+mod apply;
+pub mod diff;
+mod plan;
+
+use std::fmt;
+
+pub use apply::{Action, ApplyReport, SyncFailure, apply};
+pub use diff::{FieldChange, MetadataMode, UserDiff};
+pub use plan::{
+    Conflict, EXPORT_PAGE, LOOKUP_BATCH, MissingUser, Plan, PlannedCreate, PlannedUpdate,
+    ReadStrategy, SourceRecord, StateRead, plan,
+};
+
+/// Ids per bulk ban request (Clerk's maximum).
+pub const BAN_BATCH: usize = 50;
+
+/// How source records are matched to Clerk users.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MatchKey {
+    /// By `external_id`.
+    #[default]
+    ExternalId,
+    /// By email address (the record's first; any of the user's, case-insensitive).
+    Email,
+}
+
+impl fmt::Display for MatchKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ExternalId => "external_id",
+            Self::Email => "email address",
+        })
+    }
+}
+
+/// What happens to Clerk users that no source record matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Missing {
+    /// Nothing.
+    #[default]
+    Ignore,
+    /// They are banned (and unbanned when they come back to the source).
+    Ban,
+    /// They are deleted.
+    Delete,
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Ignore => "ignore",
+            Self::Ban => "ban",
+            Self::Delete => "delete",
+        })
+    }
+}
+
+/// The knobs of a sync.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// How records are matched to users.
+    pub key: MatchKey,
+    /// What happens to users absent from the source.
+    pub missing: Missing,
+    /// How changed metadata is written.
+    pub metadata: MetadataMode,
+    /// Deletes a plan may hold at most (`None`: 10 % of the instance, at least 10).
+    pub max_deletes: Option<u64>,
+    /// Bans a plan may hold at most (`None`: 10 % of the instance, at least 10).
+    pub max_bans: Option<u64>,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Creates of one record at most (after reconciling that the previous did nothing).
+    pub max_create_attempts: u32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            key: MatchKey::default(),
+            missing: Missing::default(),
+            metadata: MetadataMode::default(),
+            max_deletes: None,
+            max_bans: None,
+            concurrency: 32,
+            max_create_attempts: 8,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Match by external id, ignore missing users, merge metadata, 32 in flight.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the match key.
+    #[must_use]
+    pub fn key(mut self, key: MatchKey) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Sets what happens to users absent from the source.
+    #[must_use]
+    pub fn missing(mut self, missing: Missing) -> Self {
+        self.missing = missing;
+        self
+    }
+
+    /// Sets how metadata is written.
+    #[must_use]
+    pub fn metadata(mut self, mode: MetadataMode) -> Self {
+        self.metadata = mode;
+        self
+    }
+
+    /// Refuses a plan with more deletes.
+    #[must_use]
+    pub fn max_deletes(mut self, n: u64) -> Self {
+        self.max_deletes = Some(n);
+        self
+    }
+
+    /// Refuses a plan with more bans.
+    #[must_use]
+    pub fn max_bans(mut self, n: u64) -> Self {
+        self.max_bans = Some(n);
+        self
+    }
+
+    /// Sets the requests in flight at most.
+    #[must_use]
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the creates of one record at most.
+    #[must_use]
+    pub fn max_create_attempts(mut self, n: u32) -> Self {
+        self.max_create_attempts = n.max(1);
+        self
+    }
+}
+
+/// Where sync reports progress (a progress bar, a log line, nothing).
+pub trait Observer: Send + Sync {
+    /// `users` read from the instance so far.
+    fn state_read(&self, users: u64) {
+        let _ = users;
+    }
+    /// Apply starts `total` actions.
+    fn apply_started(&self, total: u64) {
+        let _ = total;
+    }
+    /// `n` more actions done.
+    fn applied(&self, n: u64) {
+        let _ = n;
+    }
+}
+
+/// Reports nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
+
+#[derive(Debug)]
+enum ErrorKind {
+    Source,
+    Read,
+    Refused,
+    Checkpoint,
+}
+
+/// Why a sync could not plan or apply.
+#[derive(Debug)]
+pub struct SyncError {
+    kind: ErrorKind,
+    message: String,
+    cause: Option<clerk_core::Error>,
+}
+
+impl SyncError {
+    fn source(message: String) -> Self {
+        Self {
+            kind: ErrorKind::Source,
+            message,
+            cause: None,
+        }
+    }
+
+    fn read(err: clerk_core::Error) -> Self {
+        Self {
+            kind: ErrorKind::Read,
+            message: format!("reading the instance failed: {err}"),
+            cause: Some(err),
+        }
+    }
+
+    fn refused(message: String) -> Self {
+        Self {
+            kind: ErrorKind::Refused,
+            message,
+            cause: None,
+        }
+    }
+
+    fn checkpoint(message: String) -> Self {
+        Self {
+            kind: ErrorKind::Checkpoint,
+            message,
+            cause: None,
+        }
+    }
+
+    /// The source stream failed.
+    pub fn is_source(&self) -> bool {
+        matches!(self.kind, ErrorKind::Source)
+    }
+
+    /// Reading the instance's state failed (nothing was written).
+    pub fn is_read(&self) -> bool {
+        matches!(self.kind, ErrorKind::Read)
+    }
+
+    /// The plan exceeds `max_deletes` or `max_bans`; nothing was written.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.kind, ErrorKind::Refused)
+    }
+
+    /// The checkpoint could not be read or written.
+    pub fn is_checkpoint(&self) -> bool {
+        matches!(self.kind, ErrorKind::Checkpoint)
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
