@@ -48,7 +48,7 @@ pub(crate) struct ImportArgs {
     pub(crate) output: OutputArgs,
 }
 
-fn sibling(file: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(file: &Path, suffix: &str) -> PathBuf {
     let mut name = file
         .file_name()
         .map(|n| n.to_os_string())

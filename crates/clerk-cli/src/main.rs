@@ -6,6 +6,7 @@ mod cmd_actions;
 mod cmd_bench;
 mod cmd_export;
 mod cmd_import;
+mod cmd_sync;
 mod input;
 mod progress;
 mod report;
@@ -35,6 +36,9 @@ struct Cli {
 enum Command {
     /// Bulk-create users from a file, exactly once (resumable with a checkpoint).
     Import(cmd_import::ImportArgs),
+    /// Make the instance equal a file: create, update only what differs, ban or
+    /// delete the users it lacks (plan, then apply; --dry-run shows the plan).
+    Sync(cmd_sync::SyncArgs),
     /// Stream users (with list filters) as JSON Lines, in constant memory.
     Export(cmd_export::ExportArgs),
     /// Count users matching the list filters.
@@ -118,6 +122,7 @@ fn init_tracing(verbose: u8) {
 fn verbosity(command: &Command) -> u8 {
     match command {
         Command::Import(a) => a.output.verbose,
+        Command::Sync(a) => a.output.verbose,
         Command::Export(a) => a.output.verbose,
         Command::Count(a) => a.output.verbose,
         Command::Ban(a)
@@ -133,6 +138,7 @@ fn verbosity(command: &Command) -> u8 {
 async fn dispatch(command: Command) -> CliResult<()> {
     match command {
         Command::Import(args) => cmd_import::run(args).await,
+        Command::Sync(args) => cmd_sync::run(args).await,
         Command::Export(args) => cmd_export::run_export(args).await,
         Command::Count(args) => cmd_export::run_count(args).await,
         Command::Ban(args) => cmd_actions::run(Action::Ban, args).await,
@@ -167,6 +173,13 @@ fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, 
     let mut command = cli.command;
     match &mut command {
         Command::Import(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
+        Command::Sync(a) => args::adopt(
             &mut a.connect,
             &mut a.output,
             &cli.connect,

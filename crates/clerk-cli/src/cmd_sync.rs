@@ -1,0 +1,505 @@
+//! `clerk-users sync FILE`: make the instance equal the file. Plan, then apply,
+//! through `clerk_migrate::sync`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use clerk_migrate::sync::{
+    self, ApplyReport, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan, SourceRecord,
+    SyncOptions,
+};
+use indicatif::ProgressBar;
+use serde_json::{Value, json};
+
+use crate::args::{ConnectArgs, OutputArgs};
+use crate::cmd_import::{prepare, sibling};
+use crate::input::{self, Format};
+use crate::progress::{self, Progress};
+use crate::report::{Latencies, human, thousands};
+use crate::{CliError, CliResult};
+
+/// How records are matched to Clerk users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyArg {
+    /// By `external_id`.
+    ExternalId,
+    /// By email address (the record's first; any of the user's).
+    Email,
+}
+
+/// What happens to Clerk users absent from the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MissingArg {
+    /// Nothing.
+    Ignore,
+    /// Banned (and unbanned when they come back).
+    Ban,
+    /// Deleted.
+    Delete,
+}
+
+/// How changed metadata is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MetadataArg {
+    /// Only the keys that changed, through the merge endpoint (removed keys as `null`).
+    Merge,
+    /// The whole object replaced.
+    Replace,
+}
+
+/// Make the instance equal a file: create, update only what differs, and ban or
+/// delete the users the file lacks.
+#[derive(Args, Debug)]
+pub(crate) struct SyncArgs {
+    /// JSON Lines, JSON array or CSV of Clerk create bodies, or Clerk migration-tool users.
+    pub(crate) file: PathBuf,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub(crate) format: Format,
+    /// How records are matched to Clerk users.
+    #[arg(long, value_enum, default_value_t = KeyArg::ExternalId)]
+    pub(crate) key: KeyArg,
+    /// What happens to Clerk users absent from the file.
+    #[arg(long, value_enum, default_value_t = MissingArg::Ignore)]
+    pub(crate) missing: MissingArg,
+    /// How changed metadata is written.
+    #[arg(long, value_enum, default_value_t = MetadataArg::Merge)]
+    pub(crate) metadata: MetadataArg,
+    /// Print the plan (counts and the first diffs) and send no write.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Refuse a plan with more deletes (default: 10 % of the instance, at least 10).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_deletes: Option<u64>,
+    /// Refuse a plan with more bans (default: 10 % of the instance, at least 10).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_bans: Option<u64>,
+    /// Diffs shown by the plan.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) show: usize,
+    /// Checkpoint journal of the creates (default: FILE.sync-checkpoint.jsonl);
+    /// kept only while a run is unfinished.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Creates of one record at most, after reconciling that the previous one did nothing.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub(crate) max_attempts: u32,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+impl SyncArgs {
+    fn options(&self) -> SyncOptions {
+        let mut options = SyncOptions::new()
+            .key(match self.key {
+                KeyArg::ExternalId => MatchKey::ExternalId,
+                KeyArg::Email => MatchKey::Email,
+            })
+            .missing(match self.missing {
+                MissingArg::Ignore => Missing::Ignore,
+                MissingArg::Ban => Missing::Ban,
+                MissingArg::Delete => Missing::Delete,
+            })
+            .metadata(match self.metadata {
+                MetadataArg::Merge => MetadataMode::Merge,
+                MetadataArg::Replace => MetadataMode::Replace,
+            })
+            .concurrency(self.connect.concurrency as usize)
+            .max_create_attempts(self.max_attempts);
+        if let Some(n) = self.max_deletes {
+            options = options.max_deletes(n);
+        }
+        if let Some(n) = self.max_bans {
+            options = options.max_bans(n);
+        }
+        options
+    }
+}
+
+/// Ticks a progress bar (or nothing).
+struct BarObserver(Option<ProgressBar>);
+
+impl Observer for BarObserver {
+    fn state_read(&self, users: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(users);
+        }
+    }
+
+    fn applied(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+}
+
+pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
+    let input = input::read_file(&args.file, args.format)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let prepared = prepare(input);
+    let json = args.output.json;
+    if !prepared.problems.is_empty() {
+        if !json {
+            for p in prepared.problems.iter().take(200) {
+                eprintln!("{p}");
+            }
+        }
+        // A record left out would read as "missing" and could be banned or deleted.
+        return Err(CliError::usage(format!(
+            "{} problem(s) in {} record(s); nothing was sent. Sync needs every record valid",
+            prepared.problems.len(),
+            prepared.invalid.len() + prepared.unreadable
+        )));
+    }
+    let options = args.options();
+    let latencies = Arc::new(Latencies::default());
+    let clerk = args
+        .connect
+        .client_timed(&latencies)
+        .map_err(CliError::usage)?;
+    let quota_rps = args.connect.quota_rps();
+    let show = progress::wanted(json);
+
+    let started = Instant::now();
+    let source = futures_util::stream::iter(prepared.items.into_iter().map(|item| {
+        Ok::<_, std::convert::Infallible>(SourceRecord::new(item.body.to_map()).at_line(item.line))
+    }));
+    let reading = Progress::new(show, None, &clerk, quota_rps);
+    let plan = sync::plan(&clerk, source, &options, &BarObserver(reading.bar()))
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    reading.finish();
+    let plan_wall = started.elapsed();
+    let limits = plan.check_limits(&options);
+    if !json {
+        print_plan(&args, &plan, args.show);
+    }
+
+    if args.dry_run || limits.is_err() {
+        if json {
+            println!("{}", plan_json(&args, &plan, None, limits.as_ref().err()));
+        } else if limits.is_ok() {
+            println!(
+                "dry run: nothing sent ({} writes planned)",
+                thousands(plan.writes())
+            );
+        }
+        return match limits {
+            Err(err) => Err(CliError::failure(err.to_string())),
+            Ok(()) if !plan.conflicts.is_empty() => Err(CliError::quiet(1)),
+            Ok(()) => Ok(()),
+        };
+    }
+
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| sibling(&args.file, ".sync-checkpoint.jsonl"));
+    let conflicts = plan.conflicts.len();
+    let total = plan.creates.len() + plan.updates.len() + plan.missing.len();
+    let applying = Progress::new(show && total > 0, Some(total as u64), &clerk, quota_rps);
+    let observer = Arc::new(BarObserver(applying.bar()));
+    let plan_requests = plan.state.requests;
+    let summary = plan_json(&args, &plan, None, None);
+    let report = sync::apply(&clerk, plan, &options, &checkpoint, observer)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    applying.finish();
+    let (p50_ms, p99_ms) = latencies.p50_p99_ms();
+    let wall = started.elapsed();
+    let achieved = (plan_requests + report.requests) as f64 / wall.as_secs_f64().max(1e-9);
+    if json {
+        let mut out = summary;
+        out["applied"] = apply_json(&report);
+        out["wall_s"] = json!(wall.as_secs_f64());
+        out["plan_wall_s"] = json!(plan_wall.as_secs_f64());
+        out["achieved_rps"] = json!(achieved);
+        out["quota_rps"] = json!(quota_rps);
+        out["p50_ms"] = json!(p50_ms);
+        out["p99_ms"] = json!(p99_ms);
+        println!("{out}");
+    } else {
+        print_report(&report, plan_requests, wall, achieved, quota_rps);
+    }
+    if report.failures.is_empty() && conflicts == 0 {
+        Ok(())
+    } else {
+        Err(CliError::quiet(1))
+    }
+}
+
+/// A value from the file or the server, fit to print: JSON-escaped, invisible
+/// and bidirectional-control characters escaped, at most 60 characters.
+fn shown(value: Option<&Value>) -> String {
+    let Some(value) = value else {
+        return "(absent)".to_owned();
+    };
+    let text = value.to_string();
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == 60 {
+            out.push('…');
+            break;
+        }
+        let invisible = c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        if invisible {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn change_text(c: &FieldChange) -> String {
+    if c.secret {
+        let what = match (&c.before, &c.after) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "changed",
+        };
+        format!("{} {what} (value not shown)", c.field)
+    } else {
+        format!(
+            "{}: {} → {}",
+            c.field,
+            shown(c.before.as_ref()),
+            shown(c.after.as_ref())
+        )
+    }
+}
+
+fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
+    let s = &plan.state;
+    println!(
+        "sync {}: {} records · key {} · missing users: {} · metadata {}",
+        args.file.display(),
+        thousands(plan.records as u64),
+        options_key(args),
+        plan.missing_action,
+        match args.metadata {
+            MetadataArg::Merge => "merge",
+            MetadataArg::Replace => "replace",
+        }
+    );
+    let instance = s.instance_users.map_or_else(String::new, |n| {
+        format!(" (instance: {} users)", thousands(n))
+    });
+    match s.estimate {
+        Some((export, lookups)) => println!(
+            "  state read by {}: {} requests{instance}; a full export would take {}, key lookups {} (+1 count)",
+            s.strategy,
+            thousands(s.requests),
+            thousands(export),
+            thousands(lookups)
+        ),
+        None => println!(
+            "  state read by {} (needed to find the missing users): {} requests{instance}",
+            s.strategy,
+            thousands(s.requests)
+        ),
+    }
+    let missing_note = match plan.missing_action {
+        Missing::Ignore => "ignored".to_owned(),
+        action => {
+            let verb = if action == Missing::Ban {
+                "ban"
+            } else {
+                "delete"
+            };
+            let mut note = format!("to {verb} {}", thousands(plan.missing.len() as u64));
+            if plan.missing_untouched > 0 {
+                note.push_str(&format!(
+                    ", banned already {}",
+                    thousands(plan.missing_untouched as u64)
+                ));
+            }
+            note
+        }
+    };
+    println!("  create     {:>10}", thousands(plan.creates.len() as u64));
+    println!("  update     {:>10}", thousands(plan.updates.len() as u64));
+    println!("  unchanged  {:>10}", thousands(plan.unchanged as u64));
+    println!(
+        "  missing    {:>10}  {missing_note}",
+        thousands((plan.missing.len() + plan.missing_untouched) as u64)
+    );
+    println!(
+        "  conflicts  {:>10}",
+        thousands(plan.conflicts.len() as u64)
+    );
+    for c in plan.conflicts.iter().take(first) {
+        println!("    line {}: {}", c.line, c.message);
+    }
+    println!("  writes planned {}", thousands(plan.writes()));
+    for (update, changes) in plan.first_changes(first) {
+        println!(
+            "  line {} ({}, {}):",
+            update.line,
+            shown(Some(&Value::String(update.key.clone()))),
+            update.user_id
+        );
+        for c in changes {
+            println!("    {}", change_text(c));
+        }
+    }
+    if plan.updates.len() > first {
+        println!("  … and {} more updates", plan.updates.len() - first);
+    }
+}
+
+fn options_key(args: &SyncArgs) -> &'static str {
+    match args.key {
+        KeyArg::ExternalId => "external_id",
+        KeyArg::Email => "email",
+    }
+}
+
+fn plan_json(
+    args: &SyncArgs,
+    plan: &Plan,
+    applied: Option<&ApplyReport>,
+    refused: Option<&sync::SyncError>,
+) -> Value {
+    let s = &plan.state;
+    let diffs: Vec<Value> = plan
+        .first_changes(args.show)
+        .into_iter()
+        .map(|(u, changes)| {
+            json!({
+                "line": u.line, "key": u.key, "user_id": u.user_id,
+                "changes": changes.iter().map(|c| if c.secret {
+                    json!({"field": c.field, "secret": true})
+                } else {
+                    json!({"field": c.field, "before": c.before, "after": c.after})
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "file": args.file.display().to_string(),
+        "dry_run": args.dry_run,
+        "key": options_key(args),
+        "missing_action": plan.missing_action.to_string(),
+        "records": plan.records,
+        "plan": {
+            "create": plan.creates.len(),
+            "update": plan.updates.len(),
+            "unchanged": plan.unchanged,
+            "missing": plan.missing.len() + plan.missing_untouched,
+            "missing_to_act_on": plan.missing.len(),
+            "conflicts": plan.conflicts.len(),
+            "writes": plan.writes(),
+        },
+        "state_read": {
+            "strategy": match s.strategy { sync::ReadStrategy::Export => "export", _ => "lookups" },
+            "requests": s.requests,
+            "users_read": s.users_read,
+            "instance_users": s.instance_users,
+            "export_requests_estimate": s.estimate.map(|e| e.0),
+            "lookup_requests_estimate": s.estimate.map(|e| e.1),
+        },
+        "conflicts": plan.conflicts.iter().take(200).map(|c| json!({"line": c.line, "key": c.key, "message": c.message})).collect::<Vec<_>>(),
+        "first_diffs": diffs,
+        "refused": refused.map(ToString::to_string),
+        "applied": applied.map(apply_json),
+    })
+}
+
+fn apply_json(r: &ApplyReport) -> Value {
+    let by_code: Vec<Value> = r
+        .failed_by_code()
+        .into_iter()
+        .map(|((action, code), n)| json!({"action": action.to_string(), "code": code, "count": n}))
+        .collect();
+    json!({
+        "created": r.created,
+        "already_present": r.already_present,
+        "created_before": r.created_before,
+        "updated": r.updated,
+        "unbanned": r.unbanned,
+        "banned": r.banned,
+        "deleted": r.deleted,
+        "failed": r.failures.len(),
+        "failed_by_code": by_code,
+        "writes": r.writes,
+        "lookups": r.lookups,
+        "requests": r.requests,
+        "retries": r.retries,
+        "http_429": r.http_429,
+        "per_user_writes": r.per_user_writes,
+        "max_writes_per_user": r.max_writes_per_user,
+        "wall_s": r.wall.as_secs_f64(),
+    })
+}
+
+fn print_report(
+    r: &ApplyReport,
+    plan_requests: u64,
+    wall: std::time::Duration,
+    achieved: f64,
+    quota_rps: Option<f64>,
+) {
+    println!(
+        "applied in {} (plan and apply {})",
+        human(r.wall),
+        human(wall)
+    );
+    println!(
+        "  created {} · already present {} · updated {} · unbanned {} · banned {} · deleted {} · failed {}",
+        thousands(r.created as u64),
+        thousands(r.already_present as u64),
+        thousands(r.updated as u64),
+        thousands(r.unbanned as u64),
+        thousands(r.banned as u64),
+        thousands(r.deleted as u64),
+        thousands(r.failures.len() as u64)
+    );
+    if r.created_before > 0 {
+        println!(
+            "  created by the interrupted run {}  (per the checkpoint)",
+            thousands(r.created_before as u64)
+        );
+    }
+    for ((action, code), n) in r.failed_by_code() {
+        println!("    {action} {code}: {}", thousands(n as u64));
+    }
+    for f in r.failures.iter().take(20) {
+        println!(
+            "  {} line {}: {}",
+            f.action,
+            f.line,
+            shown(Some(&Value::String(f.message.clone())))
+        );
+    }
+    println!(
+        "requests: plan {} reads · apply {} writes + {} reconciliation lookups ({} attempts, {} retries, {} × 429)",
+        thousands(plan_requests),
+        thousands(r.writes),
+        thousands(r.lookups),
+        thousands(r.requests),
+        thousands(r.retries),
+        thousands(r.http_429)
+    );
+    println!(
+        "per-user limited writes {}, at most {} to one user (Clerk allows 10 per 10 s per user)",
+        thousands(r.per_user_writes),
+        r.max_writes_per_user
+    );
+    match quota_rps {
+        _ if plan_requests + r.requests == 0 => println!("rate: no request sent"),
+        Some(q) if achieved > q => println!(
+            "rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window"
+        ),
+        Some(q) => println!(
+            "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
+            100.0 * achieved / q
+        ),
+        None => println!("rate {achieved:.1} req/s (no rate limit)"),
+    }
+}
