@@ -24,8 +24,8 @@ const KEY: &str = "sk_live_bench_sync";
 fn record(i: usize, changed: bool) -> Map<String, Value> {
     // Changed records: every 20th renamed, the others of each 10th get new metadata,
     // every 100th both.
-    let renamed = changed && (i % 20 == 0 || i % 100 == 0);
-    let new_meta = changed && (i % 20 != 0 || i % 100 == 0);
+    let renamed = changed && i.is_multiple_of(20);
+    let new_meta = changed && (!i.is_multiple_of(20) || i.is_multiple_of(100));
     let v = json!({
         "external_id": format!("sync-{i}"),
         "email_address": [format!("sync{i}@example.com")],
@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let changed = |i: usize| i % 10 == 0;
+    let changed = |i: usize| i.is_multiple_of(10);
     let seed = std::env::temp_dir().join(format!("sync_requests-{}.json", std::process::id()));
     {
         let mut file = BufWriter::new(std::fs::File::create(&seed)?);

@@ -163,16 +163,16 @@ fn mixed() -> (Vec<Value>, Vec<Value>) {
             "private_metadata": {"crm": i},
         }));
     }
-    for i in 0..10 {
+    for (i, user) in instance.iter().enumerate().take(10) {
         // Unchanged, though the file spells the username in capitals and carries a
         // password (used at creation only, never compared).
-        let mut r = instance[i].clone();
+        let mut r = user.clone();
         r["username"] = json!(format!("USER_{i}"));
         r["password"] = json!("correct horse battery staple 42");
         source.push(r);
     }
-    for i in 10..20 {
-        let mut r = instance[i].clone();
+    for (i, user) in instance.iter().enumerate().take(20).skip(10) {
+        let mut r = user.clone();
         r["first_name"] = json!(format!("Renamed{i}"));
         r["last_name"] = Value::Null;
         // A nested change, a removed key, a new key.

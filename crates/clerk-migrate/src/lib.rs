@@ -7,7 +7,10 @@
 //!   (group-committed `fsync`) before an outcome counts, read back on a rerun;
 //! - [`import`]: the create loop — a bounded pool of workers sharing one
 //!   rate-limited [`clerk_tower::Clerk`], reconciling every ambiguous create by
-//!   looking the record up instead of creating it twice.
+//!   looking the record up instead of creating it twice;
+//! - [`sync`]: plan, then apply — keep an instance equal to a source of truth
+//!   (a file, a database query: any `Stream` of records), creating through
+//!   [`import`], updating only the fields that differ.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -39,3 +42,4 @@
 pub mod import;
 pub mod journal;
 pub mod record;
+pub mod sync;

@@ -1,0 +1,147 @@
+//! The sync engine driven by a `Stream` of records (as a job whose source is a
+//! database query would), against the emulator on 127.0.0.1: a small source in a
+//! large instance is read by key lookups, not a full export, and costs exactly its
+//! reads plus the changed records' writes.
+
+use std::sync::Arc;
+
+use clerk_emulator::{Config, Emulator, RateLimit, Stats};
+use clerk_migrate::sync::{self, MatchKey, NoObserver, ReadStrategy, SourceRecord, SyncOptions};
+use clerk_tower::Clerk;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+const KEY: &str = "sk_test_sync_stream";
+const INSTANCE: usize = 1200;
+
+fn row(i: usize) -> Map<String, Value> {
+    match json!({
+        "external_id": format!("db-{i}"),
+        "email_address": [format!("Row{i}@Example.com")],
+        "first_name": format!("Row{i}"),
+        "public_metadata": {"team": {"id": i % 7, "role": "member"}},
+    }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn writes(stats: &Stats) -> u64 {
+    stats
+        .requests_per_operation
+        .iter()
+        .filter(|(op, _)| !matches!(op.as_str(), "GetUserList" | "GetUsersCount" | "GetUser"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_small_source_is_read_by_lookups_and_costs_its_changes_only() {
+    let seed = std::env::temp_dir().join(format!("sync-stream-{}.json", std::process::id()));
+    let users: Vec<Value> = (0..INSTANCE).map(|i| Value::Object(row(i))).collect();
+    std::fs::write(&seed, json!({ "users": users }).to_string()).unwrap();
+    let emu = Emulator::start(
+        Config::new()
+            .secret_key(KEY)
+            .rate_limit(RateLimit::Off)
+            .seed_file(&seed),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&seed);
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .unwrap();
+
+    // "SELECT … FROM users WHERE team = 3": 170-odd rows, a few changed, two new.
+    let query = || {
+        let rows: Vec<Map<String, Value>> = (0..INSTANCE + 2)
+            .filter(|i| i % 7 == 3)
+            .map(|i| {
+                let mut r = row(i);
+                if i % 5 == 0 {
+                    r["public_metadata"] = json!({"team": {"id": 3, "role": "lead"}});
+                }
+                r
+            })
+            .collect();
+        futures_util::stream::iter(rows).map(|r| Ok::<_, std::io::Error>(SourceRecord::new(r)))
+    };
+    let records = (0..INSTANCE + 2).filter(|i| i % 7 == 3).count();
+    let changed = (0..INSTANCE).filter(|i| i % 7 == 3 && i % 5 == 0).count();
+    let new = (INSTANCE..INSTANCE + 2).filter(|i| i % 7 == 3).count();
+    let options = SyncOptions::new().key(MatchKey::Email);
+
+    let plan = sync::plan(&clerk, query(), &options, &NoObserver)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.state.strategy,
+        ReadStrategy::Lookups,
+        "{:?}",
+        plan.state
+    );
+    let lookups = records.div_ceil(sync::LOOKUP_BATCH) as u64;
+    assert_eq!(
+        plan.state.requests,
+        1 + lookups,
+        "a count, then the lookups"
+    );
+    assert_eq!(
+        plan.state.estimate,
+        Some(((INSTANCE / 500 + 1) as u64, lookups))
+    );
+    assert_eq!(plan.creates.len(), new);
+    assert_eq!(plan.updates.len(), changed);
+    assert_eq!(plan.unchanged, records - changed - new);
+    // Only the changed key, nested: {"team": {"role": "lead"}}.
+    let merge = plan.updates[0].diff.metadata.as_ref().unwrap();
+    assert_eq!(
+        merge
+            .public_metadata
+            .as_ref()
+            .map(|m| Value::Object(m.clone())),
+        Some(json!({"team": {"role": "lead"}}))
+    );
+
+    let checkpoint = std::env::temp_dir().join(format!("sync-stream-{}.ckpt", std::process::id()));
+    let before = emu.stats();
+    let report = sync::apply(&clerk, plan, &options, &checkpoint, Arc::new(NoObserver))
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.created, new);
+    assert_eq!(report.updated, changed);
+    assert_eq!(
+        writes(&emu.stats()) - writes(&before),
+        (new + changed) as u64
+    );
+    assert_eq!(report.writes, (new + changed) as u64);
+    assert!(
+        !checkpoint.exists(),
+        "the checkpoint of a finished run is removed"
+    );
+
+    let again = sync::plan(&clerk, query(), &options, &NoObserver)
+        .await
+        .unwrap();
+    assert_eq!(again.writes(), 0, "{again:?}");
+    assert_eq!(again.unchanged, records);
+
+    // A source that fails midway plans nothing.
+    let failing = futures_util::stream::iter(vec![
+        Ok(SourceRecord::new(row(1))),
+        Err(std::io::Error::other("connection to the database lost")),
+    ]);
+    let err = sync::plan(&clerk, failing, &options, &NoObserver)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_source() && err.to_string().contains("database lost"),
+        "{err}"
+    );
+    emu.shutdown().await.unwrap();
+}
