@@ -292,27 +292,27 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
     });
     match s.estimate {
         Some((export, lookups)) => println!(
-            "  state read by {}: {} requests{instance}; a full export would take {}, key lookups {} (+1 count)",
+            "  state read by {}: {}{instance}; a full export takes {}, key lookups {} (+1 count)",
             s.strategy,
-            thousands(s.requests),
+            requests(s.requests),
             thousands(export),
             thousands(lookups)
         ),
         None => println!(
-            "  state read by {} (needed to find the missing users): {} requests{instance}",
+            "  state read by {} (needed to find the missing users): {}{instance}",
             s.strategy,
-            thousands(s.requests)
+            requests(s.requests)
         ),
     }
     let missing_note = match plan.missing_action {
-        Missing::Ignore => "ignored".to_owned(),
+        Missing::Ignore => "(ignored)".to_owned(),
         action => {
             let verb = if action == Missing::Ban {
                 "ban"
             } else {
                 "delete"
             };
-            let mut note = format!("to {verb} {}", thousands(plan.missing.len() as u64));
+            let mut note = format!("→ {verb} {}", thousands(plan.missing.len() as u64));
             if plan.missing_untouched > 0 {
                 note.push_str(&format!(
                     ", banned already {}",
@@ -351,6 +351,11 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
     if plan.updates.len() > first {
         println!("  … and {} more updates", plan.updates.len() - first);
     }
+}
+
+/// `1 request`, `1,234 requests`.
+fn requests(n: u64) -> String {
+    format!("{} request{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 fn options_key(args: &SyncArgs) -> &'static str {
