@@ -1,16 +1,21 @@
-//! Test support: Clerk's official OpenAPI spec, vendored, and checks against it.
+//! Test support: Clerk's official OpenAPI specs, vendored, and checks against them.
 //!
-//! `spec/bapi-2025-04-10.yml` is Clerk's Backend API spec, copied byte for byte
-//! (MIT, see `spec/LICENSE` and `spec/SOURCE.md`). It is the source of truth the
-//! workspace tests check our requests, models and the emulator's responses against:
+//! `spec/bapi-<version>.yml` are Clerk's Backend API specs for the API versions
+//! 2025-04-10, 2025-11-10 and 2026-05-12, copied byte for byte (MIT, see
+//! `spec/LICENSE` and `spec/SOURCE.md`). They are the source of truth the workspace
+//! tests check our requests, models and the emulator's responses against, one
+//! [`Spec`] per version ([`Spec::all`], [`Spec::for_version`]):
 //!
-//! - [`operation`] finds an operation by its `operationId` and gives its method, path
-//!   template, query parameters, and request/response schemas with every `$ref`
+//! - [`Spec::operation`] finds an operation by its `operationId` and gives its method,
+//!   path template, query parameters, and request/response schemas with every `$ref`
 //!   resolved;
 //! - [`validate`] checks a JSON value against such a schema (OpenAPI 3.0 `nullable`
 //!   is translated to JSON Schema);
-//! - [`validate_response`] / [`validate_request_body`] do both in one call;
+//! - [`Spec::validate_response`] / [`Spec::validate_request_body`] do both in one call;
 //! - [`examples_in`] collects the `example` values a schema carries.
+//!
+//! The free functions [`operation`], [`component_schema`], [`validate_response`] and
+//! [`validate_request_body`] use the oldest vendored spec, 2025-04-10.
 //!
 //! This crate is not published: it exists for tests.
 
@@ -19,18 +24,155 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-/// The vendored spec, as shipped by Clerk.
+/// The 2025-04-10 spec, as shipped by Clerk.
 pub const SPEC_YAML: &str = include_str!("../spec/bapi-2025-04-10.yml");
 
-/// The whole spec as JSON (parsed once).
-pub fn spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        serde_norway::from_str(SPEC_YAML).expect("the vendored OpenAPI spec is valid YAML")
-    })
+/// One vendored spec: the Backend API as of one `Clerk-API-Version`.
+#[derive(Debug)]
+pub struct Spec {
+    version: &'static str,
+    yaml: &'static str,
+    parsed: OnceLock<Value>,
 }
 
-/// One operation of the spec.
+/// `bapi-2025-04-10.yml`.
+pub static SPEC_2025_04_10: Spec = Spec::new("2025-04-10", SPEC_YAML);
+/// `bapi-2025-11-10.yml`: adds the password-compromised operations.
+pub static SPEC_2025_11_10: Spec =
+    Spec::new("2025-11-10", include_str!("../spec/bapi-2025-11-10.yml"));
+/// `bapi-2026-05-12.yml`: `PATCH /users/{user_id}` no longer takes metadata.
+pub static SPEC_2026_05_12: Spec =
+    Spec::new("2026-05-12", include_str!("../spec/bapi-2026-05-12.yml"));
+
+impl Spec {
+    const fn new(version: &'static str, yaml: &'static str) -> Self {
+        Self {
+            version,
+            yaml,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// Every vendored spec, oldest first.
+    pub fn all() -> [&'static Spec; 3] {
+        [&SPEC_2025_04_10, &SPEC_2025_11_10, &SPEC_2026_05_12]
+    }
+
+    /// The spec of an API version (`2025-11-10`), if vendored.
+    pub fn for_version(version: &str) -> Option<&'static Spec> {
+        Self::all().into_iter().find(|s| s.version == version)
+    }
+
+    /// The API version (`info.version`), such as `2025-11-10`.
+    pub fn version(&self) -> &'static str {
+        self.version
+    }
+
+    /// The YAML text, as shipped by Clerk.
+    pub fn yaml(&self) -> &'static str {
+        self.yaml
+    }
+
+    /// The whole spec as JSON (parsed once).
+    pub fn json(&'static self) -> &'static Value {
+        self.parsed.get_or_init(|| {
+            let value: Value =
+                serde_norway::from_str(self.yaml).expect("the vendored OpenAPI spec is valid YAML");
+            assert_eq!(
+                value.pointer("/info/version").and_then(Value::as_str),
+                Some(self.version),
+                "the file of {} holds another version",
+                self.version
+            );
+            value
+        })
+    }
+
+    /// Looks up an operation by `operationId`.
+    pub fn operation(&'static self, operation_id: &str) -> Option<Op> {
+        let root = self.json();
+        let paths = root.get("paths")?.as_object()?;
+        for (path, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in item {
+                if op.get("operationId").and_then(Value::as_str) != Some(operation_id) {
+                    continue;
+                }
+                return Some(Op::new(root, operation_id, method, path, item, op));
+            }
+        }
+        None
+    }
+
+    /// The operationIds of every operation under `/users` and
+    /// `/organization_memberships` (the Users resource of the SDKs).
+    pub fn users_operation_ids(&'static self) -> BTreeSet<String> {
+        let mut ids = BTreeSet::new();
+        let Some(paths) = self.json().get("paths").and_then(Value::as_object) else {
+            return ids;
+        };
+        for (path, item) in paths {
+            if !(path.starts_with("/users") || path.starts_with("/organization_memberships")) {
+                continue;
+            }
+            for op in item.as_object().into_iter().flat_map(|m| m.values()) {
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    ids.insert(id.to_owned());
+                }
+            }
+        }
+        ids
+    }
+
+    /// A component schema by name (`User`, `EmailAddress`, …), refs resolved.
+    pub fn component_schema(&'static self, name: &str) -> Option<Value> {
+        let root = self.json();
+        let schema = root.get("components")?.get("schemas")?.get(name)?;
+        Some(resolve_refs(root, schema, &mut Vec::new()))
+    }
+
+    /// Validates a response body of `operation_id` with `status` against this spec.
+    pub fn validate_response(
+        &'static self,
+        operation_id: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<(), String> {
+        let version = self.version;
+        let op = self
+            .operation(operation_id)
+            .ok_or_else(|| format!("no operation {operation_id} in the {version} spec"))?;
+        let schema = op.response_schema(status).ok_or_else(|| {
+            format!("{operation_id} has no JSON schema for status {status} in {version}")
+        })?;
+        validate(&schema, body).map_err(|e| format!("{operation_id} {status} ({version}): {e}"))
+    }
+
+    /// Validates a JSON request body of `operation_id` against this spec.
+    pub fn validate_request_body(
+        &'static self,
+        operation_id: &str,
+        body: &Value,
+    ) -> Result<(), String> {
+        let version = self.version;
+        let op = self
+            .operation(operation_id)
+            .ok_or_else(|| format!("no operation {operation_id} in the {version} spec"))?;
+        let schema = op
+            .request_body_schema
+            .ok_or_else(|| format!("{operation_id} has no request body schema in {version}"))?;
+        validate(&schema, body).map_err(|e| format!("{operation_id} request body ({version}): {e}"))
+    }
+}
+
+/// The 2025-04-10 spec as JSON (parsed once).
+pub fn spec() -> &'static Value {
+    SPEC_2025_04_10.json()
+}
+
+/// One operation of a spec.
 #[derive(Debug, Clone)]
 pub struct Op {
     /// The `operationId`.
@@ -47,10 +189,67 @@ pub struct Op {
     pub request_body_schema: Option<Value>,
     /// The media type of the request body, if any (`application/json`, `multipart/form-data`).
     pub request_content_type: Option<String>,
+    /// Whether the spec marks the request body required.
+    pub request_body_required: bool,
     raw: Value,
+    root: &'static Value,
 }
 
 impl Op {
+    fn new(
+        root: &'static Value,
+        operation_id: &str,
+        method: &str,
+        path: &str,
+        item: &Map<String, Value>,
+        op: &Value,
+    ) -> Self {
+        let mut params: Vec<Value> = Vec::new();
+        for source in [item.get("parameters"), op.get("parameters")] {
+            if let Some(list) = source.and_then(Value::as_array) {
+                params.extend(list.iter().map(|p| resolve_refs(root, p, &mut Vec::new())));
+            }
+        }
+        let names_in = |location: &str| -> Vec<String> {
+            params
+                .iter()
+                .filter(|p| p.get("in").and_then(Value::as_str) == Some(location))
+                .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        };
+        let body = op
+            .get("requestBody")
+            .map(|b| resolve_refs(root, b, &mut Vec::new()));
+        let content = body
+            .as_ref()
+            .and_then(|b| b.get("content"))
+            .and_then(Value::as_object);
+        let (request_content_type, request_body_schema) = match content {
+            Some(content) => match content.iter().next() {
+                Some((media, m)) => (Some(media.clone()), m.get("schema").cloned()),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        let request_body_required = body
+            .as_ref()
+            .and_then(|b| b.get("required"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Op {
+            operation_id: operation_id.to_owned(),
+            method: method.to_uppercase(),
+            path: path.to_owned(),
+            query_params: names_in("query"),
+            path_params: names_in("path"),
+            request_body_schema,
+            request_content_type,
+            request_body_required,
+            raw: op.clone(),
+            root,
+        }
+    }
+
     /// The resolved OpenAPI schema of the response for `status` (`None` when the
     /// response has no JSON body schema).
     pub fn response_schema(&self, status: u16) -> Option<Value> {
@@ -58,7 +257,7 @@ impl Op {
         let response = responses
             .get(status.to_string())
             .or_else(|| responses.get("default"))?;
-        let response = resolve_refs(response, &mut Vec::new());
+        let response = resolve_refs(self.root, response, &mut Vec::new());
         response
             .get("content")?
             .get("application/json")?
@@ -76,96 +275,48 @@ impl Op {
     }
 }
 
-/// Looks up an operation by `operationId`.
+/// Looks up an operation of the 2025-04-10 spec by `operationId`.
 pub fn operation(operation_id: &str) -> Option<Op> {
-    let paths = spec().get("paths")?.as_object()?;
-    for (path, item) in paths {
-        let Some(item) = item.as_object() else {
-            continue;
-        };
-        for (method, op) in item {
-            if op.get("operationId").and_then(Value::as_str) != Some(operation_id) {
-                continue;
-            }
-            let mut params: Vec<Value> = Vec::new();
-            for source in [item.get("parameters"), op.get("parameters")] {
-                if let Some(list) = source.and_then(Value::as_array) {
-                    params.extend(list.iter().map(|p| resolve_refs(p, &mut Vec::new())));
-                }
-            }
-            let names_in = |location: &str| -> Vec<String> {
-                params
-                    .iter()
-                    .filter(|p| p.get("in").and_then(Value::as_str) == Some(location))
-                    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
-                    .collect()
-            };
-            let body = op
-                .get("requestBody")
-                .map(|b| resolve_refs(b, &mut Vec::new()));
-            let content = body
-                .as_ref()
-                .and_then(|b| b.get("content"))
-                .and_then(Value::as_object);
-            let (request_content_type, request_body_schema) = match content {
-                Some(content) => match content.iter().next() {
-                    Some((media, m)) => (Some(media.clone()), m.get("schema").cloned()),
-                    None => (None, None),
-                },
-                None => (None, None),
-            };
-            return Some(Op {
-                operation_id: operation_id.to_owned(),
-                method: method.to_uppercase(),
-                path: path.clone(),
-                query_params: names_in("query"),
-                path_params: names_in("path"),
-                request_body_schema,
-                request_content_type,
-                raw: op.clone(),
-            });
-        }
-    }
-    None
+    SPEC_2025_04_10.operation(operation_id)
 }
 
-/// A component schema by name (`User`, `EmailAddress`, …), refs resolved.
+/// A component schema of the 2025-04-10 spec by name (`User`, `EmailAddress`, …),
+/// refs resolved.
 pub fn component_schema(name: &str) -> Option<Value> {
-    let schema = spec().get("components")?.get("schemas")?.get(name)?;
-    Some(resolve_refs(schema, &mut Vec::new()))
+    SPEC_2025_04_10.component_schema(name)
 }
 
-/// Inlines every `$ref` of `value`. A reference to a schema that is already being
-/// expanded further up (a cycle) becomes `{}` (anything goes).
-fn resolve_refs(value: &Value, stack: &mut Vec<String>) -> Value {
+/// Inlines every `$ref` of `value` (refs point into `root`). A reference to a schema
+/// that is already being expanded further up (a cycle) becomes `{}` (anything goes).
+fn resolve_refs(root: &Value, value: &Value, stack: &mut Vec<String>) -> Value {
     match value {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
                 if stack.iter().any(|r| r == reference) {
                     return Value::Object(Map::new());
                 }
-                let target = lookup(reference).unwrap_or_else(|| {
-                    panic!("unresolvable $ref {reference} in the vendored spec")
-                });
+                let target = reference
+                    .strip_prefix('#')
+                    .and_then(|pointer| root.pointer(pointer))
+                    .unwrap_or_else(|| {
+                        panic!("unresolvable $ref {reference} in the vendored spec")
+                    });
                 stack.push(reference.to_owned());
-                let resolved = resolve_refs(target, stack);
+                let resolved = resolve_refs(root, target, stack);
                 stack.pop();
                 return resolved;
             }
             Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), resolve_refs(v, stack)))
+                    .map(|(k, v)| (k.clone(), resolve_refs(root, v, stack)))
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_refs(v, stack)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve_refs(root, v, stack)).collect())
+        }
         other => other.clone(),
     }
-}
-
-fn lookup(reference: &str) -> Option<&'static Value> {
-    let pointer = reference.strip_prefix('#')?;
-    spec().pointer(pointer)
 }
 
 /// Translates an (already resolved) OpenAPI 3.0 schema into draft-4 JSON Schema:
@@ -273,24 +424,15 @@ pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
     }
 }
 
-/// Validates a response body of `operation_id` with `status` against the spec.
+/// Validates a response body of `operation_id` with `status` against the
+/// 2025-04-10 spec.
 pub fn validate_response(operation_id: &str, status: u16, body: &Value) -> Result<(), String> {
-    let op = operation(operation_id)
-        .ok_or_else(|| format!("no operation {operation_id} in the spec"))?;
-    let schema = op
-        .response_schema(status)
-        .ok_or_else(|| format!("{operation_id} has no JSON schema for status {status}"))?;
-    validate(&schema, body).map_err(|e| format!("{operation_id} {status}: {e}"))
+    SPEC_2025_04_10.validate_response(operation_id, status, body)
 }
 
-/// Validates a JSON request body of `operation_id` against the spec.
+/// Validates a JSON request body of `operation_id` against the 2025-04-10 spec.
 pub fn validate_request_body(operation_id: &str, body: &Value) -> Result<(), String> {
-    let op = operation(operation_id)
-        .ok_or_else(|| format!("no operation {operation_id} in the spec"))?;
-    let schema = op
-        .request_body_schema
-        .ok_or_else(|| format!("{operation_id} has no request body schema"))?;
-    validate(&schema, body).map_err(|e| format!("{operation_id} request body: {e}"))
+    SPEC_2025_04_10.validate_request_body(operation_id, body)
 }
 
 /// Every `example` value found anywhere in `schema` (resolved), outermost first.
@@ -364,8 +506,9 @@ pub fn property_names(schema: &Value) -> BTreeSet<String> {
     names
 }
 
-/// The operationIds of the 27 Users operations this workspace covers.
-pub const USERS_OPERATIONS: [&str; 27] = [
+/// The operationIds of the 38 Users operations this workspace covers: every
+/// operation under `/users` and `/organization_memberships` of the newest spec.
+pub const USERS_OPERATIONS: [&str; 38] = [
     "GetUserList",
     "CreateUser",
     "GetUsersCount",
@@ -393,7 +536,22 @@ pub const USERS_OPERATIONS: [&str; 27] = [
     "DeleteTOTP",
     "DeleteExternalAccount",
     "InstanceGetOrganizationMemberships",
+    "SetUserPasswordCompromised",
+    "UnsetUserPasswordCompromised",
+    "RemoveUserPassword",
+    "ReplaceUserMetadata",
+    "ReplaceUserEmailAddress",
+    "ReplaceUserPhoneNumber",
+    "ListUserTrustedDevices",
+    "RevokeUserTrustedDevice",
+    "GetUserBillingSubscription",
+    "GetUserBillingCreditBalance",
+    "AdjustUserBillingCreditBalance",
 ];
+
+/// The Users operations that exist only from API version 2025-11-10 on.
+pub const SINCE_2025_11_10: [&str; 2] =
+    ["SetUserPasswordCompromised", "UnsetUserPasswordCompromised"];
 
 #[cfg(test)]
 mod tests {
@@ -401,11 +559,39 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn every_users_operation_is_in_the_spec() {
-        for id in USERS_OPERATIONS {
-            let op = operation(id).unwrap_or_else(|| panic!("{id} missing"));
-            assert!(op.response_schema(200).is_some(), "{id} has no 200 schema");
+    fn every_users_operation_is_in_each_spec_that_has_it() {
+        let ours: BTreeSet<String> = USERS_OPERATIONS.iter().map(|s| (*s).to_owned()).collect();
+        for spec in Spec::all() {
+            let in_spec = spec.users_operation_ids();
+            let mut expected = ours.clone();
+            if spec.version() == "2025-04-10" {
+                for id in SINCE_2025_11_10 {
+                    expected.remove(id);
+                }
+            }
+            assert_eq!(in_spec, expected, "{}", spec.version());
+            for id in &in_spec {
+                let op = spec.operation(id).unwrap();
+                assert!(op.response_schema(200).is_some(), "{id} has no 200 schema");
+            }
         }
+        assert_eq!(
+            Spec::for_version("2026-05-12").unwrap().version(),
+            "2026-05-12"
+        );
+        assert!(Spec::for_version("2024-01-01").is_none());
+        // The one Users change of 2026-05-12: no metadata on PATCH /users/{user_id}.
+        let patch = |spec: &'static Spec| {
+            property_names(
+                &spec
+                    .operation("UpdateUser")
+                    .unwrap()
+                    .request_body_schema
+                    .unwrap(),
+            )
+        };
+        assert!(patch(&SPEC_2025_11_10).contains("public_metadata"));
+        assert!(!patch(&SPEC_2026_05_12).contains("public_metadata"));
         let get = operation("GetUser").unwrap();
         assert_eq!(
             (get.method.as_str(), get.path.as_str()),
