@@ -5,6 +5,7 @@
 //! a typed request into an [`http::Request`] and an [`http::Response`] back into a
 //! typed result, so any HTTP stack can drive it.
 
+mod api_version;
 mod applied;
 mod base_url;
 mod body;
@@ -15,19 +16,24 @@ mod secret;
 pub mod users;
 mod wire;
 
+pub use api_version::ApiVersion;
 pub use applied::Applied;
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
 pub use error::{BoxError, ClerkError, ClerkErrors, Error, header_trace_id, retry_after};
 pub use models::{
-    DeletedObject, EmailAddress, EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount,
-    IdentificationLink, Metadata, OAuthAccessToken, OAuthAccessTokens, Organization,
-    OrganizationInvitation, OrganizationInvitations, OrganizationMembership,
-    OrganizationMemberships, Passkey, PhoneNumber, SamlAccount, SamlAccountConnection, TotalCount,
-    User, UserIdResponse, Verification, VerifyPasswordResponse, VerifyTotpResponse, Web3Wallet,
+    CommerceCreditBalance, CommerceCreditLedger, CommerceSubscription, DeletedObject, EmailAddress,
+    EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount, IdentificationLink, Metadata,
+    OAuthAccessToken, OAuthAccessTokens, Organization, OrganizationInvitation,
+    OrganizationInvitations, OrganizationMembership, OrganizationMemberships, Passkey, PhoneNumber,
+    SamlAccount, SamlAccountConnection, TotalCount, TrustedDevice, TrustedDevices, User,
+    UserIdResponse, Verification, VerifyPasswordResponse, VerifyTotpResponse, Web3Wallet,
 };
-pub use operation::{ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass};
+pub use operation::{
+    ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass, is_per_user_limited,
+};
 pub use secret::{InstanceType, SecretKey};
 
-/// The API version this crate speaks, sent as `Clerk-API-Version`.
-pub const API_VERSION: &str = "2025-04-10";
+/// The API version sent as `Clerk-API-Version` unless another is chosen:
+/// [`ApiVersion::DEFAULT`].
+pub const API_VERSION: &str = ApiVersion::DEFAULT.as_str();

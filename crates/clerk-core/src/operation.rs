@@ -2,7 +2,7 @@
 
 use http::Method;
 
-use crate::{BaseUrl, Error};
+use crate::{ApiVersion, BaseUrl, Error};
 
 /// An HTTP request as it travels through the stack.
 pub type ClerkRequest = http::Request<crate::Body>;
@@ -28,6 +28,15 @@ pub trait Operation {
 
     /// Reads the HTTP response: the typed output on success, the error otherwise.
     fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error>;
+
+    /// Refuses a request that API `version` does not accept, with an
+    /// invalid-request error saying what to use instead: an operation that
+    /// version does not have ([`ApiVersion::check_operation`]), or a body field it
+    /// rejects (metadata on `UpdateUser` under 2026-05-12). The client calls it
+    /// before [`build_request`](Self::build_request) with the version it sends.
+    fn check_api_version(&self, version: ApiVersion) -> Result<(), Error> {
+        version.check_operation(self.info().operation_id)
+    }
 }
 
 /// Whether a request may be sent again after a failure.
@@ -57,8 +66,8 @@ pub struct OperationInfo {
     pub path_template: &'static str,
     /// How the retry layer may treat the request.
     pub retry_class: RetryClass,
-    /// The user id for operations Clerk limits per user (`PATCH /users/{user_id}`
-    /// and `PATCH /users/{user_id}/metadata`: 10 requests per 10 s per user).
+    /// The user id for operations Clerk limits per user (`PATCH /users/{user_id}`,
+    /// `PATCH` and `PUT /users/{user_id}/metadata`: 10 requests per 10 s per user).
     pub per_user_limit_key: Option<String>,
 }
 
@@ -85,7 +94,7 @@ impl OperationInfo {
     }
 
     /// Info of a request that did not come from a typed operation: recognises the
-    /// 27 Users operations by method and path (the path may carry a prefix such as
+    /// 38 Users operations by method and path (the path may carry a prefix such as
     /// `/v1`), and treats anything else by method (`POST` is not idempotent).
     pub fn classify(method: &Method, path: &str) -> Self {
         let segments: Vec<&str> = path
@@ -188,6 +197,62 @@ impl OperationInfo {
                 "/users/{user_id}/external_accounts/{external_account_id}",
                 idempotent,
             )),
+            ("PUT", ["users", _, "metadata"]) => Some((
+                "ReplaceUserMetadata",
+                "/users/{user_id}/metadata",
+                idempotent,
+            )),
+            ("PUT", ["users", _, "email_address"]) => Some((
+                "ReplaceUserEmailAddress",
+                "/users/{user_id}/email_address",
+                idempotent,
+            )),
+            ("PUT", ["users", _, "phone_number"]) => Some((
+                "ReplaceUserPhoneNumber",
+                "/users/{user_id}/phone_number",
+                idempotent,
+            )),
+            ("POST", ["users", _, "password", "set_compromised"]) => Some((
+                "SetUserPasswordCompromised",
+                "/users/{user_id}/password/set_compromised",
+                idempotent,
+            )),
+            ("POST", ["users", _, "password", "unset_compromised"]) => Some((
+                "UnsetUserPasswordCompromised",
+                "/users/{user_id}/password/unset_compromised",
+                idempotent,
+            )),
+            ("POST", ["users", _, "remove_password"]) => Some((
+                "RemoveUserPassword",
+                "/users/{user_id}/remove_password",
+                idempotent,
+            )),
+            ("GET", ["users", _, "trusted_devices"]) => Some((
+                "ListUserTrustedDevices",
+                "/users/{user_id}/trusted_devices",
+                idempotent,
+            )),
+            ("DELETE", ["users", _, "trusted_devices", _]) => Some((
+                "RevokeUserTrustedDevice",
+                "/users/{user_id}/trusted_devices/{trusted_device_id}",
+                idempotent,
+            )),
+            ("GET", ["users", _, "billing", "subscription"]) => Some((
+                "GetUserBillingSubscription",
+                "/users/{user_id}/billing/subscription",
+                idempotent,
+            )),
+            ("GET", ["users", _, "billing", "credits"]) => Some((
+                "GetUserBillingCreditBalance",
+                "/users/{user_id}/billing/credits",
+                idempotent,
+            )),
+            // Safe to resend: the body's idempotency_key makes Clerk apply it once.
+            ("POST", ["users", _, "billing", "credits"]) => Some((
+                "AdjustUserBillingCreditBalance",
+                "/users/{user_id}/billing/credits",
+                idempotent,
+            )),
             ("GET", ["organization_memberships"]) => Some((
                 "InstanceGetOrganizationMemberships",
                 "/organization_memberships",
@@ -198,7 +263,7 @@ impl OperationInfo {
         match found {
             Some((operation_id, path_template, retry_class)) => {
                 let info = Self::new(operation_id, path_template, retry_class);
-                if matches!(operation_id, "UpdateUser" | "UpdateUserMetadata") {
+                if is_per_user_limited(operation_id) {
                     let user_id = percent_encoding::percent_decode_str(rest[1]).decode_utf8_lossy();
                     info.with_per_user_limit_key(user_id)
                 } else {
@@ -226,6 +291,15 @@ impl OperationInfo {
     }
 }
 
+/// Whether Clerk counts the operation toward the per-user update limit (10 per
+/// 10 s per user): the user update and both metadata writes.
+pub fn is_per_user_limited(operation_id: &str) -> bool {
+    matches!(
+        operation_id,
+        "UpdateUser" | "UpdateUserMetadata" | "ReplaceUserMetadata"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +316,18 @@ mod tests {
         let patch = OperationInfo::classify(&Method::PATCH, "/v1/users/user%2F1/metadata");
         assert_eq!(patch.operation_id, "UpdateUserMetadata");
         assert_eq!(patch.per_user_limit_key.as_deref(), Some("user/1"));
+        let put = OperationInfo::classify(&Method::PUT, "/v1/users/user_1/metadata");
+        assert_eq!(put.operation_id, "ReplaceUserMetadata");
+        assert_eq!(put.per_user_limit_key.as_deref(), Some("user_1"));
+        let credits = OperationInfo::classify(&Method::POST, "/v1/users/user_1/billing/credits");
+        assert_eq!(
+            (credits.operation_id, credits.retry_class),
+            ("AdjustUserBillingCreditBalance", RetryClass::Idempotent)
+        );
+        let compromised =
+            OperationInfo::classify(&Method::POST, "/v1/users/u/password/set_compromised");
+        assert_eq!(compromised.operation_id, "SetUserPasswordCompromised");
+        assert_eq!(compromised.per_user_limit_key, None);
         let other = OperationInfo::classify(&Method::POST, "/v1/invitations");
         assert_eq!(
             (other.operation_id, other.retry_class),

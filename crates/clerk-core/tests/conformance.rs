@@ -1,16 +1,19 @@
-//! Conformance with Clerk's official OpenAPI spec (the copy vendored in
-//! `clerk-spec`): for each of the 27 operations, our method, path template, query
-//! parameter names and JSON body fields are the spec's, and our bodies validate;
-//! every example of the response schemas decodes into our models; and a response
-//! carrying every property the spec defines (synthesized from the schemas) comes
-//! back out of our models with every property intact, so a field we miss or
-//! misspell anywhere fails here.
+//! Conformance with Clerk's official OpenAPI specs (the copies vendored in
+//! `clerk-spec`, one per API version): for each version and each of the 38
+//! operations, the operation exists in that version's spec exactly when
+//! [`ApiVersion`] says it does (and is refused otherwise); our method, path
+//! template, query parameter names and JSON body fields are that spec's, and our
+//! bodies validate; every example of the response schemas decodes into our
+//! models; and a response carrying every property the spec defines (synthesized
+//! from the schemas) comes back out of our models with every property intact, so a
+//! field we miss or misspell anywhere fails here.
 
 use std::collections::BTreeSet;
 
 use clerk_core::models::{IdentificationStatus, InvitationStatus, Metadata};
 use clerk_core::users::*;
-use clerk_core::{BaseUrl, Body, Operation, User};
+use clerk_core::{ApiVersion, BaseUrl, Body, Operation, User};
+use clerk_spec::Spec;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -23,7 +26,8 @@ fn meta(value: Value) -> Metadata {
 }
 
 /// The values the maximal requests use for each path parameter.
-const PATH_VALUES: [(&str, &str); 6] = [
+const PATH_VALUES: [(&str, &str); 7] = [
+    ("trusted_device_id", "td_1"),
     ("user_id", "user_1"),
     ("provider", "oauth_google"),
     ("passkey_identification_id", "idn_pk"),
@@ -32,11 +36,31 @@ const PATH_VALUES: [(&str, &str); 6] = [
     ("organization_id", "org_1"),
 ];
 
-/// Checks one maximal request against the spec and returns its operation id.
-fn check_request<O: Operation>(op: &O) -> &'static str {
+fn spec_of(version: ApiVersion) -> &'static Spec {
+    Spec::for_version(version.as_str()).unwrap_or_else(|| panic!("{version} is not vendored"))
+}
+
+/// Checks one maximal request against the spec of `version` and returns its
+/// operation id, or `None` when the version does not have the operation (the spec
+/// lacks it and the client refuses it).
+fn check_request<O: Operation>(version: ApiVersion, op: &O) -> Option<&'static str> {
     let info = op.info();
     let id = info.operation_id;
-    let spec = clerk_spec::operation(id).unwrap_or_else(|| panic!("{id} is not in the spec"));
+    let spec = spec_of(version);
+    if !version.has_operation(id) {
+        assert!(
+            spec.operation(id).is_none(),
+            "{id} is in the {version} spec"
+        );
+        let err = op.check_api_version(version).expect_err("refused");
+        assert!(err.is_invalid_request(), "{id}: {err:?}");
+        return None;
+    }
+    let spec = spec
+        .operation(id)
+        .unwrap_or_else(|| panic!("{id} is not in the {version} spec"));
+    op.check_api_version(version)
+        .unwrap_or_else(|e| panic!("{id} refused under {version}: {e}"));
     let request = op.build_request(&base()).expect("maximal request builds");
 
     assert_eq!(request.method().as_str(), spec.method, "{id}: method");
@@ -127,10 +151,11 @@ fn check_request<O: Operation>(op: &O) -> &'static str {
         }
         Some(other) => panic!("{id}: unexpected media type {other}"),
     }
-    id
+    Some(id)
 }
 
-fn maximal_requests_cover(check: &mut dyn FnMut(&'static str)) {
+fn maximal_requests_cover(version: ApiVersion, check: &mut dyn FnMut(Option<&'static str>)) {
+    let check_request = |op: &dyn ErasedOperation| op.check(version);
     let list = ListUsers::new()
         .email_address("a@x.com")
         .phone_number("+1")
@@ -209,9 +234,6 @@ fn maximal_requests_cover(check: &mut dyn FnMut(&'static str)) {
         .sign_out_of_other_sessions(true)
         .totp_secret("s")
         .backup_codes(["b"])
-        .public_metadata(meta(json!({})))
-        .private_metadata(meta(json!({})))
-        .unsafe_metadata(meta(json!({})))
         .delete_self_enabled(true)
         .create_organization_enabled(true)
         .legal_accepted_at("2020-01-01T00:00:00Z")
@@ -219,7 +241,20 @@ fn maximal_requests_cover(check: &mut dyn FnMut(&'static str)) {
         .create_organizations_limit(2)
         .created_at_unix_ms(3)
         .bypass_client_trust(true);
-    check(check_request(&update));
+    let with_metadata = update
+        .clone()
+        .public_metadata(meta(json!({})))
+        .private_metadata(meta(json!({})))
+        .unsafe_metadata(meta(json!({})));
+    if version.accepts_metadata_on_user_update() {
+        check(check_request(&with_metadata));
+    } else {
+        // The spec of this version has no metadata on the user update, and the
+        // client refuses it, pointing at the metadata endpoints.
+        let err = with_metadata.check_api_version(version).unwrap_err();
+        assert!(err.to_string().contains("replace_metadata"), "{err}");
+        check(check_request(&update));
+    }
     check(check_request(&DeleteUser::new("user_1")));
     check(check_request(&BanUser::new("user_1")));
     check(check_request(&UnbanUser::new("user_1")));
@@ -270,34 +305,98 @@ fn maximal_requests_cover(check: &mut dyn FnMut(&'static str)) {
             .limit(5)
             .offset(1),
     ));
+    check(check_request(
+        &SetPasswordCompromised::new("user_1").revoke_all_sessions(true),
+    ));
+    check(check_request(&UnsetPasswordCompromised::new("user_1")));
+    check(check_request(
+        &RemovePassword::new("user_1").sign_out_of_other_sessions(true),
+    ));
+    check(check_request(
+        &ReplaceUserMetadata::new("user_1")
+            .public_metadata(meta(json!({"a": 1})))
+            .private_metadata(meta(json!({"b": {"c": 1}})))
+            .unsafe_metadata(meta(json!({}))),
+    ));
+    check(check_request(
+        &ReplaceEmailAddress::new("user_1", "a@x.com")
+            .identification_status(IdentificationStatus::Unverified)
+            .notify_primary_email_address_changed(true),
+    ));
+    check(check_request(
+        &ReplacePhoneNumber::new("user_1", "+15555550100")
+            .identification_status(IdentificationStatus::Reserved),
+    ));
+    check(check_request(&ListTrustedDevices::new("user_1")));
+    check(check_request(&RevokeTrustedDevice::new("user_1", "td_1")));
+    check(check_request(&GetBillingSubscription::new("user_1")));
+    check(check_request(&GetBillingCreditBalance::new("user_1")));
+    check(check_request(
+        &AdjustBillingCreditBalance::decrease("user_1", 250, "key-1")
+            .currency("EUR")
+            .note("refund"),
+    ));
+}
+
+/// `check_request` for a `&dyn`, so the list above can name each request once.
+trait ErasedOperation {
+    fn check(&self, version: ApiVersion) -> Option<&'static str>;
+}
+
+impl<O: Operation> ErasedOperation for O {
+    fn check(&self, version: ApiVersion) -> Option<&'static str> {
+        check_request(version, self)
+    }
 }
 
 fn all_operations() -> BTreeSet<&'static str> {
     clerk_spec::USERS_OPERATIONS.into_iter().collect()
 }
 
+/// The Users operations of the spec of `version`.
+fn operations_of(version: ApiVersion) -> BTreeSet<String> {
+    spec_of(version).users_operation_ids()
+}
+
 #[test]
-fn requests_match_the_spec_for_all_27_operations() {
-    let mut seen = BTreeSet::new();
-    maximal_requests_cover(&mut |id| {
-        assert!(seen.insert(id), "{id} checked twice");
-    });
-    assert_eq!(seen, all_operations());
+fn requests_match_each_versions_spec_for_all_38_operations() {
+    let mut union = BTreeSet::new();
+    for version in ApiVersion::ALL {
+        let mut seen = BTreeSet::new();
+        let mut refused = 0;
+        maximal_requests_cover(version, &mut |id| match id {
+            Some(id) => assert!(seen.insert(id.to_owned()), "{id} checked twice"),
+            None => refused += 1,
+        });
+        assert_eq!(seen, operations_of(version), "{version}");
+        assert_eq!(seen.len() + refused, 38, "{version}");
+        union.extend(seen);
+    }
+    let union: BTreeSet<&str> = union.iter().map(String::as_str).collect();
+    assert_eq!(union, all_operations());
+    assert_eq!(operations_of(ApiVersion::V2025_04_10).len(), 36);
 }
 
 #[test]
 fn body_field_lists_are_the_specs() {
-    for (id, fields) in [
-        ("CreateUser", CreateUser::FIELDS),
-        ("UpdateUser", UpdateUser::FIELDS),
-        ("UpdateUserMetadata", UpdateUserMetadata::FIELDS),
-    ] {
-        let schema = clerk_spec::operation(id)
-            .unwrap()
-            .request_body_schema
-            .unwrap();
-        let ours: BTreeSet<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-        assert_eq!(ours, clerk_spec::property_names(&schema), "{id}");
+    for version in ApiVersion::ALL {
+        for (id, fields) in [
+            ("CreateUser", CreateUser::FIELDS),
+            ("UpdateUser", UpdateUser::FIELDS),
+            ("UpdateUserMetadata", UpdateUserMetadata::FIELDS),
+            ("ReplaceUserMetadata", ReplaceUserMetadata::FIELDS),
+        ] {
+            let schema = spec_of(version)
+                .operation(id)
+                .unwrap()
+                .request_body_schema
+                .unwrap();
+            let mut ours: BTreeSet<String> = fields.iter().map(|s| (*s).to_owned()).collect();
+            if id == "UpdateUser" && !version.accepts_metadata_on_user_update() {
+                ours.retain(|f| !f.ends_with("_metadata"));
+            }
+            assert_eq!(ours, clerk_spec::property_names(&schema), "{id} {version}");
+        }
     }
 }
 
@@ -433,14 +532,18 @@ fn complete_users<O: Operation>(op: &O, example: &Value) -> Value {
     }
 }
 
-/// Checks the 200 schema of one operation against its output type.
-fn check_response<O>(op: &O) -> &'static str
+/// Checks the 200 schema of one operation in the spec of `version` against its
+/// output type (`None` when that version has no such operation).
+fn check_response<O>(version: ApiVersion, op: &O) -> Option<&'static str>
 where
     O: Operation,
     O::Output: Serialize,
 {
     let id = op.info().operation_id;
-    let spec = clerk_spec::operation(id).unwrap();
+    if !version.has_operation(id) {
+        return None;
+    }
+    let spec = spec_of(version).operation(id).unwrap();
     let schema = spec
         .response_schema(200)
         .unwrap_or_else(|| panic!("{id}: no 200 schema"));
@@ -476,15 +579,24 @@ where
         clerk_spec::validate(&schema, &back)
             .unwrap_or_else(|e| panic!("{id}: model output is off-spec: {e}"));
     }
-    id
+    Some(id)
 }
 
 #[test]
 fn response_schemas_and_examples_decode_into_our_models() {
+    for version in ApiVersion::ALL {
+        responses_decode(version);
+    }
+}
+
+fn responses_decode(version: ApiVersion) {
     let mut seen = BTreeSet::new();
-    let mut check = |id: &'static str| {
-        assert!(seen.insert(id), "{id} checked twice");
+    let mut check = |id: Option<&'static str>| {
+        if let Some(id) = id {
+            assert!(seen.insert(id.to_owned()), "{id} checked twice");
+        }
     };
+    let check_response = |op: &dyn ErasedResponse| op.check(version);
     check(check_response(&ListUsers::new()));
     check(check_response(&CreateUser::new()));
     check(check_response(&CountUsers::new()));
@@ -519,12 +631,46 @@ fn response_schemas_and_examples_decode_into_our_models() {
     check(check_response(&DeleteTotp::new("u")));
     check(check_response(&DeleteExternalAccount::new("u", "e")));
     check(check_response(&GetInstanceOrganizationMemberships::new()));
-    assert_eq!(seen, all_operations());
+    check(check_response(&SetPasswordCompromised::new("u")));
+    check(check_response(&UnsetPasswordCompromised::new("u")));
+    check(check_response(&RemovePassword::new("u")));
+    check(check_response(&ReplaceUserMetadata::new("u")));
+    check(check_response(&ReplaceEmailAddress::new("u", "a@x.com")));
+    check(check_response(&ReplacePhoneNumber::new("u", "+1")));
+    check(check_response(&ListTrustedDevices::new("u")));
+    check(check_response(&RevokeTrustedDevice::new("u", "td")));
+    check(check_response(&GetBillingSubscription::new("u")));
+    check(check_response(&GetBillingCreditBalance::new("u")));
+    check(check_response(&AdjustBillingCreditBalance::increase(
+        "u", 1, "k",
+    )));
+    assert_eq!(seen, operations_of(version), "{version}");
+}
+
+/// `check_response` for a `&dyn`.
+trait ErasedResponse {
+    fn check(&self, version: ApiVersion) -> Option<&'static str>;
+}
+
+impl<O> ErasedResponse for O
+where
+    O: Operation,
+    O::Output: Serialize,
+{
+    fn check(&self, version: ApiVersion) -> Option<&'static str> {
+        check_response(version, self)
+    }
 }
 
 #[test]
 fn user_has_every_property_of_the_spec_user_schema() {
-    let schema = clerk_spec::component_schema("User").expect("User schema");
+    for spec in Spec::all() {
+        user_has_every_property(spec);
+    }
+}
+
+fn user_has_every_property(spec: &'static Spec) {
+    let schema = spec.component_schema("User").expect("User schema");
     let full = synthesize(&schema, "user", 0);
     let user: User = serde_json::from_value(full).unwrap();
     let ours: BTreeSet<String> = serde_json::to_value(&user)

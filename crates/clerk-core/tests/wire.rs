@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use clerk_core::models::{IdentificationStatus, InvitationStatus, Metadata};
 use clerk_core::users::*;
-use clerk_core::{BaseUrl, Body, Error, Operation, OperationInfo, RetryClass};
+use clerk_core::{ApiVersion, BaseUrl, Body, Error, Operation, OperationInfo, RetryClass};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -816,6 +816,47 @@ fn with_ids(id: &str) -> Vec<(&'static str, Result<clerk_core::ClerkRequest, Err
             "DeleteExternalAccount",
             DeleteExternalAccount::new(id, id).build_request(&b),
         ),
+        (
+            "SetPasswordCompromised",
+            SetPasswordCompromised::new(id).build_request(&b),
+        ),
+        (
+            "UnsetPasswordCompromised",
+            UnsetPasswordCompromised::new(id).build_request(&b),
+        ),
+        ("RemovePassword", RemovePassword::new(id).build_request(&b)),
+        (
+            "ReplaceUserMetadata",
+            ReplaceUserMetadata::new(id).build_request(&b),
+        ),
+        (
+            "ReplaceEmailAddress",
+            ReplaceEmailAddress::new(id, "a@x.com").build_request(&b),
+        ),
+        (
+            "ReplacePhoneNumber",
+            ReplacePhoneNumber::new(id, "+15555550100").build_request(&b),
+        ),
+        (
+            "ListTrustedDevices",
+            ListTrustedDevices::new(id).build_request(&b),
+        ),
+        (
+            "RevokeTrustedDevice",
+            RevokeTrustedDevice::new(id, id).build_request(&b),
+        ),
+        (
+            "GetBillingSubscription",
+            GetBillingSubscription::new(id).build_request(&b),
+        ),
+        (
+            "GetBillingCreditBalance",
+            GetBillingCreditBalance::new(id).build_request(&b),
+        ),
+        (
+            "AdjustBillingCreditBalance",
+            AdjustBillingCreditBalance::increase(id, 1, "k").build_request(&b),
+        ),
     ]
 }
 
@@ -925,7 +966,7 @@ fn requests_carry_info_the_layers_can_recompute() {
         assert_eq!(attached, classified, "{name}");
         seen.insert(attached.operation_id);
     }
-    assert_eq!(seen.len(), 27, "{seen:?}");
+    assert_eq!(seen.len(), 38, "{seen:?}");
 }
 
 fn response(status: u16, body: &str) -> http::Response<Body> {
@@ -1006,6 +1047,236 @@ fn error_statuses_and_bad_bodies_become_errors() {
     assert!(err.is_decode(), "{err:?}");
     let err = DeleteUser::new("u")
         .parse_response(response(200, ""))
+        .unwrap_err();
+    assert!(err.is_decode(), "{err:?}");
+}
+
+#[test]
+fn password_operations() {
+    let sent = send(&SetPasswordCompromised::new("user_1").revoke_all_sessions(false));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("POST", "/users/user_1/password/set_compromised")
+    );
+    assert_eq!(sent.json(), json!({"revoke_all_sessions": false}));
+    assert_eq!(send(&SetPasswordCompromised::new("u")).json(), json!({}));
+    assert_eq!(sent.info.retry_class, RetryClass::Idempotent);
+    assert_eq!(sent.info.per_user_limit_key, None);
+
+    let sent = send(&UnsetPasswordCompromised::new("user_1"));
+    assert_eq!(sent.method, Method::POST);
+    assert_eq!(sent.target, "/users/user_1/password/unset_compromised");
+    sent.assert_no_body();
+    assert_eq!(sent.info.operation_id, "UnsetUserPasswordCompromised");
+
+    let sent = send(&RemovePassword::new("user_1").sign_out_of_other_sessions(true));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("POST", "/users/user_1/remove_password")
+    );
+    assert_eq!(sent.json(), json!({"sign_out_of_other_sessions": true}));
+    assert_eq!(sent.info.operation_id, "RemoveUserPassword");
+}
+
+#[test]
+fn replace_operations() {
+    let op = ReplaceUserMetadata::new("user_1")
+        .public_metadata(meta(json!({"plan": "pro"})))
+        .private_metadata(meta(json!({})));
+    let sent = send(&op);
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("PUT", "/users/user_1/metadata")
+    );
+    assert_eq!(
+        sent.json(),
+        json!({"public_metadata": {"plan": "pro"}, "private_metadata": {}})
+    );
+    // Counts toward the per-user update limit, like PATCH.
+    assert_eq!(sent.info.per_user_limit_key.as_deref(), Some("user_1"));
+    assert_eq!(sent.info.retry_class, RetryClass::Idempotent);
+    let decoded: ReplaceUserMetadata =
+        serde_json::from_value(json!({"unsafe_metadata": {"a": 1}})).unwrap();
+    assert_eq!(
+        send(&decoded.with_user_id("user_2")).json(),
+        json!({"unsafe_metadata": {"a": 1}})
+    );
+
+    let sent = send(
+        &ReplaceEmailAddress::new("user_1", "ada@example.com")
+            .identification_status(IdentificationStatus::Unverified)
+            .notify_primary_email_address_changed(true),
+    );
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("PUT", "/users/user_1/email_address")
+    );
+    assert_eq!(
+        sent.json(),
+        json!({
+            "email_address": "ada@example.com",
+            "identification_status": "unverified",
+            "notify_primary_email_address_changed": true
+        })
+    );
+    assert_eq!(sent.info.per_user_limit_key, None);
+    refused(&ReplaceEmailAddress::new("user_1", " "));
+
+    let sent = send(&ReplacePhoneNumber::new("user_1", "+15555550100"));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("PUT", "/users/user_1/phone_number")
+    );
+    assert_eq!(sent.json(), json!({"phone_number": "+15555550100"}));
+    refused(&ReplacePhoneNumber::new("user_1", ""));
+}
+
+#[test]
+fn trusted_device_and_billing_operations() {
+    let sent = send(&ListTrustedDevices::new("user_1"));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("GET", "/users/user_1/trusted_devices")
+    );
+    sent.assert_no_body();
+    let sent = send(&RevokeTrustedDevice::new("user_1", "td/2"));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("DELETE", "/users/user_1/trusted_devices/td%2F2")
+    );
+    let sent = send(&GetBillingSubscription::new("user_1"));
+    assert_eq!(sent.target, "/users/user_1/billing/subscription");
+    sent.assert_no_body();
+    let sent = send(&GetBillingCreditBalance::new("user_1"));
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("GET", "/users/user_1/billing/credits")
+    );
+
+    let op = AdjustBillingCreditBalance::decrease("user_1", 250, "refund-42");
+    let sent = send(&op);
+    assert_eq!(
+        (sent.method.as_str(), sent.target.as_str()),
+        ("POST", "/users/user_1/billing/credits")
+    );
+    assert_eq!(
+        sent.json(),
+        json!({"amount": 250, "action": "decrease", "idempotency_key": "refund-42"})
+    );
+    // The idempotency key makes a resend harmless: retried like a read.
+    assert_eq!(sent.info.retry_class, RetryClass::Idempotent);
+    // The same request twice carries the same key.
+    assert_eq!(send(&op).body, sent.body);
+    refused(&AdjustBillingCreditBalance::increase("user_1", 0, "k"));
+    refused(&AdjustBillingCreditBalance::increase("user_1", -5, "k"));
+    refused(&AdjustBillingCreditBalance::increase("user_1", 5, ""));
+}
+
+#[test]
+fn api_versions_gate_operations_and_fields() {
+    // The password-compromised operations exist from 2025-11-10 on.
+    for op in [
+        &SetPasswordCompromised::new("u") as &dyn CheckVersion,
+        &UnsetPasswordCompromised::new("u"),
+    ] {
+        let err = op.check(ApiVersion::V2025_04_10).unwrap_err();
+        assert!(err.is_invalid_request());
+        assert!(err.to_string().contains("2025-11-10"), "{err}");
+        op.check(ApiVersion::V2025_11_10).unwrap();
+        op.check(ApiVersion::V2026_05_12).unwrap();
+    }
+    // Under 2026-05-12 the user update refuses metadata, pointing at the
+    // metadata endpoints; without metadata it goes through.
+    let patch = UpdateUser::new("user_1")
+        .first_name("Ada")
+        .private_metadata(meta(json!({"a": 1})));
+    let err = patch
+        .check_api_version(ApiVersion::V2026_05_12)
+        .unwrap_err();
+    assert!(err.is_invalid_request());
+    let message = err.to_string();
+    for needle in [
+        "2026-05-12",
+        "private_metadata",
+        "update_metadata",
+        "replace_metadata",
+    ] {
+        assert!(message.contains(needle), "{needle} not in {message}");
+    }
+    assert!(!message.contains("public_metadata"), "{message}");
+    patch.check_api_version(ApiVersion::V2025_11_10).unwrap();
+    patch.check_api_version(ApiVersion::V2025_04_10).unwrap();
+    UpdateUser::new("user_1")
+        .first_name("Ada")
+        .check_api_version(ApiVersion::V2026_05_12)
+        .unwrap();
+    // Explicit nulls count too: they would replace the metadata.
+    let decoded: UpdateUser = serde_json::from_value(json!({"unsafe_metadata": null})).unwrap();
+    assert!(decoded.check_api_version(ApiVersion::V2026_05_12).is_err());
+    // The metadata endpoints themselves work under every version.
+    for version in ApiVersion::ALL {
+        UpdateUserMetadata::new("u")
+            .check_api_version(version)
+            .unwrap();
+        ReplaceUserMetadata::new("u")
+            .check_api_version(version)
+            .unwrap();
+    }
+}
+
+trait CheckVersion {
+    fn check(&self, version: ApiVersion) -> Result<(), Error>;
+}
+
+impl<O: Operation> CheckVersion for O {
+    fn check(&self, version: ApiVersion) -> Result<(), Error> {
+        self.check_api_version(version)
+    }
+}
+
+#[test]
+fn newer_responses_decode_and_tolerate_unknown_values() {
+    let devices = ListTrustedDevices::new("u")
+        .parse_response(response(
+            200,
+            r#"{"data":[{"object":"trusted_device","id":"td_1","platform":"visionos","app_identifier":"com.x","algorithm":"ES256","status":"active","created_at":1,"updated_at":2,"last_used_at":null,"brand_new":true}],"total_count":1}"#,
+        ))
+        .unwrap();
+    assert_eq!(devices.total_count, 1);
+    assert_eq!(
+        devices.data[0].platform,
+        clerk_core::models::TrustedDevicePlatform::Unknown("visionos".into())
+    );
+    let balance = GetBillingCreditBalance::new("u")
+        .parse_response(response(
+            200,
+            r#"{"object":"commerce_credit_balance","balance":null}"#,
+        ))
+        .unwrap();
+    assert_eq!(balance.balance, None);
+    let ledger = AdjustBillingCreditBalance::increase("u", 5, "k")
+        .parse_response(response(
+            200,
+            r#"{"object":"commerce_credit_ledger","id":"cl_1","payer_id":"cpayer_1","amount":{"amount":5,"amount_formatted":"$0.05","currency":"USD","currency_symbol":"$"},"source_type":"grant","source_id":"k","created_at":"2026-01-02T03:04:05Z"}"#,
+        ))
+        .unwrap();
+    assert_eq!((ledger.amount.amount, ledger.id.as_str()), (5, "cl_1"));
+    let subscription = GetBillingSubscription::new("u")
+        .parse_response(response(
+            200,
+            r#"{"object":"commerce_subscription","id":"csub_1","status":"paused_for_winter","subscription_items":[{"id":"csubi_1","plan_period":"month","status":"active"}]}"#,
+        ))
+        .unwrap();
+    assert_eq!(
+        subscription.status,
+        clerk_core::models::SubscriptionStatus::Unknown("paused_for_winter".into())
+    );
+    assert_eq!(
+        subscription.subscription_items[0].plan_period,
+        clerk_core::models::PlanPeriod::Month
+    );
+    let err = GetBillingSubscription::new("u")
+        .parse_response(response(200, "[]"))
         .unwrap_err();
     assert!(err.is_decode(), "{err:?}");
 }

@@ -138,6 +138,26 @@ string_enum! {
         OauthAccessToken => "oauth_access_token",
         /// `total_count`
         TotalCount => "total_count",
+        /// `trusted_device`
+        TrustedDevice => "trusted_device",
+        /// `commerce_subscription`
+        CommerceSubscription => "commerce_subscription",
+        /// `commerce_subscription_item`
+        CommerceSubscriptionItem => "commerce_subscription_item",
+        /// `commerce_plan`
+        CommercePlan => "commerce_plan",
+        /// `commerce_payment_method`
+        CommercePaymentMethod => "commerce_payment_method",
+        /// `commerce_payer`
+        CommercePayer => "commerce_payer",
+        /// `commerce_source` (a payment source, API version 2025-04-10)
+        CommerceSource => "commerce_source",
+        /// `feature` (of a billing plan)
+        Feature => "feature",
+        /// `commerce_credit_balance`
+        CommerceCreditBalance => "commerce_credit_balance",
+        /// `commerce_credit_ledger`
+        CommerceCreditLedger => "commerce_credit_ledger",
     }
 }
 
@@ -319,7 +339,158 @@ string_enum! {
         Verified => "verified",
         /// Reserved: unverified, usable for sign-in, and claimable by no other user.
         Reserved => "reserved",
+        /// Unverified: neither usable for sign-in nor locked (the replace endpoints
+        /// take it; it can lock a user out).
+        Unverified => "unverified",
     }
+}
+
+/// `Default` for string enums: the catch-all with an empty string, what a
+/// missing or `null` value decodes to.
+macro_rules! default_unknown {
+    ($($name:ident => $catch:ident),* $(,)?) => {$(
+        impl Default for $name {
+            fn default() -> Self {
+                Self::$catch(String::new())
+            }
+        }
+    )*};
+}
+
+string_enum! {
+    /// The platform of a trusted device.
+    pub enum TrustedDevicePlatform {
+        @catch_all
+        /// A platform this crate does not know, kept as sent.
+        Unknown;
+        /// `ios`
+        Ios => "ios",
+        /// `android`
+        Android => "android",
+    }
+}
+
+string_enum! {
+    /// The state of a trusted device.
+    pub enum TrustedDeviceStatus {
+        @catch_all
+        /// A status this crate does not know, kept as sent.
+        Unknown;
+        /// Enrolled and trusted.
+        Active => "active",
+        /// Revoked: no longer trusted.
+        Revoked => "revoked",
+    }
+}
+
+string_enum! {
+    /// The state of a billing subscription.
+    pub enum SubscriptionStatus {
+        @catch_all
+        /// A status this crate does not know, kept as sent.
+        Unknown;
+        /// `active`
+        Active => "active",
+        /// `past_due`
+        PastDue => "past_due",
+        /// `canceled`
+        Canceled => "canceled",
+        /// `ended`
+        Ended => "ended",
+        /// `abandoned`
+        Abandoned => "abandoned",
+        /// `incomplete`
+        Incomplete => "incomplete",
+    }
+}
+
+string_enum! {
+    /// The state of one item (plan) of a billing subscription.
+    pub enum SubscriptionItemStatus {
+        @catch_all
+        /// A status this crate does not know, kept as sent.
+        Unknown;
+        /// `active`
+        Active => "active",
+        /// `canceled`
+        Canceled => "canceled",
+        /// `expired`
+        Expired => "expired",
+        /// `ended`
+        Ended => "ended",
+        /// `past_due`
+        PastDue => "past_due",
+        /// `upcoming`
+        Upcoming => "upcoming",
+        /// `incomplete`
+        Incomplete => "incomplete",
+        /// `abandoned`
+        Abandoned => "abandoned",
+    }
+}
+
+string_enum! {
+    /// The billing period of a subscription item.
+    pub enum PlanPeriod {
+        @catch_all
+        /// A period this crate does not know, kept as sent.
+        Unknown;
+        /// Billed monthly.
+        Month => "month",
+        /// Billed yearly.
+        Annual => "annual",
+    }
+}
+
+string_enum! {
+    /// The kind of a payment method.
+    pub enum PaymentType {
+        @catch_all
+        /// A kind this crate does not know, kept as sent.
+        Unknown;
+        /// `card`
+        Card => "card",
+        /// `link`
+        Link => "link",
+        /// `payer-credits`
+        PayerCredits => "payer-credits",
+    }
+}
+
+string_enum! {
+    /// The state of a payment method.
+    pub enum PaymentMethodStatus {
+        @catch_all
+        /// A status this crate does not know, kept as sent.
+        Unknown;
+        /// `active`
+        Active => "active",
+        /// `disconnected`
+        Disconnected => "disconnected",
+    }
+}
+
+string_enum! {
+    /// Which way a credit-balance adjustment goes.
+    pub enum CreditAction {
+        @catch_all
+        /// An action this crate does not know, sent as given.
+        Unknown;
+        /// Adds credit.
+        Increase => "increase",
+        /// Removes credit.
+        Decrease => "decrease",
+    }
+}
+
+default_unknown! {
+    TrustedDevicePlatform => Unknown,
+    TrustedDeviceStatus => Unknown,
+    SubscriptionStatus => Unknown,
+    SubscriptionItemStatus => Unknown,
+    PlanPeriod => Unknown,
+    PaymentType => Unknown,
+    PaymentMethodStatus => Unknown,
 }
 
 #[cfg(test)]

@@ -8,16 +8,29 @@
 
 use serde::{Deserialize, Deserializer};
 
+mod billing;
 mod enums;
 mod identification;
 mod organization;
 mod responses;
+mod trusted_device;
 mod user;
 mod verification;
 
+pub use billing::{
+    CommerceCreditBalance, CommerceCreditLedger, CommerceCredits, CommerceDiscounts,
+    CommerceFeature, CommerceMoney, CommercePayer, CommercePayerCredit, CommercePaymentMethod,
+    CommercePaymentSource, CommercePerUnitTotal, CommercePerUnitTotalTier, CommercePlan,
+    CommercePlanUnitPrice, CommercePlanUnitPriceTier, CommerceProrationCredit,
+    CommerceProrationDiscount, CommerceSeats, CommerceSubscription, CommerceSubscriptionCredit,
+    CommerceSubscriptionItem, CommerceSubscriptionItemNextPayment, CommerceSubscriptionNextPayment,
+    CommerceTotals,
+};
 pub use enums::{
-    EnterpriseProtocol, IdentificationStatus, InvitationStatus, ObjectType, TotpCodeType,
-    VerificationKind, VerificationStatus, VerificationStrategy,
+    CreditAction, EnterpriseProtocol, IdentificationStatus, InvitationStatus, ObjectType,
+    PaymentMethodStatus, PaymentType, PlanPeriod, SubscriptionItemStatus, SubscriptionStatus,
+    TotpCodeType, TrustedDevicePlatform, TrustedDeviceStatus, VerificationKind, VerificationStatus,
+    VerificationStrategy,
 };
 pub use identification::{
     EmailAddress, EnterpriseAccount, EnterpriseAccountConnection, ExternalAccount,
@@ -32,6 +45,7 @@ pub use responses::{
     DeletedObject, OAuthAccessToken, OAuthAccessTokens, TotalCount, UserIdResponse,
     VerifyPasswordResponse, VerifyTotpResponse,
 };
+pub use trusted_device::{TrustedDevice, TrustedDevices};
 pub use user::{ScimUserMetadata, User};
 pub use verification::Verification;
 

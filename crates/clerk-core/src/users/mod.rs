@@ -36,17 +36,36 @@
 //! | [`DeleteTotp`] | `DELETE /users/{user_id}/totp` | `UserIdResponse` |
 //! | [`DeleteExternalAccount`] | `DELETE /users/{user_id}/external_accounts/{external_account_id}` | `DeletedObject` |
 //! | [`GetInstanceOrganizationMemberships`] | `GET /organization_memberships` | `OrganizationMemberships` |
+//! | [`SetPasswordCompromised`] | `POST /users/{user_id}/password/set_compromised` (2025-11-10 on) | `User` |
+//! | [`UnsetPasswordCompromised`] | `POST /users/{user_id}/password/unset_compromised` (2025-11-10 on) | `User` |
+//! | [`RemovePassword`] | `POST /users/{user_id}/remove_password` | `User` |
+//! | [`ReplaceUserMetadata`] | `PUT /users/{user_id}/metadata` | `User` |
+//! | [`ReplaceEmailAddress`] | `PUT /users/{user_id}/email_address` | [`EmailAddress`](crate::EmailAddress) |
+//! | [`ReplacePhoneNumber`] | `PUT /users/{user_id}/phone_number` | [`PhoneNumber`](crate::PhoneNumber) |
+//! | [`ListTrustedDevices`] | `GET /users/{user_id}/trusted_devices` | [`TrustedDevices`](crate::TrustedDevices) |
+//! | [`RevokeTrustedDevice`] | `DELETE /users/{user_id}/trusted_devices/{trusted_device_id}` | [`TrustedDevice`](crate::TrustedDevice) |
+//! | [`GetBillingSubscription`] | `GET /users/{user_id}/billing/subscription` | [`CommerceSubscription`](crate::CommerceSubscription) |
+//! | [`GetBillingCreditBalance`] | `GET /users/{user_id}/billing/credits` | [`CommerceCreditBalance`](crate::CommerceCreditBalance) |
+//! | [`AdjustBillingCreditBalance`] | `POST /users/{user_id}/billing/credits` | [`CommerceCreditLedger`](crate::CommerceCreditLedger) |
+//!
+//! What an [`ApiVersion`](crate::ApiVersion) does not accept is refused by
+//! [`Operation::check_api_version`](crate::Operation::check_api_version) before
+//! anything is sent.
 
+mod billing;
 mod bulk;
 mod create;
 mod list;
 mod oauth;
 mod organizations;
+mod password;
 mod profile_image;
+mod replace;
 mod simple;
 mod update;
 mod verify;
 
+pub use billing::AdjustBillingCreditBalance;
 pub use bulk::{BanUsers, UnbanUsers};
 pub use create::CreateUser;
 pub use list::{CountUsers, ListUsers, SortDirection, UserFilter, UserOrderBy, UserOrderField};
@@ -55,10 +74,14 @@ pub use organizations::{
     GetInstanceOrganizationMemberships, GetOrganizationInvitations, GetOrganizationMemberships,
     MembershipOrderBy, MembershipOrderField,
 };
+pub use password::{RemovePassword, SetPasswordCompromised};
 pub use profile_image::SetProfileImage;
+pub use replace::{ReplaceEmailAddress, ReplacePhoneNumber, ReplaceUserMetadata};
 pub use simple::{
     BanUser, DeleteBackupCodes, DeleteExternalAccount, DeletePasskey, DeleteProfileImage,
-    DeleteTotp, DeleteUser, DeleteWeb3Wallet, DisableMfa, GetUser, LockUser, UnbanUser, UnlockUser,
+    DeleteTotp, DeleteUser, DeleteWeb3Wallet, DisableMfa, GetBillingCreditBalance,
+    GetBillingSubscription, GetUser, ListTrustedDevices, LockUser, RevokeTrustedDevice, UnbanUser,
+    UnlockUser, UnsetPasswordCompromised,
 };
 pub use update::{UpdateUser, UpdateUserMetadata};
 pub use verify::{VerifyPassword, VerifyTotp};

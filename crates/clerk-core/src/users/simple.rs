@@ -4,8 +4,9 @@ use http::Method;
 
 use crate::wire::{self, PathBuilder};
 use crate::{
-    BaseUrl, ClerkRequest, ClerkResponse, DeletedObject, Error, Operation, OperationInfo,
-    RetryClass, User, UserIdResponse,
+    BaseUrl, ClerkRequest, ClerkResponse, CommerceCreditBalance, CommerceSubscription,
+    DeletedObject, Error, Operation, OperationInfo, RetryClass, TrustedDevice, TrustedDevices,
+    User, UserIdResponse,
 };
 
 /// A request on `/users/{user_id}[/suffix]` with no query and no body.
@@ -201,6 +202,74 @@ user_op! {
     DeleteTotp: DELETE "/users/{user_id}/totp" / "totp", "DeleteTOTP" -> UserIdResponse
 }
 
+user_op! {
+    /// `POST /users/{user_id}/password/unset_compromised`: the user's password is
+    /// no longer marked compromised, so sign-in stops asking for a reset (unless a
+    /// reserved-email quarantine still requires one). No body. API version
+    /// 2025-11-10 or later.
+    ///
+    /// Returns the [`User`].
+    ///
+    /// ```
+    /// # use clerk_core::{users::UnsetPasswordCompromised, ApiVersion, BaseUrl, Operation};
+    /// let op = UnsetPasswordCompromised::new("user_1");
+    /// let request = op.build_request(&BaseUrl::parse(BaseUrl::DEFAULT)?)?;
+    /// assert_eq!(request.uri().path(), "/v1/users/user_1/password/unset_compromised");
+    /// assert!(op.check_api_version(ApiVersion::V2025_04_10).is_err());
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    UnsetPasswordCompromised: POST "/users/{user_id}/password/unset_compromised"
+        / "password/unset_compromised",
+        "UnsetUserPasswordCompromised" -> User
+}
+
+user_op! {
+    /// `GET /users/{user_id}/trusted_devices`: the active trusted devices of a user.
+    ///
+    /// Returns [`TrustedDevices`].
+    ///
+    /// ```
+    /// # use clerk_core::{users::ListTrustedDevices, BaseUrl, Operation};
+    /// let request = ListTrustedDevices::new("user_1").build_request(&BaseUrl::parse(BaseUrl::DEFAULT)?)?;
+    /// assert_eq!(request.uri().path(), "/v1/users/user_1/trusted_devices");
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    ListTrustedDevices: GET "/users/{user_id}/trusted_devices" / "trusted_devices",
+        "ListUserTrustedDevices" -> TrustedDevices
+}
+
+user_op! {
+    /// `GET /users/{user_id}/billing/subscription`: the user's billing
+    /// subscription, with its plans, payer and next payment.
+    ///
+    /// Returns a [`CommerceSubscription`]; a user without one is a 404.
+    ///
+    /// ```
+    /// # use clerk_core::{users::GetBillingSubscription, BaseUrl, Operation};
+    /// let request = GetBillingSubscription::new("user_1").build_request(&BaseUrl::parse(BaseUrl::DEFAULT)?)?;
+    /// assert_eq!(request.uri().path(), "/v1/users/user_1/billing/subscription");
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    GetBillingSubscription: GET "/users/{user_id}/billing/subscription" / "billing/subscription",
+        "GetUserBillingSubscription" -> CommerceSubscription
+}
+
+user_op! {
+    /// `GET /users/{user_id}/billing/credits`: the user's credit balance.
+    ///
+    /// Returns a [`CommerceCreditBalance`] (`balance: None` when the user never had
+    /// credits).
+    ///
+    /// ```
+    /// # use clerk_core::{users::GetBillingCreditBalance, BaseUrl, Operation};
+    /// let request = GetBillingCreditBalance::new("user_1").build_request(&BaseUrl::parse(BaseUrl::DEFAULT)?)?;
+    /// assert_eq!((request.method().as_str(), request.uri().path()), ("GET", "/v1/users/user_1/billing/credits"));
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    GetBillingCreditBalance: GET "/users/{user_id}/billing/credits" / "billing/credits",
+        "GetUserBillingCreditBalance" -> CommerceCreditBalance
+}
+
 /// A request on `/users/{user_id}/{collection}/{id}` with no query and no body.
 macro_rules! user_item_op {
     (
@@ -309,4 +378,22 @@ user_item_op! {
     DeleteExternalAccount: DELETE "/users/{user_id}/external_accounts/{external_account_id}",
         "external_accounts" / external_account_id,
         "DeleteExternalAccount" -> DeletedObject
+}
+
+user_item_op! {
+    /// `DELETE /users/{user_id}/trusted_devices/{trusted_device_id}`: revokes a
+    /// trusted device.
+    ///
+    /// Returns the [`TrustedDevice`], now `revoked`.
+    ///
+    /// ```
+    /// # use clerk_core::{users::RevokeTrustedDevice, BaseUrl, Operation};
+    /// let request = RevokeTrustedDevice::new("user_1", "td_2")
+    ///     .build_request(&BaseUrl::parse(BaseUrl::DEFAULT)?)?;
+    /// assert_eq!(request.uri().path(), "/v1/users/user_1/trusted_devices/td_2");
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    RevokeTrustedDevice: DELETE "/users/{user_id}/trusted_devices/{trusted_device_id}",
+        "trusted_devices" / trusted_device_id,
+        "RevokeUserTrustedDevice" -> TrustedDevice
 }

@@ -7,7 +7,8 @@ use super::redacted;
 use crate::models::Metadata;
 use crate::wire::{self, PathBuilder, Payload};
 use crate::{
-    BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass, User,
+    ApiVersion, BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass,
+    User,
 };
 
 /// Keeps a JSON `null` apart from an absent key: absent is `None`, `null` is
@@ -76,8 +77,10 @@ macro_rules! clearers {
 /// `Some(Some(v))` sends `v`. Clearing the username deletes it for good (only
 /// allowed when usernames are optional and the user has another identifier).
 ///
-/// The metadata fields here **replace** the stored metadata (and API version
-/// 2026-05-12 rejects them); to merge, use [`UpdateUserMetadata`]. Clerk limits
+/// The metadata fields here **replace** the stored metadata; to merge, use
+/// [`UpdateUserMetadata`]. API version 2026-05-12 rejects them here: under it
+/// [`check_api_version`](Operation::check_api_version) refuses the request and
+/// points at [`UpdateUserMetadata`] and [`ReplaceUserMetadata`](super::ReplaceUserMetadata). Clerk limits
 /// this endpoint to 10 requests per 10 s per user, so the request carries the
 /// user id as its [`OperationInfo::per_user_limit_key`]. `Debug` redacts
 /// passwords, digests, TOTP secrets and backup codes.
@@ -456,6 +459,30 @@ impl Operation for UpdateUser {
     fn info(&self) -> OperationInfo {
         OperationInfo::new("UpdateUser", "/users/{user_id}", RetryClass::Idempotent)
             .with_per_user_limit_key(self.user_id.clone())
+    }
+
+    /// Under 2026-05-12 and later, refuses a body with metadata: Clerk rejects it.
+    fn check_api_version(&self, version: ApiVersion) -> Result<(), Error> {
+        if version.accepts_metadata_on_user_update() {
+            return Ok(());
+        }
+        let sent: Vec<&str> = [
+            ("public_metadata", self.public_metadata.is_some()),
+            ("private_metadata", self.private_metadata.is_some()),
+            ("unsafe_metadata", self.unsafe_metadata.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        if sent.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid_request(format!(
+            "Clerk API version {version} no longer accepts {} on PATCH /users/{{user_id}}: \
+             use update_metadata (UpdateUserMetadata, merges) or replace_metadata \
+             (ReplaceUserMetadata, replaces each given field)",
+            sent.join(", ")
+        )))
     }
 
     fn build_request(&self, base: &BaseUrl) -> Result<ClerkRequest, Error> {
