@@ -8,8 +8,10 @@
 //!   cannot be a header value (control characters) or is empty makes every call
 //!   fail with an invalid-request error instead of sending; [`AuthLayer::try_new`]
 //!   reports it up front.
-//! * [`ClerkHeadersLayer`] adds `Clerk-API-Version` ([`clerk_core::API_VERSION`])
-//!   and `User-Agent: clerk-tower/<version>` when the request has none. It is a
+//! * [`ClerkHeadersLayer`] adds `Clerk-API-Version` (its
+//!   [`api_version`](ClerkHeadersLayer::api_version), default
+//!   [`ApiVersion::DEFAULT`](clerk_core::ApiVersion::DEFAULT)) and
+//!   `User-Agent: clerk-tower/<version>` when the request has none. It is a
 //!   separate layer so a stack that authenticates differently (a proxy adding the
 //!   key) still gets them.
 //!
@@ -46,7 +48,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use clerk_core::{Error, SecretKey};
+use clerk_core::{ApiVersion, Error, SecretKey};
 use http::Request;
 use http::header::{AUTHORIZATION, HeaderName, HeaderValue, USER_AGENT};
 use pin_project_lite::pin_project;
@@ -208,14 +210,22 @@ where
 #[derive(Clone, Debug)]
 pub struct ClerkHeadersLayer {
     user_agent: HeaderValue,
+    api_version: HeaderValue,
 }
 
 impl ClerkHeadersLayer {
-    /// With `User-Agent: clerk-tower/<version>`.
+    /// With `User-Agent: clerk-tower/<version>` and [`ApiVersion::DEFAULT`].
     pub fn new() -> Self {
         Self {
             user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
+            api_version: HeaderValue::from_static(ApiVersion::DEFAULT.as_str()),
         }
+    }
+
+    /// With another `Clerk-API-Version`.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = HeaderValue::from_static(version.as_str());
+        self
     }
 
     /// With another `User-Agent` (e.g. `my-sync-job/1.2 clerk-tower/0.1`).
@@ -240,6 +250,7 @@ impl<S> Layer<S> for ClerkHeadersLayer {
         ClerkHeaders {
             inner,
             user_agent: self.user_agent.clone(),
+            api_version: self.api_version.clone(),
         }
     }
 }
@@ -249,6 +260,7 @@ impl<S> Layer<S> for ClerkHeadersLayer {
 pub struct ClerkHeaders<S> {
     inner: S,
     user_agent: HeaderValue,
+    api_version: HeaderValue,
 }
 
 impl<S> ClerkHeaders<S> {
@@ -283,10 +295,7 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let headers = request.headers_mut();
         if !headers.contains_key(&CLERK_API_VERSION) {
-            headers.insert(
-                CLERK_API_VERSION,
-                HeaderValue::from_static(clerk_core::API_VERSION),
-            );
+            headers.insert(CLERK_API_VERSION, self.api_version.clone());
         }
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
@@ -378,5 +387,12 @@ mod tests {
                 .with_user_agent("bad\nagent")
                 .is_err()
         );
+        let response = ClerkHeadersLayer::new()
+            .api_version(ApiVersion::V2026_05_12)
+            .layer(echo())
+            .oneshot(request())
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[CLERK_API_VERSION], "2026-05-12");
     }
 }

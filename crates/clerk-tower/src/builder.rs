@@ -4,9 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::{BaseUrl, ClerkRequest, ClerkResponse, Error, SecretKey};
+use clerk_core::{ApiVersion, BaseUrl, ClerkRequest, ClerkResponse, Error, SecretKey};
 use clerk_layers::ServiceBuilderExt;
-use clerk_layers::auth::AuthLayer;
+use clerk_layers::auth::{AuthLayer, ClerkHeadersLayer};
 use clerk_layers::concurrency::DEFAULT_MAX_IN_FLIGHT;
 use clerk_layers::rate_limit::{Quota, RateLimitLayer, RateLimiter};
 use clerk_layers::retry::RetryPolicy;
@@ -51,6 +51,7 @@ enum RateLimitSetting {
 /// | [`per_user_limit`](Self::per_user_limit) | Clerk's 10 per 10 s per user on user updates | on |
 /// | [`max_in_flight`](Self::max_in_flight) | requests in flight, across clones | 64 |
 /// | [`attempt_timeout`](Self::attempt_timeout) | the deadline of one attempt | 10 s |
+/// | [`api_version`](Self::api_version) | the `Clerk-API-Version` sent, and what the client refuses under it | [`ApiVersion::DEFAULT`] (2025-11-10) |
 /// | [`attempt_layer`](Self::attempt_layer) | your layers on every attempt, in the order given (first is outermost), above the auth layer | none |
 /// | [`connect_timeout`](Self::connect_timeout), [`max_response_body`](Self::max_response_body), [`transport`](Self::transport) | the hyper + rustls transport, or yours | 5 s, 8 MiB |
 ///
@@ -84,6 +85,7 @@ pub struct ClerkBuilder {
     max_response_body: Option<usize>,
     transport: Option<ClerkService>,
     attempt_layers: Vec<LayerFn>,
+    api_version: ApiVersion,
 }
 
 impl Default for ClerkBuilder {
@@ -108,7 +110,18 @@ impl ClerkBuilder {
             max_response_body: None,
             transport: None,
             attempt_layers: Vec::new(),
+            api_version: ApiVersion::DEFAULT,
         }
+    }
+
+    /// The API version to ask for (`Clerk-API-Version`). Default:
+    /// [`ApiVersion::DEFAULT`] (2025-11-10). Under
+    /// [`ApiVersion::V2026_05_12`] the client refuses metadata on `UpdateUser`
+    /// (use `update_metadata` or `replace_metadata`); under
+    /// [`ApiVersion::V2025_04_10`] it refuses the password-compromised operations.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
     }
 
     /// The secret key (`sk_live_…` / `sk_test_…`). Default: `CLERK_SECRET_KEY`.
@@ -284,7 +297,7 @@ impl ClerkBuilder {
             RateLimitSetting::Off => None,
         };
         let authenticated = ServiceBuilder::new()
-            .clerk_headers()
+            .layer(ClerkHeadersLayer::new().api_version(self.api_version))
             .clerk_auth(secret_key)
             .service(transport);
         let attempt_stack = if self.attempt_layers.is_empty() {
@@ -316,6 +329,7 @@ impl ClerkBuilder {
             base_url,
             metrics,
             rate_limiter,
+            self.api_version,
         ))
     }
 }
@@ -334,6 +348,7 @@ impl fmt::Debug for ClerkBuilder {
         f.debug_struct("ClerkBuilder")
             .field("secret_key", &self.secret_key)
             .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
             .field("per_user_limit", &self.per_user_limit)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("operation_timeout", &self.operation_timeout)

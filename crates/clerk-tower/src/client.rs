@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use clerk_core::{
-    BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass,
+    ApiVersion, BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass,
 };
 use clerk_layers::rate_limit::RateLimiter;
+use http::header::{HeaderName, HeaderValue};
 use tower::Service;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
@@ -40,6 +41,7 @@ pub struct Clerk<S = ClerkService> {
     base_url: Arc<BaseUrl>,
     metrics: Metrics,
     rate_limiter: Option<RateLimiter>,
+    api_version: ApiVersion,
 }
 
 impl Clerk {
@@ -55,14 +57,17 @@ where
 {
     /// A client over any service that speaks `http::Request<Body>` →
     /// `http::Response<Body>` with [`Error`]: your own stack, or ours inside yours.
-    /// Requests go to `base_url`; nothing is added to them (authentication, rate
-    /// limits and retries are the stack's business).
+    /// Requests go to `base_url` with `Clerk-API-Version` set to
+    /// [`ApiVersion::DEFAULT`] (change it with [`with_api_version`](Self::with_api_version));
+    /// nothing else is added (authentication, rate limits and retries are the
+    /// stack's business).
     pub fn from_service(service: S, base_url: BaseUrl) -> Self {
         Self {
             service,
             base_url: Arc::new(base_url),
             metrics: Metrics::default(),
             rate_limiter: None,
+            api_version: ApiVersion::DEFAULT,
         }
     }
 
@@ -71,23 +76,47 @@ where
         base_url: BaseUrl,
         metrics: Metrics,
         rate_limiter: Option<RateLimiter>,
+        api_version: ApiVersion,
     ) -> Self {
         Self {
             service,
             base_url: Arc::new(base_url),
             metrics,
             rate_limiter,
+            api_version,
         }
     }
 
-    /// Runs one operation: builds its request, sends it through the stack and
-    /// parses the response. A non-idempotent call (a user creation) that failed in
+    /// The same client asking for API `version` (see [`ApiVersion`]).
+    #[must_use]
+    pub fn with_api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// The API version every typed call sends as `Clerk-API-Version`.
+    pub fn api_version(&self) -> ApiVersion {
+        self.api_version
+    }
+
+    /// Runs one operation: checks it against the client's [`ApiVersion`], builds
+    /// its request, sends it through the stack and parses the response. What the
+    /// version does not accept (an operation it lacks, metadata on `UpdateUser`
+    /// under 2026-05-12) fails with [`Error::is_invalid_request`] before anything
+    /// is sent. A non-idempotent call (a user creation) that failed in
     /// a way that may have applied it ([`Applied::may_have`](clerk_core::Applied::may_have):
     /// a timeout, a connection lost after sending, a 5xx, a 2xx with an unreadable
     /// body) fails with [`Error::is_outcome_unknown`], whatever layer noticed and
     /// whatever the retry settings.
     pub async fn execute<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
-        let request = operation.build_request(&self.base_url)?;
+        operation.check_api_version(self.api_version)?;
+        let mut request = operation.build_request(&self.base_url)?;
+        // The version checked is the version sent, whatever the stack's own
+        // headers layer would default to.
+        request.headers_mut().insert(
+            HeaderName::from_static(ApiVersion::HEADER),
+            HeaderValue::from_static(self.api_version.as_str()),
+        );
         let not_idempotent = request
             .extensions()
             .get::<OperationInfo>()
@@ -105,7 +134,7 @@ where
         }
     }
 
-    /// The Users resource: all 27 operations.
+    /// The Users resource: all 38 operations.
     pub fn users(&self) -> Users<'_, S> {
         Users::new(self)
     }
@@ -136,6 +165,7 @@ impl<S> fmt::Debug for Clerk<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Clerk")
             .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
             .field("rate_limited", &self.rate_limiter.is_some())
             .finish_non_exhaustive()
     }

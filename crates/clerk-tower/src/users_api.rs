@@ -1,16 +1,21 @@
-//! The Users resource: the 27 operations as async methods.
+//! The Users resource: the 38 operations as async methods.
 
 use clerk_core::users::{
-    BanUser, BanUsers, CountUsers, CreateUser, DeleteBackupCodes, DeleteExternalAccount,
-    DeletePasskey, DeleteProfileImage, DeleteTotp, DeleteUser, DeleteWeb3Wallet, DisableMfa,
+    AdjustBillingCreditBalance, BanUser, BanUsers, CountUsers, CreateUser, DeleteBackupCodes,
+    DeleteExternalAccount, DeletePasskey, DeleteProfileImage, DeleteTotp, DeleteUser,
+    DeleteWeb3Wallet, DisableMfa, GetBillingCreditBalance, GetBillingSubscription,
     GetInstanceOrganizationMemberships, GetOAuthAccessTokens, GetOrganizationInvitations,
-    GetOrganizationMemberships, GetUser, ListUsers, LockUser, SetProfileImage, UnbanUser,
-    UnbanUsers, UnlockUser, UpdateUser, UpdateUserMetadata, VerifyPassword, VerifyTotp,
+    GetOrganizationMemberships, GetUser, ListTrustedDevices, ListUsers, LockUser, RemovePassword,
+    ReplaceEmailAddress, ReplacePhoneNumber, ReplaceUserMetadata, RevokeTrustedDevice,
+    SetPasswordCompromised, SetProfileImage, UnbanUser, UnbanUsers, UnlockUser,
+    UnsetPasswordCompromised, UpdateUser, UpdateUserMetadata, VerifyPassword, VerifyTotp,
 };
 use clerk_core::{
-    ClerkRequest, ClerkResponse, DeletedObject, Error, OAuthAccessTokens, OrganizationInvitation,
-    OrganizationInvitations, OrganizationMembership, OrganizationMemberships, User, UserIdResponse,
-    VerifyPasswordResponse, VerifyTotpResponse,
+    ClerkRequest, ClerkResponse, CommerceCreditBalance, CommerceCreditLedger, CommerceSubscription,
+    DeletedObject, EmailAddress, Error, OAuthAccessTokens, OrganizationInvitation,
+    OrganizationInvitations, OrganizationMembership, OrganizationMemberships, PhoneNumber,
+    TrustedDevice, TrustedDevices, User, UserIdResponse, VerifyPasswordResponse,
+    VerifyTotpResponse,
 };
 use futures_core::Stream;
 use tower::Service;
@@ -58,6 +63,8 @@ where
     }
 
     /// Updates a user (`PATCH /users/{user_id}`); Clerk allows 10 per 10 s per user, which the default stack paces.
+    /// Under API version 2026-05-12 a request with metadata is refused before sending: use
+    /// [`update_metadata`](Self::update_metadata) or [`replace_metadata`](Self::replace_metadata).
     pub async fn update(&self, request: UpdateUser) -> Result<User, Error> {
         self.clerk.execute(request).await
     }
@@ -69,6 +76,102 @@ where
 
     /// Deep-merges metadata into the user's (`PATCH /users/{user_id}/metadata`); `null` deletes a key. Paced to 10 per 10 s per user like [`update`](Self::update).
     pub async fn update_metadata(&self, request: UpdateUserMetadata) -> Result<User, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// Replaces whole metadata fields (`PUT /users/{user_id}/metadata`): each kind given replaces
+    /// the stored one, kinds left out stay. Paced to 10 per 10 s per user like [`update`](Self::update).
+    pub async fn replace_metadata(&self, request: ReplaceUserMetadata) -> Result<User, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// Marks the user's password compromised (`POST /users/{user_id}/password/set_compromised`,
+    /// API version 2025-11-10 on): their next sign-in asks for a reset.
+    pub async fn set_password_compromised(
+        &self,
+        request: SetPasswordCompromised,
+    ) -> Result<User, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// Lifts the compromised mark (`POST /users/{user_id}/password/unset_compromised`, API
+    /// version 2025-11-10 on).
+    pub async fn unset_password_compromised(
+        &self,
+        user_id: impl Into<String>,
+    ) -> Result<User, Error> {
+        self.clerk
+            .execute(UnsetPasswordCompromised::new(user_id))
+            .await
+    }
+
+    /// Removes the user's password (`POST /users/{user_id}/remove_password`).
+    pub async fn remove_password(&self, request: RemovePassword) -> Result<User, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// Replaces every email address of the user with one primary address (`PUT /users/{user_id}/email_address`).
+    pub async fn replace_email_address(
+        &self,
+        request: ReplaceEmailAddress,
+    ) -> Result<EmailAddress, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// Replaces every phone number of the user with one primary number (`PUT /users/{user_id}/phone_number`).
+    pub async fn replace_phone_number(
+        &self,
+        request: ReplacePhoneNumber,
+    ) -> Result<PhoneNumber, Error> {
+        self.clerk.execute(request).await
+    }
+
+    /// The user's active trusted devices (`GET /users/{user_id}/trusted_devices`).
+    pub async fn trusted_devices(
+        &self,
+        user_id: impl Into<String>,
+    ) -> Result<TrustedDevices, Error> {
+        self.clerk.execute(ListTrustedDevices::new(user_id)).await
+    }
+
+    /// Revokes one trusted device (`DELETE /users/{user_id}/trusted_devices/{trusted_device_id}`).
+    pub async fn revoke_trusted_device(
+        &self,
+        user_id: impl Into<String>,
+        trusted_device_id: impl Into<String>,
+    ) -> Result<TrustedDevice, Error> {
+        self.clerk
+            .execute(RevokeTrustedDevice::new(user_id, trusted_device_id))
+            .await
+    }
+
+    /// The user's billing subscription (`GET /users/{user_id}/billing/subscription`).
+    pub async fn billing_subscription(
+        &self,
+        user_id: impl Into<String>,
+    ) -> Result<CommerceSubscription, Error> {
+        self.clerk
+            .execute(GetBillingSubscription::new(user_id))
+            .await
+    }
+
+    /// The user's credit balance (`GET /users/{user_id}/billing/credits`).
+    pub async fn billing_credit_balance(
+        &self,
+        user_id: impl Into<String>,
+    ) -> Result<CommerceCreditBalance, Error> {
+        self.clerk
+            .execute(GetBillingCreditBalance::new(user_id))
+            .await
+    }
+
+    /// Adjusts the user's credit balance (`POST /users/{user_id}/billing/credits`). Retried
+    /// like a read: the request's `idempotency_key` makes Clerk apply it once and answer a
+    /// repeat with the first ledger entry.
+    pub async fn adjust_billing_credit_balance(
+        &self,
+        request: AdjustBillingCreditBalance,
+    ) -> Result<CommerceCreditLedger, Error> {
         self.clerk.execute(request).await
     }
 

@@ -8,9 +8,12 @@ use std::time::Duration;
 use clerk_emulator::{Config, Emulator, RateLimit};
 use clerk_tower::layers::rate_limit::Quota;
 use clerk_tower::users::{
-    CreateUser, GetUser, ListUsers, UpdateUserMetadata, UserFilter, UserOrderBy, UserOrderField,
+    CreateUser, GetUser, ListUsers, SetPasswordCompromised, UpdateUser, UpdateUserMetadata,
+    UserFilter, UserOrderBy, UserOrderField,
 };
-use clerk_tower::{BaseUrl, Body, Clerk, ClerkRequest, ClerkResponse, Error, SecretKey};
+use clerk_tower::{
+    ApiVersion, BaseUrl, Body, Clerk, ClerkRequest, ClerkResponse, Error, SecretKey,
+};
 use futures_util::TryStreamExt;
 
 const KEY: &str = clerk_emulator::DEFAULT_SECRET_KEY;
@@ -573,4 +576,126 @@ async fn per_user_limit_false_lets_20_updates_to_one_user_through_without_waitin
     let (paced, clerk) = twenty_updates_to_one_user(true).await;
     assert!(clerk.rate_limiter().expect("on").limits_per_user());
     assert!(paced >= Duration::from_secs(9), "took {paced:?}");
+}
+
+fn meta(value: serde_json::Value) -> clerk_tower::Metadata {
+    value.as_object().cloned().expect("object")
+}
+
+#[tokio::test]
+async fn under_2026_05_12_metadata_on_patch_is_refused_by_the_client_and_the_server() {
+    let emu = emulator(Config::new().rate_limit(RateLimit::Off)).await;
+    let clerk = Clerk::builder()
+        .base_url(emu.base_url())
+        .secret_key(KEY)
+        .no_rate_limit()
+        .api_version(ApiVersion::V2026_05_12)
+        .build()
+        .expect("client builds");
+    assert_eq!(clerk.api_version(), ApiVersion::V2026_05_12);
+    let user = clerk
+        .users()
+        .create(CreateUser::new().first_name("Ada"))
+        .await
+        .expect("create");
+    let sent_before = emu.stats().total_requests;
+
+    // The client refuses before sending, and says what to use instead.
+    let err = clerk
+        .users()
+        .update(UpdateUser::new(&user.id).public_metadata(meta(serde_json::json!({"a": 1}))))
+        .await
+        .expect_err("refused");
+    assert!(err.is_invalid_request(), "{err:?}");
+    assert_eq!(err.status(), None, "nothing was sent");
+    let message = err.to_string();
+    assert!(
+        message.contains("update_metadata") && message.contains("replace_metadata"),
+        "{message}"
+    );
+    assert_eq!(
+        emu.stats().total_requests,
+        sent_before,
+        "no request reached the server"
+    );
+
+    // The server refuses the same body under that version, with the version
+    // header the stack sends.
+    let raw = http::Request::patch(format!("{}/users/{}", emu.base_url(), user.id))
+        .header("content-type", "application/json")
+        .header("clerk-api-version", "2026-05-12")
+        .body(Body::from(r#"{"public_metadata":{"a":1}}"#))
+        .expect("request");
+    let response = tower::ServiceExt::oneshot(clerk.service().clone(), raw)
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().into_bytes()).expect("json");
+    assert_eq!(body["errors"][0]["code"], "form_param_unknown", "{body}");
+
+    // The rest of PATCH works under that version.
+    let renamed = clerk
+        .users()
+        .update(UpdateUser::new(&user.id).first_name("Augusta"))
+        .await
+        .expect("update without metadata");
+    assert_eq!(renamed.first_name.as_deref(), Some("Augusta"));
+
+    // Under the default version, metadata on PATCH still goes through.
+    let default = client(&emu);
+    assert_eq!(default.api_version(), ApiVersion::DEFAULT);
+    let patched = default
+        .users()
+        .update(UpdateUser::new(&user.id).private_metadata(meta(serde_json::json!({"b": 2}))))
+        .await
+        .expect("default version accepts metadata on PATCH");
+    assert_eq!(patched.private_metadata, meta(serde_json::json!({"b": 2})));
+    emu.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn typed_calls_send_the_version_they_were_checked_against() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let recorder = {
+        let seen = seen.clone();
+        tower::service_fn(move |request: ClerkRequest| {
+            let version = request
+                .headers()
+                .get("clerk-api-version")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            seen.lock().expect("lock").push(version);
+            let response = http::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"id":"user_1","object":"user"}"#))
+                .expect("response");
+            std::future::ready(Ok::<_, Error>(response))
+        })
+    };
+    let clerk = Clerk::from_service(recorder, BaseUrl::default());
+    clerk.users().get("user_1").await.expect("get");
+    let old = clerk.clone().with_api_version(ApiVersion::V2025_04_10);
+    old.users().get("user_1").await.expect("get");
+    // 2025-04-10 has no password-compromised operations: refused, not sent.
+    let err = old
+        .users()
+        .set_password_compromised(SetPasswordCompromised::new("user_1"))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.is_invalid_request() && err.to_string().contains("2025-11-10"),
+        "{err}"
+    );
+    clerk
+        .users()
+        .set_password_compromised(SetPasswordCompromised::new("user_1"))
+        .await
+        .expect("2025-11-10 has it");
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        ["2025-11-10", "2025-04-10", "2025-11-10"]
+    );
 }
