@@ -13,6 +13,8 @@ use governor::state::{InMemoryState, NotKeyed};
 use tokio::time::Instant;
 
 use super::Quota;
+#[cfg(feature = "redis")]
+use super::redis::RedisBackend;
 
 /// Default pause after a 429 that carries no `Retry-After`.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(1);
@@ -73,6 +75,28 @@ pub struct RateLimitSnapshot {
     pub rate_limited_responses: u64,
     /// Users currently tracked by the per-user limit (idle ones are evicted).
     pub tracked_users: usize,
+    /// Whether the quota is this process's alone, shared through Redis, or (Redis
+    /// being unreachable) a local share of it.
+    pub coordination: Coordination,
+    /// Times the limiter fell back from Redis to a local share.
+    pub failovers: u64,
+    /// Grants taken from the local share while Redis was unreachable.
+    pub fallback_grants: u64,
+    /// Live workers sharing the quota, as Redis last reported them (0: local backend).
+    pub workers_seen: u32,
+}
+
+/// How a [`RateLimiter`]'s quota is coordinated with other processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Coordination {
+    /// The local backend: this process has the quota to itself.
+    #[default]
+    Local,
+    /// The Redis backend, sharing the quota with every worker using that Redis.
+    Shared,
+    /// The Redis backend while Redis is unreachable: a local share of the quota.
+    Fallback,
 }
 
 struct Shared {
@@ -95,6 +119,9 @@ struct Shared {
     per_user_checks: AtomicU64,
     /// Off after [`RateLimiter::without_per_user_limit`].
     per_user_limit: AtomicBool,
+    /// Grants come from Redis when set; the fields above still count and cool down.
+    #[cfg(feature = "redis")]
+    redis: Option<RedisBackend>,
 }
 
 /// The client-side rate limiter of one Clerk instance (one secret key).
@@ -130,6 +157,19 @@ impl RateLimiter {
 
     /// A limiter for `quota` with another per-user quota.
     pub fn with_per_user_quota(quota: Quota, per_user_quota: Quota) -> Self {
+        Self::build(
+            quota,
+            per_user_quota,
+            #[cfg(feature = "redis")]
+            None,
+        )
+    }
+
+    fn build(
+        quota: Quota,
+        per_user_quota: Quota,
+        #[cfg(feature = "redis")] redis: Option<RedisBackend>,
+    ) -> Self {
         let clock = TokioClock {
             start: Instant::now(),
         };
@@ -152,8 +192,26 @@ impl RateLimiter {
                 rate_limited: AtomicU64::new(0),
                 per_user_checks: AtomicU64::new(0),
                 per_user_limit: AtomicBool::new(true),
+                #[cfg(feature = "redis")]
+                redis,
             }),
         }
+    }
+
+    /// A limiter on the Redis backend, sharing `quota` and `per_user_quota` with every
+    /// limiter of the same secret key and key prefix on that Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_redis(quota: Quota, per_user_quota: Quota, backend: RedisBackend) -> Self {
+        Self::build(quota, per_user_quota, Some(backend))
+    }
+
+    /// Spends the burst, so the first grant waits one period (a fresh fallback share
+    /// must not add a burst on top of what was just sent through the shared quota).
+    #[cfg(feature = "redis")]
+    pub(crate) fn drain(&self) {
+        let burst = std::num::NonZeroU32::new(self.shared.quota.burst())
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let _ = self.shared.global.check_n(burst);
     }
 
     /// Caps the pause one 429 imposes ([`DEFAULT_MAX_COOLDOWN`] by default): a
@@ -220,6 +278,15 @@ impl RateLimiter {
         if !self.limits_per_user() {
             return;
         }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared.redis {
+            return redis.wait_per_user(key).await;
+        }
+        self.local_wait_per_user(key).await;
+    }
+
+    /// [`Self::wait_per_user`] on the local backend.
+    pub(crate) async fn local_wait_per_user(&self, key: &str) {
         let shared = &*self.shared;
         let key = key.to_owned();
         loop {
@@ -241,6 +308,19 @@ impl RateLimiter {
 
     /// Waits in the FIFO line for the cooldown and one grant of the global quota.
     pub(crate) async fn wait_global(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.shared.redis {
+            // This process's own cooldown first (it starts at once; Redis's a round trip later).
+            while let Some(remaining) = self.cooldown_remaining() {
+                tokio::time::sleep(remaining).await;
+            }
+            return redis.wait_global().await;
+        }
+        self.local_wait_global().await;
+    }
+
+    /// [`Self::wait_global`] on the local backend.
+    pub(crate) async fn local_wait_global(&self) {
         let shared = &*self.shared;
         let _turn = shared.queue.lock().await;
         loop {
@@ -264,6 +344,10 @@ impl RateLimiter {
     /// the queue's lock is only free when nobody waits for it.
     pub(crate) fn try_grant_now(&self) -> bool {
         let shared = &*self.shared;
+        #[cfg(feature = "redis")]
+        if shared.redis.is_some() {
+            return false;
+        }
         if self
             .blocked_until()
             .is_some_and(|until| until > Instant::now())
@@ -302,6 +386,10 @@ impl RateLimiter {
         let until = shared.clock.now().saturating_add(pause);
         let until = u64::try_from(until.as_nanos()).unwrap_or(u64::MAX).max(1);
         shared.blocked_until.fetch_max(until, Ordering::AcqRel);
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &shared.redis {
+            redis.note_rate_limited(pause);
+        }
     }
 
     fn blocked_until(&self) -> Option<Instant> {
@@ -321,14 +409,27 @@ impl RateLimiter {
     /// Current counters.
     pub fn snapshot(&self) -> RateLimitSnapshot {
         let shared = &*self.shared;
-        RateLimitSnapshot {
+        #[allow(unused_mut)] // written only with the `redis` feature
+        let mut snapshot = RateLimitSnapshot {
             granted: shared.granted.load(Ordering::Relaxed),
             waiting: shared.waiting.load(Ordering::Relaxed),
             cooldown_remaining: self.cooldown_remaining(),
             total_wait: Duration::from_nanos(shared.total_wait_nanos.load(Ordering::Relaxed)),
             rate_limited_responses: shared.rate_limited.load(Ordering::Relaxed),
             tracked_users: shared.per_user.len(),
+            coordination: Coordination::Local,
+            failovers: 0,
+            fallback_grants: 0,
+            workers_seen: 0,
+        };
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &shared.redis {
+            snapshot.coordination = redis.coordination();
+            snapshot.failovers = redis.failovers();
+            snapshot.fallback_grants = redis.fallback_grants();
+            snapshot.workers_seen = redis.workers_seen();
         }
+        snapshot
     }
 }
 

@@ -39,6 +39,10 @@
 //!
 //! Where it goes, and why: [the default stack](crate#the-default-stack).
 //!
+//! With the `redis` cargo feature, `RateLimiter::redis` shares the quota, the
+//! per-user limit and the cooldown between processes and machines through Redis:
+//! see the [`redis`](mod@redis) module.
+//!
 //! # Example
 //!
 //! ```
@@ -67,9 +71,15 @@
 
 mod limiter;
 mod quota;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod service;
 
 pub use crate::extensions::RateLimitWait;
-pub use limiter::{DEFAULT_COOLDOWN, DEFAULT_MAX_COOLDOWN, RateLimitSnapshot, RateLimiter};
+pub use limiter::{
+    Coordination, DEFAULT_COOLDOWN, DEFAULT_MAX_COOLDOWN, RateLimitSnapshot, RateLimiter,
+};
 pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
+#[cfg(feature = "redis")]
+pub use redis::RedisOptions;
 pub use service::{RateLimit, RateLimitLayer, ResponseFuture};
