@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::report::{Latencies, timed};
 use clap::Args;
 use clerk_core::SecretKey;
-use clerk_layers::rate_limit::Quota;
+use clerk_layers::rate_limit::{Quota, RateLimiter, RedisOptions};
 use clerk_tower::Clerk;
 use clerk_tower::users::{CountUsers, ListUsers, UserFilter, UserOrderBy};
 
@@ -27,6 +27,66 @@ pub(crate) struct ConnectArgs {
     /// Requests in flight at most (a pool of this many workers shares the rate limit).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) concurrency: u32,
+    #[command(flatten)]
+    pub(crate) redis: RedisArgs,
+}
+
+/// Sharing the rate limit with other processes through Redis.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct RedisArgs {
+    /// Share the rate limit (instance quota, per-user limit, 429 cooldown) with every
+    /// process using this Redis and secret key: `redis://[:password@]host:port[/db]`.
+    #[arg(long, env = "CLERK_REDIS_URL", hide_env_values = true, value_name = "URL", value_parser = parse_redis_url)]
+    pub(crate) redis_url: Option<RedisUrl>,
+    /// Processes sharing the quota: while Redis is unreachable each paces itself on
+    /// 1/N of it (or less, when Redis last counted more live workers).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) expected_workers: u32,
+}
+
+/// A `--redis-url`: may hold a password, so it is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct RedisUrl(String);
+
+impl RedisUrl {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisUrl(..)")
+    }
+}
+
+pub(crate) fn parse_redis_url(s: &str) -> Result<RedisUrl, String> {
+    RedisOptions::new(s, &SecretKey::new("validation"))
+        .map(|_| RedisUrl(s.to_owned()))
+        .map_err(|e| format!("{e}: expected redis://[:password@]host:port[/db]"))
+}
+
+impl RedisArgs {
+    /// Takes the flags given before the subcommand (`before(id)`).
+    pub(crate) fn adopt(&mut self, top: &RedisArgs, before: &impl Fn(&str) -> bool) {
+        if before("redis_url") {
+            self.redis_url.clone_from(&top.redis_url);
+        }
+        if before("expected_workers") {
+            self.expected_workers = top.expected_workers;
+        }
+    }
+
+    /// The rate limiter for `quota`: on Redis when `--redis-url` is given, else local.
+    pub(crate) fn limiter(&self, quota: Quota, key: &SecretKey) -> Result<RateLimiter, String> {
+        let Some(url) = &self.redis_url else {
+            return Ok(RateLimiter::new(quota));
+        };
+        let options = RedisOptions::new(url.as_str(), key)
+            .map_err(|e| e.to_string())?
+            .expected_workers(self.expected_workers);
+        Ok(RateLimiter::redis(quota, options))
+    }
 }
 
 /// Output options shared by every command.
@@ -41,7 +101,14 @@ pub(crate) struct OutputArgs {
 }
 
 /// The ids of [`ConnectArgs`]' flags, as clap names them.
-pub(crate) const CONNECT_FLAGS: &[&str] = &["api_url", "secret_key", "rate_limit", "concurrency"];
+pub(crate) const CONNECT_FLAGS: &[&str] = &[
+    "api_url",
+    "secret_key",
+    "rate_limit",
+    "concurrency",
+    "redis_url",
+    "expected_workers",
+];
 
 /// Whether flag `id` was typed on the command line of `matches` (not taken from the
 /// environment or a default).
@@ -70,6 +137,7 @@ pub(crate) fn adopt(
     if before("concurrency") {
         connect.concurrency = top.concurrency;
     }
+    connect.redis.adopt(&top.redis, &before);
     output.json |= top_output.json;
     output.verbose = output.verbose.saturating_add(top_output.verbose);
 }
@@ -161,7 +229,7 @@ impl ConnectArgs {
             .clone()
             .ok_or_else(|| NO_KEY_HELP.to_owned())?;
         let mut builder = Clerk::builder()
-            .secret_key(key)
+            .secret_key(key.clone())
             .max_in_flight(self.concurrency as usize)
             // A bulk job waits out a long Retry-After rather than failing records.
             .operation_timeout(Duration::from_secs(120));
@@ -170,6 +238,9 @@ impl ConnectArgs {
         }
         builder = timed(builder, latencies);
         builder = match self.quota()? {
+            Some(quota) if self.redis.redis_url.is_some() => {
+                builder.rate_limiter(self.redis.limiter(quota, &key)?)
+            }
             Some(quota) => builder.quota(quota),
             None => builder.no_rate_limit(),
         };
@@ -368,6 +439,7 @@ mod tests {
             secret_key: None,
             rate_limit: None,
             concurrency: 4,
+            redis: RedisArgs::default(),
         };
         let err = args.client().unwrap_err();
         assert!(

@@ -22,7 +22,7 @@ use crate::input::{Format, Input, Record};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, projection, thousands, timed};
 use crate::{CliError, CliResult, synth};
-use clerk_migrate::import::{self, Options, Summary};
+use clerk_migrate::import::{self, Item, Options, Summary};
 use clerk_migrate::journal::{JournalWriter, Loaded};
 
 /// Which of Clerk's instance types to emulate.
@@ -35,7 +35,7 @@ pub(crate) enum Instance {
 }
 
 /// Seconds of import the default user count aims at.
-const TARGET_SECONDS: f64 = 22.0;
+pub(crate) const TARGET_SECONDS: f64 = 22.0;
 
 /// Run the migration benchmark.
 #[derive(Args, Debug)]
@@ -74,6 +74,31 @@ pub(crate) struct BenchArgs {
     /// Log what the client does to stderr (-v, -vv, -vvv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// Worker *processes* sharing one quota through Redis (needs --redis or --redis-url);
+    /// the report is their aggregate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) workers: u32,
+    /// Start a throwaway `redis-server` (on a free loopback port) for the workers.
+    #[arg(long)]
+    pub(crate) redis: bool,
+    /// What the workers send: creates of synthetic users, or metadata updates of one
+    /// user from every worker (paced by the shared per-user limit).
+    #[arg(long, value_enum, default_value_t = Workload::Import)]
+    pub(crate) workload: Workload,
+    /// `patch-one-user`: updates each worker sends.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) patches: u32,
+    #[command(flatten)]
+    pub(crate) redis_args: crate::args::RedisArgs,
+}
+
+/// What `bench --workers` sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Workload {
+    /// Create synthetic users, each worker its shard of them.
+    Import,
+    /// Update one user's metadata from every worker.
+    PatchOneUser,
 }
 
 impl BenchArgs {
@@ -96,20 +121,25 @@ impl BenchArgs {
         if before("concurrency") {
             self.concurrency = top.concurrency;
         }
+        self.redis_args.adopt(&top.redis, &before);
         self.json |= output.json;
         self.verbose = self.verbose.saturating_add(output.verbose);
     }
 }
 
-struct Verification {
-    lost: u64,
-    duplicated: u64,
-    listed: u64,
-    took: Duration,
+pub(crate) struct Verification {
+    pub(crate) lost: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) listed: u64,
+    pub(crate) took: Duration,
 }
 
 /// Counts users per bench external id over one walk of the instance.
-async fn verify(clerk: &Clerk, prefix: &str, users: u64) -> Result<Verification, String> {
+pub(crate) async fn verify(
+    clerk: &Clerk,
+    prefix: &str,
+    users: u64,
+) -> Result<Verification, String> {
     let started = Instant::now();
     let mut counts: HashMap<String, u32> = HashMap::with_capacity(users as usize);
     let mut stream = std::pin::pin!(clerk.users().list_all(ListUsers::new().limit(500)));
@@ -141,11 +171,12 @@ async fn verify(clerk: &Clerk, prefix: &str, users: u64) -> Result<Verification,
     })
 }
 
-fn temp_dir(run: u32) -> PathBuf {
+pub(crate) fn temp_dir(run: u32) -> PathBuf {
     std::env::temp_dir().join(format!("clerk-users-bench-{}-{run}", std::process::id()))
 }
 
-pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
+/// The bench's quota: `--rate-limit`, else the instance type's.
+pub(crate) fn quota_of(args: &BenchArgs) -> CliResult<(Option<Quota>, &'static str)> {
     let (emu_key, default_quota) = match args.instance {
         Instance::Production => ("sk_live_bench_emulator", Quota::production()),
         Instance::Development => ("sk_test_bench_emulator", Quota::development()),
@@ -154,22 +185,29 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         None => Some(default_quota),
         Some(spec) => spec.quota().map_err(CliError::usage)?,
     };
-    let quota_rps = quota.map(|q| f64::from(q.requests()) / q.window().as_secs_f64());
-    let users = args
-        .users
-        .unwrap_or_else(|| quota_rps.map_or(2000, |rps| (rps * TARGET_SECONDS).round() as u64));
-    let run_id = (std::time::SystemTime::now()
+    Ok((quota, emu_key))
+}
+
+/// A run id that tells this run's synthetic users from earlier runs'.
+pub(crate) fn new_run_id() -> u32 {
+    (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-        % 100_000) as u32;
+        % 100_000) as u32
+}
 
-    let (emulator, base_url, key) = match &args.api_url {
+/// The server to benchmark: the embedded emulator (started here), or `--api-url`.
+pub(crate) async fn start_target(
+    args: &BenchArgs,
+    emu_key: &str,
+) -> CliResult<(Option<Emulator>, String, SecretKey)> {
+    match &args.api_url {
         Some(url) => {
             let key = args
                 .secret_key
                 .clone()
                 .ok_or_else(|| CliError::usage(crate::args::NO_KEY_HELP))?;
-            (None, url.clone(), key)
+            Ok((None, url.clone(), key))
         }
         None => {
             let mut config = Config::new()
@@ -186,24 +224,13 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
                 .await
                 .map_err(|e| CliError::failure(format!("cannot start the emulator: {e}")))?;
             let url = emu.base_url();
-            (Some(emu), url, SecretKey::new(emu_key))
+            Ok((Some(emu), url, SecretKey::new(emu_key)))
         }
-    };
-    let latencies = Arc::new(Latencies::default());
-    let mut builder = timed(Clerk::builder(), &latencies)
-        .secret_key(key)
-        .base_url(base_url)
-        .max_in_flight(args.concurrency as usize)
-        .operation_timeout(Duration::from_secs(120));
-    builder = match quota {
-        Some(q) => builder.quota(q),
-        None => builder.no_rate_limit(),
-    };
-    let clerk = builder
-        .build()
-        .map_err(|e| CliError::usage(format!("cannot build the client: {e}")))?;
+    }
+}
 
-    // The synthetic users go through the same validation and conversion as a file.
+/// The synthetic users of run `run_id`, validated and converted like a file's records.
+pub(crate) fn synthetic_items(run_id: u32, users: u64) -> CliResult<Vec<Item>> {
     let records: Vec<Record> = (0..users)
         .map(|i| Record {
             index: i as usize,
@@ -221,6 +248,36 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
             "synthetic user failed validation: {p}"
         )));
     }
+    Ok(prepared.items)
+}
+
+pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
+    if args.workers > 1 || args.redis || args.redis_args.redis_url.is_some() {
+        return crate::bench_workers::run(args).await;
+    }
+    let (quota, emu_key) = quota_of(&args)?;
+    let quota_rps = quota.map(|q| f64::from(q.requests()) / q.window().as_secs_f64());
+    let users = args
+        .users
+        .unwrap_or_else(|| quota_rps.map_or(2000, |rps| (rps * TARGET_SECONDS).round() as u64));
+    let run_id = new_run_id();
+    let (emulator, base_url, key) = start_target(&args, emu_key).await?;
+    let latencies = Arc::new(Latencies::default());
+    let mut builder = timed(Clerk::builder(), &latencies)
+        .secret_key(key)
+        .base_url(base_url)
+        .max_in_flight(args.concurrency as usize)
+        .operation_timeout(Duration::from_secs(120));
+    builder = match quota {
+        Some(q) => builder.quota(q),
+        None => builder.no_rate_limit(),
+    };
+    let clerk = builder
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot build the client: {e}")))?;
+
+    // The synthetic users go through the same validation and conversion as a file.
+    let items = synthetic_items(run_id, users)?;
     let dir = temp_dir(run_id);
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
@@ -235,7 +292,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     };
     let result = import::run(
         &clerk,
-        prepared.items,
+        items,
         &Loaded::default(),
         writer,
         options,

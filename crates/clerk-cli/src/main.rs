@@ -2,6 +2,7 @@
 //! actions and counts on Clerk users, the emulator, and the migration benchmark.
 
 mod args;
+mod bench_workers;
 mod cmd_actions;
 mod cmd_bench;
 mod cmd_export;
@@ -9,6 +10,7 @@ mod cmd_import;
 mod cmd_sync;
 mod input;
 mod progress;
+mod redis_server;
 mod report;
 mod synth;
 mod validate;
@@ -58,6 +60,9 @@ enum Command {
     /// Migration benchmark: import synthetic users into an embedded emulator at the
     /// quota, then verify each exists exactly once.
     Bench(cmd_bench::BenchArgs),
+    /// One worker process of `bench --workers` (started by the bench, not by hand).
+    #[command(hide = true)]
+    BenchWorker(bench_workers::WorkerArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -132,6 +137,7 @@ fn verbosity(command: &Command) -> u8 {
         | Command::Unlock(a) => a.output.verbose,
         Command::Emulator(a) => a.verbose,
         Command::Bench(a) => a.verbose,
+        Command::BenchWorker(a) => a.output.verbose,
     }
 }
 
@@ -156,6 +162,7 @@ async fn dispatch(command: Command) -> CliResult<()> {
                 .map_err(|e| CliError::failure(format!("emulator: {e}")))
         }
         Command::Bench(args) => cmd_bench::run(args).await,
+        Command::BenchWorker(args) => bench_workers::run_worker(args).await,
     }
 }
 
@@ -212,6 +219,13 @@ fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, 
             before,
         ),
         Command::Bench(a) => a.adopt(&cli.connect, cli.output, before),
+        Command::BenchWorker(a) => args::adopt(
+            &mut a.connect,
+            &mut a.output,
+            &cli.connect,
+            cli.output,
+            before,
+        ),
         Command::Emulator(a) => {
             if let Some(flag) = args::CONNECT_FLAGS.iter().find(|id| before(id)) {
                 return Err(cmd.error(

@@ -90,11 +90,13 @@ impl RedisServer {
     }
 
     /// The port it listens on.
+    #[allow(dead_code)] // for the tests that include this file
     pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// The server's process id (for reading its CPU time).
+    #[allow(dead_code)] // for the benchmark that includes this file
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

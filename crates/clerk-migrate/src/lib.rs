@@ -5,6 +5,7 @@
 //!   [`record::Lookup`] that finds it on the server;
 //! - [`journal`]: the checkpoint journal, append-only JSON Lines made durable
 //!   (group-committed `fsync`) before an outcome counts, read back on a rerun;
+//! - [`shard`]: `K/N`, which records one of N processes sharing an input takes;
 //! - [`import`]: the create loop — a bounded pool of workers sharing one
 //!   rate-limited [`clerk_tower::Clerk`], reconciling every ambiguous create by
 //!   looking the record up instead of creating it twice;
@@ -42,4 +43,5 @@
 pub mod import;
 pub mod journal;
 pub mod record;
+pub mod shard;
 pub mod sync;

@@ -141,10 +141,11 @@ pub fn record_key(body: &Map<String, Value>) -> String {
     }
     // serde_json's map is ordered by key, so this text is canonical.
     let text = Value::Object(body.clone()).to_string();
-    format!("h:{:016x}", fnv1a(text.as_bytes()))
+    format!("h:{:016x}", stable_hash(text.as_bytes()))
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a: stable across runs, platforms and versions (record keys and shards depend on it).
+pub(crate) fn stable_hash(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         hash ^= u64::from(*b);

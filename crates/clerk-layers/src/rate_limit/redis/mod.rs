@@ -72,6 +72,11 @@ pub const DEFAULT_PREFIX: &str = "clerk-tower";
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default longest booking horizon (shorter for quotas with a shorter window).
 pub const DEFAULT_BOOKING_HORIZON: Duration = Duration::from_secs(2);
+/// Default least window margin on the Redis backend (see [`Quota::with_window_margin`]):
+/// workers on several machines reach Clerk with different delays, and a request a
+/// worker sends late can land beside the next worker's on time, so the margin must
+/// cover the spread of those delays, not one process's timer lateness.
+pub const DEFAULT_SHARED_WINDOW_MARGIN: Duration = Duration::from_millis(100);
 /// Default time between two probes of Redis while in fallback.
 const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 /// How long after the first worker is back everyone resumes the shared quota: several
@@ -88,6 +93,7 @@ pub struct RedisOptions {
     fallback_share: Option<f64>,
     timeout: Duration,
     booking_horizon: Option<Duration>,
+    window_margin: Duration,
 }
 
 impl RedisOptions {
@@ -111,6 +117,7 @@ impl RedisOptions {
             fallback_share: None,
             timeout: DEFAULT_REDIS_TIMEOUT,
             booking_horizon: None,
+            window_margin: DEFAULT_SHARED_WINDOW_MARGIN,
         })
     }
 
@@ -154,6 +161,23 @@ impl RedisOptions {
         self
     }
 
+    /// The least window margin of the shared quotas (default 100 ms): a quota whose own
+    /// margin is smaller is paced with this one. Zero keeps the quota's margin.
+    pub fn window_margin(mut self, margin: Duration) -> Self {
+        self.window_margin = margin;
+        self
+    }
+
+    /// `quota` with at least this margin (unchanged if the margin exceeds its window).
+    fn widened(&self, quota: Quota) -> Quota {
+        if quota.window_margin() >= self.window_margin {
+            return quota;
+        }
+        quota
+            .with_window_margin(self.window_margin)
+            .unwrap_or(quota)
+    }
+
     /// The share of the quota taken while Redis is unreachable, given how many live
     /// workers Redis last reported.
     fn share(&self, workers_seen: u32) -> f64 {
@@ -171,6 +195,7 @@ impl fmt::Debug for RedisOptions {
             .field("fallback_share", &self.fallback_share)
             .field("timeout", &self.timeout)
             .field("booking_horizon", &self.booking_horizon)
+            .field("window_margin", &self.window_margin)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +222,7 @@ impl RateLimiter {
         per_user_quota: Quota,
         options: RedisOptions,
     ) -> Self {
+        let (quota, per_user_quota) = (options.widened(quota), options.widened(per_user_quota));
         let backend = RedisBackend::new(quota, per_user_quota, options);
         Self::with_redis(quota, per_user_quota, backend)
     }
