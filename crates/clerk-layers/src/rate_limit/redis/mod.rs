@@ -781,9 +781,13 @@ mod tests {
 
     #[test]
     fn buckets_use_the_quota_s_derivation_rounded_up() {
-        let b = Bucket::of(&Quota::production());
-        assert_eq!(b.period_us, 10_045);
-        assert_eq!(b.tolerance_us, 2 * 10_045);
+        for quota in [Quota::production(), Quota::development(), Quota::per_user()] {
+            let b = Bucket::of(&quota);
+            let period = quota.period().as_nanos();
+            assert!(u128::from(b.period_us) * 1000 >= period, "{quota:?}");
+            assert!(u128::from(b.period_us) * 1000 < period + 1000, "{quota:?}");
+            assert_eq!(b.tolerance_us, b.period_us * u64::from(quota.burst() - 1));
+        }
         let d = Bucket::of(&Quota::development());
         assert_eq!((d.period_us, d.tolerance_us), (100_250, 0));
     }
