@@ -123,6 +123,66 @@ pub(crate) struct User {
     pub(crate) bypass_client_trust: bool,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+    /// State of the newer operations (absent from older state files).
+    #[serde(default)]
+    pub(crate) extras: UserExtras,
+}
+
+/// What the password-compromised, trusted-device and billing operations keep on a user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct UserExtras {
+    /// Set by `POST …/password/set_compromised`; cleared by unset, removal or a new password.
+    #[serde(default)]
+    pub(crate) password_compromised: bool,
+    #[serde(default)]
+    pub(crate) trusted_devices: Vec<TrustedDevice>,
+    #[serde(default)]
+    pub(crate) subscription: Option<Subscription>,
+    /// The credit ledger, oldest first; the balance is its sum.
+    #[serde(default)]
+    pub(crate) credit_ledger: Vec<CreditEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TrustedDevice {
+    pub(crate) id: String,
+    pub(crate) platform: String,
+    pub(crate) app_identifier: String,
+    pub(crate) name: Option<String>,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+/// A billing subscription with one plan (what the seed file and the control API set).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Subscription {
+    pub(crate) id: String,
+    pub(crate) item_id: String,
+    pub(crate) payer_id: String,
+    pub(crate) status: String,
+    pub(crate) plan_id: String,
+    pub(crate) plan_name: String,
+    pub(crate) plan_slug: String,
+    /// Monthly fee in cents.
+    pub(crate) amount: i64,
+    pub(crate) currency: String,
+    pub(crate) period: String,
+    pub(crate) period_start: i64,
+    pub(crate) period_end: i64,
+    pub(crate) created_at: i64,
+}
+
+/// One credit adjustment; `amount` is signed (a decrease is negative).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CreditEntry {
+    pub(crate) id: String,
+    pub(crate) idempotency_key: String,
+    pub(crate) amount: i64,
+    pub(crate) currency: String,
+    pub(crate) note: Option<String>,
+    pub(crate) created_at: i64,
 }
 
 impl User {

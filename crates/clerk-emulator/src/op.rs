@@ -45,6 +45,17 @@ ops!(
     DeleteTOTP,
     DeleteExternalAccount,
     InstanceGetOrganizationMemberships,
+    SetUserPasswordCompromised,
+    UnsetUserPasswordCompromised,
+    RemoveUserPassword,
+    ReplaceUserMetadata,
+    ReplaceUserEmailAddress,
+    ReplaceUserPhoneNumber,
+    ListUserTrustedDevices,
+    RevokeUserTrustedDevice,
+    GetUserBillingSubscription,
+    GetUserBillingCreditBalance,
+    AdjustUserBillingCreditBalance,
     CreateOrganization,
     CreateOrganizationMembership,
     CreateOrganizationInvitation,
@@ -55,8 +66,19 @@ impl Op {
         Self::ALL.iter().position(|o| *o == self).unwrap_or(0)
     }
 
-    /// `PATCH /users/{id}` and `PATCH /users/{id}/metadata` share a per-user limit.
+    /// `PATCH /users/{id}`, `PATCH` and `PUT /users/{id}/metadata` share a per-user limit.
     pub(crate) fn is_per_user_limited(self) -> bool {
-        matches!(self, Op::UpdateUser | Op::UpdateUserMetadata)
+        matches!(
+            self,
+            Op::UpdateUser | Op::UpdateUserMetadata | Op::ReplaceUserMetadata
+        )
+    }
+
+    /// The first API version that has the operation (`None`: every version).
+    pub(crate) fn since_version(self) -> Option<&'static str> {
+        match self {
+            Op::SetUserPasswordCompromised | Op::UnsetUserPasswordCompromised => Some("2025-11-10"),
+            _ => None,
+        }
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 use crate::app::{App, Instance};
 use crate::body::JsonBody;
 use crate::config::{Config, validate_key};
-use crate::domain::{accounts, orgs, users};
+use crate::domain::{accounts, newer, orgs, users};
 use crate::error::ApiError;
 use crate::faults::FaultState;
 use crate::store::InstanceData;
@@ -187,6 +187,8 @@ fn seed_user(data: &mut InstanceData, v: Value, now: i64, ctx: &str) -> Result<(
     }
     let accounts = take_array(&mut obj, "external_accounts", ctx)?;
     let passkeys = take_array(&mut obj, "passkeys", ctx)?;
+    let devices = take_array(&mut obj, "trusted_devices", ctx)?;
+    let subscription = obj.remove("billing_subscription");
     let mut activity = Map::new();
     for k in ["last_sign_in_at", "last_active_at"] {
         if let Some(v) = obj.remove(k) {
@@ -207,6 +209,16 @@ fn seed_user(data: &mut InstanceData, v: Value, now: i64, ctx: &str) -> Result<(
         let body = JsonBody::from_map(as_object(p, &format!("{ctx}.passkeys[{i}]"))?);
         accounts::add_passkey(data, &id, body, now)
             .map_err(|e| format!("{ctx}.passkeys[{i}]: {}", describe(&e)))?;
+    }
+    for (i, d) in devices.into_iter().enumerate() {
+        let body = JsonBody::from_map(as_object(d, &format!("{ctx}.trusted_devices[{i}]"))?);
+        newer::add_trusted_device(data, &id, body, now)
+            .map_err(|e| format!("{ctx}.trusted_devices[{i}]: {}", describe(&e)))?;
+    }
+    if let Some(s) = subscription {
+        let body = JsonBody::from_map(as_object(s, &format!("{ctx}.billing_subscription"))?);
+        newer::set_subscription(data, &id, body, now)
+            .map_err(|e| format!("{ctx}.billing_subscription: {}", describe(&e)))?;
     }
     if !activity.is_empty() {
         accounts::set_activity(data, &id, JsonBody::from_map(activity))

@@ -13,9 +13,12 @@ use crate::app::App;
 use crate::body::{JsonBody, Patch};
 use crate::config::{FaultKind, FaultSpec, Latency};
 use crate::domain::accounts::{add_external_account, add_passkey, set_activity};
+use crate::domain::newer::{add_trusted_device, set_subscription};
 use crate::error::{ApiError, ApiResult, json_bytes_response, json_response};
 use crate::faults::Scripted;
-use crate::render::{Ctx, external_account_view, user_json};
+use crate::render::{
+    Ctx, external_account_view, subscription_json, trusted_device_json, user_json,
+};
 
 /// The avatar served for users without a profile image.
 const DEFAULT_AVATAR: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#6c47ff"/></svg>"##;
@@ -72,6 +75,22 @@ async fn handle_inner(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> 
                         .find(|a| a.id == id)
                         .ok_or_else(ApiError::not_found)?;
                     ok(serde_json::to_value(external_account_view(a)).unwrap_or_default())
+                }
+                (&Method::POST, "trusted_devices") => {
+                    let id = add_trusted_device(&mut data, user_id, body, now)?;
+                    let u = data.users.get(*user_id).ok_or_else(ApiError::not_found)?;
+                    let d = u.extras.trusted_devices.iter().find(|d| d.id == id);
+                    ok(d.map(trusted_device_json).ok_or_else(ApiError::not_found)?)
+                }
+                (&Method::POST, "billing_subscription") => {
+                    set_subscription(&mut data, user_id, body, now)?;
+                    let u = data.users.get(*user_id).ok_or_else(ApiError::not_found)?;
+                    let s = u
+                        .extras
+                        .subscription
+                        .as_ref()
+                        .ok_or_else(ApiError::not_found)?;
+                    ok(subscription_json(u, s))
                 }
                 (&Method::POST, "passkeys") => {
                     let id = add_passkey(&mut data, user_id, body, now)?;

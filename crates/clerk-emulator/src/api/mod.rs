@@ -1,6 +1,7 @@
 //! The `/v1` API: routing, version and key checks, rate limits, then the operation handlers.
 
 pub(crate) mod control;
+mod newer;
 mod orgs;
 mod profile_image;
 pub(crate) mod route;
@@ -157,6 +158,13 @@ async fn handle_v1(app: Arc<App>, mut req: Request<Body>) -> ApiResult<Response>
     let (op, params) = routed.map_err(|_| ApiError::not_found())?;
     let query = Query::parse(req.uri().query());
     let version = api_version(req.headers(), &query)?;
+    // An operation newer than the version asked for does not exist there: 404, like an
+    // unknown path. No version at all gets the newest behaviour.
+    if let (Some(since), Some(v)) = (op.since_version(), version.as_deref())
+        && v < since
+    {
+        return Err(ApiError::not_found());
+    }
     let inst = authenticate(&app, req.headers())?;
     inst.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -220,6 +228,20 @@ async fn handle_v1(app: Arc<App>, mut req: Request<Body>) -> ApiResult<Response>
         Op::CreateOrganizationMembership => orgs::create_membership(call, &bytes),
         Op::CreateOrganizationInvitation => orgs::create_invitation(call, &bytes),
         Op::InstanceGetOrganizationMemberships => orgs::instance_memberships(call, &bytes),
+        Op::SetUserPasswordCompromised | Op::UnsetUserPasswordCompromised => {
+            newer::password_compromised(call, &bytes)
+        }
+        Op::RemoveUserPassword => newer::remove_password(call, &bytes),
+        Op::ReplaceUserMetadata => newer::replace_metadata(call, &bytes),
+        Op::ReplaceUserEmailAddress | Op::ReplaceUserPhoneNumber => {
+            newer::replace_identifier(call, &bytes)
+        }
+        Op::ListUserTrustedDevices => newer::trusted_devices(call, &bytes),
+        Op::RevokeUserTrustedDevice => newer::revoke_trusted_device(call, &bytes),
+        Op::GetUserBillingSubscription => newer::subscription(call, &bytes),
+        Op::GetUserBillingCreditBalance | Op::AdjustUserBillingCreditBalance => {
+            newer::credits(call, &bytes)
+        }
     }
 }
 

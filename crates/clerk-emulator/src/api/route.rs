@@ -69,7 +69,14 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<(Op, Vec<String>), Ro
                     (M::POST, Op::SetUserProfileImage),
                     (M::DELETE, Op::DeleteUserProfileImage),
                 ])?,
-                "metadata" => pick(&[(M::PATCH, Op::UpdateUserMetadata)])?,
+                "metadata" => pick(&[
+                    (M::PATCH, Op::UpdateUserMetadata),
+                    (M::PUT, Op::ReplaceUserMetadata),
+                ])?,
+                "email_address" => pick(&[(M::PUT, Op::ReplaceUserEmailAddress)])?,
+                "phone_number" => pick(&[(M::PUT, Op::ReplaceUserPhoneNumber)])?,
+                "remove_password" => pick(&[(M::POST, Op::RemoveUserPassword)])?,
+                "trusted_devices" => pick(&[(M::GET, Op::ListUserTrustedDevices)])?,
                 "organization_memberships" => {
                     pick(&[(M::GET, Op::UsersGetOrganizationMemberships)])?
                 }
@@ -85,8 +92,27 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<(Op, Vec<String>), Ro
             };
             (op, p(&[id]))
         }
+        ["users", id, "password", "set_compromised"] => (
+            pick(&[(M::POST, Op::SetUserPasswordCompromised)])?,
+            p(&[id]),
+        ),
+        ["users", id, "password", "unset_compromised"] => (
+            pick(&[(M::POST, Op::UnsetUserPasswordCompromised)])?,
+            p(&[id]),
+        ),
+        ["users", id, "billing", "subscription"] => {
+            (pick(&[(M::GET, Op::GetUserBillingSubscription)])?, p(&[id]))
+        }
+        ["users", id, "billing", "credits"] => (
+            pick(&[
+                (M::GET, Op::GetUserBillingCreditBalance),
+                (M::POST, Op::AdjustUserBillingCreditBalance),
+            ])?,
+            p(&[id]),
+        ),
         ["users", id, kind, sub] => {
             let op = match *kind {
+                "trusted_devices" => pick(&[(M::DELETE, Op::RevokeUserTrustedDevice)])?,
                 "oauth_access_tokens" => pick(&[(M::GET, Op::GetOAuthAccessToken)])?,
                 "passkeys" => pick(&[(M::DELETE, Op::UserPasskeyDelete)])?,
                 "web3_wallets" => pick(&[(M::DELETE, Op::UserWeb3WalletDelete)])?,

@@ -15,13 +15,13 @@ use crate::{passwords, totp};
 pub(crate) async fn verify_password(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
     let body = JsonBody::parse(bytes, Some(&["password"]))?;
     let password = body.required_string("password")?;
-    let stored = {
+    let (stored, compromised) = {
         let data = call.inst.read();
         let u = data
             .users
             .get(call.param(0))
             .ok_or_else(ApiError::not_found)?;
-        u.password.clone()
+        (u.password.clone(), u.extras.password_compromised)
     };
     let stored = stored.ok_or_else(|| {
         ApiError::bad_request(
@@ -43,6 +43,15 @@ pub(crate) async fn verify_password(call: &Call, bytes: &[u8]) -> ApiResult<Resp
             "form_password_incorrect",
             "Password is incorrect. Try again, or use another method.",
             "Password is incorrect. Try again, or use another method.",
+        )
+        .with_param("password"));
+    }
+    if compromised {
+        // The right password, marked compromised: it must be reset before it is trusted.
+        return Err(ApiError::unprocessable(
+            "form_password_pwned",
+            "This password has been marked compromised. Reset it to sign in.",
+            "This password has been marked compromised (set_compromised); the user must reset it.",
         )
         .with_param("password"));
     }

@@ -12,10 +12,12 @@
 //! | `search` | the list and count filters, ordering and cursor |
 //! | `accounts` | external accounts, passkeys and sign-in activity (control API, seed) |
 //! | `orgs` | organizations, memberships and invitations |
+//! | `newer` | password compromise and removal, email/phone replacement, trusted devices, billing |
 
 pub(crate) mod accounts;
 pub(crate) mod credentials;
 pub(crate) mod identifiers;
+pub(crate) mod newer;
 pub(crate) mod orgs;
 pub(crate) mod search;
 pub(crate) mod user_actions;

@@ -224,6 +224,7 @@ pub(crate) fn create_user(
         bypass_client_trust,
         created_at,
         updated_at: now,
+        extras: Default::default(),
     };
     let id = user.id.clone();
     data.insert_user(user);
@@ -379,6 +380,7 @@ pub(crate) fn update_user(
             if let Some(p) = password {
                 u.password = Some(p);
                 u.password_last_updated_at = Some(now);
+                u.extras.password_compromised = false;
             }
             let had_mfa = u.totp_secret.is_some() || !u.backup_codes.is_empty();
             match totp_secret {
@@ -460,6 +462,37 @@ pub(crate) fn update_metadata(
         ] {
             match patch {
                 Patch::Set(m) => deep_merge(field, m),
+                Patch::Null => field.clear(),
+                Patch::Absent => {}
+            }
+        }
+        u.updated_at = now;
+    })
+    .ok_or_else(ApiError::not_found)
+}
+
+/// Applies a `PUT /users/{id}/metadata` body: each given field replaced whole (`null`
+/// empties it), the others left as they are.
+pub(crate) fn replace_metadata(
+    data: &mut InstanceData,
+    user_id: &str,
+    body: &JsonBody,
+    now: i64,
+) -> ApiResult<()> {
+    let values = [
+        body.object("public_metadata")?,
+        body.object("private_metadata")?,
+        body.object("unsafe_metadata")?,
+    ];
+    data.modify_user(user_id, |u| {
+        let [public, private, unsafe_] = values;
+        for (field, value) in [
+            (&mut u.public_metadata, public),
+            (&mut u.private_metadata, private),
+            (&mut u.unsafe_metadata, unsafe_),
+        ] {
+            match value {
+                Patch::Set(m) => *field = m,
                 Patch::Null => field.clear(),
                 Patch::Absent => {}
             }

@@ -7,8 +7,12 @@ use serde_json::Value;
 use crate::model::{Email, ExternalAccount, MAX_ATTEMPTS, Metadata, Passkey, Phone, User, Wallet};
 use crate::store::InstanceData;
 
+mod billing;
 mod orgs;
 
+pub(crate) use billing::{
+    credit_balance_json, ledger_json, subscription_json, trusted_device_json,
+};
 pub(crate) use orgs::{MembershipView, invitation_view, membership_view, organization_view};
 
 /// What a rendering needs besides the record: the clock and where images are served.
@@ -60,7 +64,7 @@ const ADMIN: AdminVerification = AdminVerification {
 };
 
 #[derive(Serialize)]
-struct EmailView<'a> {
+pub(crate) struct EmailView<'a> {
     id: &'a str,
     object: &'static str,
     email_address: &'a str,
@@ -72,7 +76,7 @@ struct EmailView<'a> {
     updated_at: i64,
 }
 
-fn email_view(e: &Email) -> EmailView<'_> {
+pub(crate) fn email_view(e: &Email) -> EmailView<'_> {
     EmailView {
         id: &e.id,
         object: "email_address",
@@ -91,7 +95,7 @@ fn email_view(e: &Email) -> EmailView<'_> {
 }
 
 #[derive(Serialize)]
-struct PhoneView<'a> {
+pub(crate) struct PhoneView<'a> {
     id: &'a str,
     object: &'static str,
     phone_number: &'a str,
@@ -105,7 +109,7 @@ struct PhoneView<'a> {
     updated_at: i64,
 }
 
-fn phone_view(p: &Phone) -> PhoneView<'_> {
+pub(crate) fn phone_view(p: &Phone) -> PhoneView<'_> {
     PhoneView {
         id: &p.id,
         object: "phone_number",

@@ -24,11 +24,14 @@ pub(crate) struct Resp {
     pub(crate) headers: HeaderMap,
     pub(crate) raw: Bytes,
     pub(crate) body: Value,
+    /// The `Clerk-API-Version` the request asked for.
+    pub(crate) version: Option<String>,
 }
 
 impl Resp {
     /// Asserts a 200 with `Content-Type: application/json` whose body validates against the
-    /// spec's response schema of `operation_id`.
+    /// response schema of `operation_id` in the spec of the version the request asked for
+    /// (2025-11-10, the client's default, when it asked for none).
     #[track_caller]
     pub(crate) fn ok(self, operation_id: &str) -> Value {
         assert_eq!(
@@ -44,7 +47,9 @@ impl Resp {
             Some("application/json"),
             "{operation_id}: content type"
         );
-        if let Err(e) = clerk_spec::validate_response(operation_id, 200, &self.body) {
+        let spec = clerk_spec::Spec::for_version(self.version.as_deref().unwrap_or("2025-11-10"))
+            .unwrap_or(&clerk_spec::SPEC_2025_04_10);
+        if let Err(e) = spec.validate_response(operation_id, 200, &self.body) {
             panic!(
                 "{operation_id}: body does not match the spec: {e}\n{}",
                 self.body
@@ -108,6 +113,11 @@ impl Api {
         &self,
         req: Request<Full<Bytes>>,
     ) -> Result<Resp, hyper_util::client::legacy::Error> {
+        let version = req
+            .headers()
+            .get("clerk-api-version")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let res = self.client.request(req).await?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -123,6 +133,7 @@ impl Api {
             headers,
             raw,
             body,
+            version,
         })
     }
 
@@ -162,6 +173,24 @@ impl Api {
 
     pub(crate) async fn patch(&self, path: &str, body: &Value) -> Resp {
         self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    /// A request with a JSON body (or none) under API `version`.
+    pub(crate) async fn versioned(
+        &self,
+        version: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self.request(method, path, body);
+        req.headers_mut()
+            .insert("clerk-api-version", version.parse().expect("header"));
+        self.send(req).await.expect("response")
     }
 
     pub(crate) async fn delete(&self, path: &str) -> Resp {

@@ -6,6 +6,7 @@ mod common;
 mod faults;
 mod limits;
 mod lists;
+mod newer;
 mod orgs;
 mod persistence;
 mod secrets;
