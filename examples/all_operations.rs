@@ -1,4 +1,4 @@
-//! Calls each of the 27 Users operations once and prints one line per operation.
+//! Calls each of the 38 Users operations once and prints one line per operation.
 //!
 //! ```text
 //! cargo run --example all_operations                 # against the embedded emulator
@@ -7,9 +7,10 @@
 //!
 //! With both variables set it runs against that server (use a development instance:
 //! it creates, bans, locks and finally deletes one user and one organization). Without
-//! them it starts the emulator in-process, seeds what only sign-in flows create there
-//! (a passkey and an external account with an OAuth token), and every operation must
-//! succeed: the process exits non-zero otherwise.
+//! them it starts the emulator in-process, seeds what only sign-in flows and billing
+//! create there (a passkey, an external account with an OAuth token, a trusted device,
+//! a subscription), and every operation must succeed: the process exits non-zero
+//! otherwise.
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -17,9 +18,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clerk_emulator::{Config, Emulator, RateLimit};
 use clerk_tower::users::{
-    CountUsers, CreateUser, GetInstanceOrganizationMemberships, GetOAuthAccessTokens,
-    GetOrganizationInvitations, GetOrganizationMemberships, ListUsers, SetProfileImage, UpdateUser,
-    UpdateUserMetadata, UserFilter,
+    AdjustBillingCreditBalance, CountUsers, CreateUser, GetInstanceOrganizationMemberships,
+    GetOAuthAccessTokens, GetOrganizationInvitations, GetOrganizationMemberships, ListUsers,
+    RemovePassword, ReplaceEmailAddress, ReplacePhoneNumber, ReplaceUserMetadata,
+    SetPasswordCompromised, SetProfileImage, UpdateUser, UpdateUserMetadata, UserFilter,
 };
 use clerk_tower::{Body, Clerk, Error};
 use serde_json::{Value, json};
@@ -254,6 +256,78 @@ async fn run() -> Result<usize, Error> {
         format!("deleted {:?}", d.deleted)
     });
 
+    let mut plan = serde_json::Map::new();
+    plan.insert("plan".into(), json!("team"));
+    let replaced = users
+        .replace_metadata(ReplaceUserMetadata::new(&id).public_metadata(plan))
+        .await;
+    report.line("ReplaceUserMetadata", &replaced, |u| {
+        Value::Object(u.public_metadata.clone())
+    });
+
+    let compromised = users
+        .set_password_compromised(SetPasswordCompromised::new(&id))
+        .await;
+    report.line("SetUserPasswordCompromised", &compromised, |u| {
+        format!("password_enabled {:?}", u.password_enabled)
+    });
+    let restored = users.unset_password_compromised(&id).await;
+    report.line("UnsetUserPasswordCompromised", &restored, |u| {
+        format!("password_enabled {:?}", u.password_enabled)
+    });
+    let no_password = users.remove_password(RemovePassword::new(&id)).await;
+    report.line("RemoveUserPassword", &no_password, |u| {
+        format!("password_enabled {:?}", u.password_enabled)
+    });
+
+    let email = users
+        .replace_email_address(ReplaceEmailAddress::new(
+            &id,
+            format!("augusta.{tag}@example.com"),
+        ))
+        .await;
+    report.line("ReplaceUserEmailAddress", &email, |e| {
+        e.email_address.clone()
+    });
+    let phone = users
+        .replace_phone_number(ReplacePhoneNumber::new(&id, "+14155550142"))
+        .await;
+    report.line("ReplaceUserPhoneNumber", &phone, |p| p.phone_number.clone());
+
+    let devices = users.trusted_devices(&id).await;
+    report.line("ListUserTrustedDevices", &devices, |d| {
+        format!("{} device(s)", d.total_count)
+    });
+    let device_id = devices
+        .as_ref()
+        .ok()
+        .and_then(|d| d.data.first())
+        .map_or_else(|| "td_none".to_owned(), |d| d.id.clone());
+    let revoked = users.revoke_trusted_device(&id, device_id).await;
+    report.line("RevokeUserTrustedDevice", &revoked, |d| {
+        d.status.to_string()
+    });
+
+    let subscription = users.billing_subscription(&id).await;
+    report.line("GetUserBillingSubscription", &subscription, |s| {
+        format!("{} {}", s.status, s.subscription_items.len())
+    });
+    let adjusted = users
+        .adjust_billing_credit_balance(
+            AdjustBillingCreditBalance::increase(&id, 500, format!("all-ops-{tag}"))
+                .note("all_operations"),
+        )
+        .await;
+    report.line("AdjustUserBillingCreditBalance", &adjusted, |l| {
+        l.amount.amount_formatted.clone()
+    });
+    let balance = users.billing_credit_balance(&id).await;
+    report.line("GetUserBillingCreditBalance", &balance, |b| {
+        b.balance
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |m| m.amount_formatted.clone())
+    });
+
     let deleted = users.delete(&id).await;
     report.line("DeleteUser", &deleted, |d| {
         format!("deleted {:?}", d.deleted)
@@ -317,6 +391,18 @@ async fn seed_extras(
         clerk,
         &format!("/_emulator/users/{user_id}/external_accounts"),
         json!({"provider": "oauth_google", "email_address": format!("ada.{tag}@gmail.com"), "scopes": ["email"]}),
+    )
+    .await?;
+    raw_at(
+        clerk,
+        &format!("/_emulator/users/{user_id}/trusted_devices"),
+        json!({"platform": "ios", "app_identifier": "com.example.app", "name": "Ada's iPhone"}),
+    )
+    .await?;
+    raw_at(
+        clerk,
+        &format!("/_emulator/users/{user_id}/billing_subscription"),
+        json!({"plan": "Pro", "amount": 2000}),
     )
     .await?;
     Ok(Extras {

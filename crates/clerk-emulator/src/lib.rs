@@ -46,8 +46,17 @@
 //!   empty body, `{}` or `null`. `Clerk-API-Version` (or `__clerk_api_version`) may be absent or
 //!   a published version (2021-02-05, 2024-10-01, 2025-03-12, 2025-04-10, 2025-11-10,
 //!   2026-05-12); anything else, or both at once, is 400 `api_version_invalid`. Under
-//!   2026-05-12, metadata fields in `PATCH /users/{id}` are rejected as Clerk does. Path
+//!   2026-05-12, metadata fields in `PATCH /users/{id}` are rejected as Clerk does; under
+//!   2025-04-10 the password-compromised operations do not exist (404). Path
 //!   segments are percent-decoded once: `user_1%2Fban` is one (unknown) id.
+//! * **The newer operations.** A password marked compromised (`set_compromised`) fails
+//!   `verify_password` with 422 `form_password_pwned` until it is unmarked, changed or
+//!   removed; `remove_password` leaves `password_enabled: false` (and `verify_password` 400
+//!   `password_not_set`). `PUT …/metadata` replaces each given field and counts toward the
+//!   per-user limit. Replacing the email (phone) leaves one, primary unless `reserved` or
+//!   `unverified`. Trusted devices and subscriptions come from the seed file or the control
+//!   API; a revoked device leaves the list. Credits are a ledger: an adjustment whose
+//!   `idempotency_key` was seen returns the first entry and changes nothing.
 //! * **Emulated instance settings.** No identifier and no password are required (so
 //!   `skip_password_requirement` has nothing to skip); emails, phones (E.164: `+` and 7 to 15
 //!   digits), usernames (4–64 of `[a-z0-9_.-]`) and web3 wallets (`0x` + 40 hex) are
@@ -103,6 +112,8 @@
 //! | `GET /_emulator/images/{id}` | a stored profile image (`default`: the placeholder avatar) |
 //! | `POST /_emulator/users/{user_id}/external_accounts` | adds an external account (with an OAuth access token) |
 //! | `POST /_emulator/users/{user_id}/passkeys` | adds a passkey, answers `{"id","user_id"}` |
+//! | `POST /_emulator/users/{user_id}/trusted_devices` | enrols a trusted device (`platform` `ios`/`android`, `app_identifier`, `name`, `last_used_at`), answers the `TrustedDevice` |
+//! | `POST /_emulator/users/{user_id}/billing_subscription` | gives the user a one-plan subscription (`plan`, `amount` in cents, `currency`, `status`, `period` `month`/`annual`), answers the `CommerceSubscription` |
 //! | `PATCH /_emulator/users/{user_id}/activity` | sets `last_sign_in_at` / `last_active_at` (Unix ms or `null`) |
 //!
 //! The three `users/…` endpoints need the instance's `Authorization: Bearer` key.
@@ -172,7 +183,8 @@
 //! ```
 //!
 //! A user is a `POST /users` body plus optional `id` (`user_…`), `external_accounts`,
-//! `passkeys`, `last_sign_in_at`, `last_active_at`; an organization is a `POST /organizations`
+//! `passkeys`, `trusted_devices`, `billing_subscription` (the control API's bodies),
+//! `last_sign_in_at`, `last_active_at`; an organization is a `POST /organizations`
 //! body plus optional `id` (`org_…`), `memberships` and `invitations` (their POST bodies).
 //! Without the `instances` wrapper, `{"users": [...], "organizations": [...]}` seeds the first
 //! instance. Keys not given with `--secret-key` become extra instances. Any invalid entry stops
