@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Clerk's official SDKs against the emulator binary, unchanged: Python
-# (clerk-backend-api: all 27 Users operations) and JavaScript (@clerk/backend: the 25 its
+# (clerk-backend-api: all 36 of its Users operations, plus the 2 replace_for_user calls) and JavaScript (@clerk/backend: the 31 its
 # users API has). Needs target/debug/clerk-emulator (cargo build -p clerk-emulator), and
 # PyPI and npm for the SDKs, installed under target/. An SDK that cannot be installed is
 # reported and skipped; an SDK call that fails fails the script.
