@@ -90,7 +90,7 @@ async fn handle_inner(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> 
                         .subscription
                         .as_ref()
                         .ok_or_else(ApiError::not_found)?;
-                    ok(subscription_json(u, s))
+                    ok(subscription_json(u, s, false))
                 }
                 (&Method::POST, "passkeys") => {
                     let id = add_passkey(&mut data, user_id, body, now)?;

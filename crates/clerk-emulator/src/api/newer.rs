@@ -109,7 +109,8 @@ pub(crate) fn subscription(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
         .ok_or_else(ApiError::not_found)?;
     let subscription = user.extras.subscription.as_ref();
     let subscription = subscription.ok_or_else(ApiError::not_found)?;
-    ok_value(&subscription_json(user, subscription))
+    let legacy = call.version.as_deref().is_some_and(|v| v < "2025-11-10");
+    ok_value(&subscription_json(user, subscription, legacy))
 }
 
 /// `GET` and `POST /users/{id}/billing/credits`.

@@ -41,7 +41,66 @@ pub(crate) fn trusted_device_json(d: &TrustedDevice) -> Value {
     v
 }
 
-pub(crate) fn subscription_json(u: &User, s: &Subscription) -> Value {
+/// The subscription in the shape of the version asked for: before 2025-11-10 the plan
+/// carried flat amounts, items a `payment_source_id` and the next payment a `time`.
+pub(crate) fn subscription_json(u: &User, s: &Subscription, legacy: bool) -> Value {
+    let mut v = current_subscription_json(u, s);
+    if legacy {
+        let fee = money(s.amount, &s.currency);
+        let annual = s.amount * 12;
+        if let Some(next) = v.get_mut("next_payment").and_then(Value::as_object_mut) {
+            next.insert("time".into(), s.period_end.into());
+        }
+        if let Some(item) = v
+            .pointer_mut("/subscription_items/0")
+            .and_then(Value::as_object_mut)
+        {
+            item.insert(
+                "payment_source_id".into(),
+                format!("cps_{}", s.id.trim_start_matches("csub_")).into(),
+            );
+            if item.get("status").and_then(Value::as_str) == Some("canceled") {
+                // 2025-04-10 items had no `canceled` state.
+                item.insert("status".into(), "ended".into());
+            }
+            item.insert(
+                "proration_date".into(),
+                crate::time::rfc3339(s.period_start)[..10].into(),
+            );
+            if let Some(payer) = item.get_mut("payer").and_then(Value::as_object_mut) {
+                for k in ["first_name", "last_name", "email"] {
+                    if payer.get(k).is_some_and(Value::is_null) {
+                        payer.insert(k.into(), "".into());
+                    }
+                }
+                payer.insert("image_url".into(), "".into());
+            }
+            if let Some(plan) = item.get_mut("plan").and_then(Value::as_object_mut) {
+                plan.insert("amount".into(), s.amount.into());
+                plan.insert("amount_formatted".into(), fee["amount_formatted"].clone());
+                plan.insert("annual_amount".into(), annual.into());
+                plan.insert(
+                    "annual_amount_formatted".into(),
+                    money(annual, &s.currency)["amount_formatted"].clone(),
+                );
+                plan.insert("annual_monthly_amount".into(), s.amount.into());
+                plan.insert(
+                    "annual_monthly_amount_formatted".into(),
+                    fee["amount_formatted"].clone(),
+                );
+                plan.insert("currency".into(), s.currency.clone().into());
+                plan.insert("currency_symbol".into(), fee["currency_symbol"].clone());
+                plan.insert("features".into(), json!([]));
+                plan.insert("payer_type".into(), json!(["user"]));
+                plan.insert("description".into(), "".into());
+                plan.insert("avatar_url".into(), "".into());
+            }
+        }
+    }
+    v
+}
+
+fn current_subscription_json(u: &User, s: &Subscription) -> Value {
     let fee = money(s.amount, &s.currency);
     let annual = if s.period == "annual" {
         money(s.amount * 12, &s.currency)

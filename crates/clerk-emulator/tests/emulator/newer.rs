@@ -367,6 +367,15 @@ async fn billing_subscription_and_credits_with_idempotent_adjustments() {
     assert_eq!(item["plan"]["name"], "Pro");
     assert_eq!(item["plan"]["fee"]["amount_formatted"], "$49.99");
     assert_eq!(item["payer"]["email"], "ada@example.com");
+    // Each version gets its own shape (2025-04-10: flat plan amounts, a payment source id).
+    for version in ["2025-04-10", "2025-11-10", "2026-05-12"] {
+        let s = api
+            .versioned(version, Method::GET, &sub, None)
+            .await
+            .ok("GetUserBillingSubscription");
+        let legacy = s["subscription_items"][0]["plan"]["amount_formatted"] == "$49.99";
+        assert_eq!(legacy, version == "2025-04-10", "{version}: {s}");
+    }
 
     let credits = format!("/v1/users/{id}/billing/credits");
     let none = api.get(&credits).await.ok("GetUserBillingCreditBalance");
