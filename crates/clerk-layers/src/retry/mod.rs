@@ -46,7 +46,8 @@
 //! by default retries may add 20 % to the call rate plus 10 per second), so an
 //! outage does not multiply the load.
 //!
-//! Where it goes, and why: [the default stack](crate#the-default-stack). Request bodies are [`clerk_core::Body`] (or any `Clone` body): a retry
+//! Where it goes, and why: [the default stack](crate#the-default-stack).
+//! Request bodies are [`clerk_core::Body`] (or any `Clone` body): a retry
 //! resends the same bytes.
 //!
 //! # Example
