@@ -33,6 +33,7 @@ pub use operation::{
     ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass, is_per_user_limited,
 };
 pub use secret::{InstanceType, SecretKey};
+pub use wire::MAX_RESPONSE_DEPTH;
 
 /// The API version sent as `Clerk-API-Version` unless another is chosen:
 /// [`ApiVersion::DEFAULT`].

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::models::ObjectType;
 use crate::{BaseUrl, Body, ClerkRequest, ClerkResponse, Error, OperationInfo, User};
@@ -194,8 +194,14 @@ pub(crate) fn parse_json<T: DeserializeOwned + 'static>(
         return Err(Error::from_response(&response));
     }
     let body = response.into_body().into_bytes();
-    let value: T = serde_json::from_slice(&body).map_err(|e| Error::decode(e, &body))?;
-    let any: &dyn Any = &value;
+    let value: T = decode(&body).map_err(|e| Error::decode(e, &body))?;
+    check_users(&value, &body)?;
+    Ok(value)
+}
+
+/// Refuses a [`User`] (alone or in a list) that is not one.
+fn check_users<T: 'static>(value: &T, body: &[u8]) -> Result<(), Error> {
+    let any: &dyn Any = value;
     let users = match (any.downcast_ref::<User>(), any.downcast_ref::<Vec<User>>()) {
         (Some(user), _) => std::slice::from_ref(user),
         (None, Some(users)) => users.as_slice(),
@@ -210,9 +216,95 @@ pub(crate) fn parse_json<T: DeserializeOwned + 'static>(
             bad.object.as_str(),
             bad.id
         );
-        return Err(Error::decode(what, &body));
+        return Err(Error::decode(what, body));
     }
-    Ok(value)
+    Ok(())
+}
+
+/// Same as [`parse_json`] for a JSON array of items (a page of users): when one
+/// item does not decode, the error names it (its index and id), so one bad user is
+/// found rather than sinking the page without a trace.
+pub(crate) fn parse_list<T: DeserializeOwned + 'static>(
+    response: ClerkResponse,
+) -> Result<Vec<T>, Error> {
+    if !response.status().is_success() {
+        return Err(Error::from_response(&response));
+    }
+    let body = response.into_body().into_bytes();
+    let items: Vec<T> = decode(&body).map_err(|e| match locate_bad_item::<T>(&body) {
+        Some(which) => Error::decode(format!("{which}: {e}"), &body),
+        None => Error::decode(e, &body),
+    })?;
+    check_users(&items, &body)?;
+    Ok(items)
+}
+
+/// Which item of a JSON array fails to decode as `T` (`item 3 of 500 (id "user_x")`).
+fn locate_bad_item<T: DeserializeOwned>(body: &[u8]) -> Option<String> {
+    let items: Vec<serde_json::Value> = decode(body).ok()?;
+    let total = items.len();
+    items.into_iter().enumerate().find_map(|(index, item)| {
+        let id = item.get("id").and_then(|id| id.as_str()).map(str::to_owned);
+        serde_json::from_value::<T>(item).err().map(|_| match id {
+            Some(id) => format!("item {index} of {total} (id {id:?})"),
+            None => format!("item {index} of {total}"),
+        })
+    })
+}
+
+/// The deepest nesting of JSON arrays and objects a response body may have.
+///
+/// Clerk accepts request bodies nested up to 128 levels (metadata included), and
+/// a response holds them one or two levels deeper (a page of users is an array of
+/// them); serde_json's default limit of 128 would refuse those. Bodies up to this
+/// depth decode; deeper ones fail with [`Error::is_decode`] instead of growing the
+/// stack without bound.
+pub const MAX_RESPONSE_DEPTH: usize = 256;
+
+/// Decodes JSON, accepting nesting up to [`MAX_RESPONSE_DEPTH`]. The fast path is
+/// serde_json's own (limit 128); only a body it refuses for depth is measured and,
+/// if within the bound, decoded again without serde_json's limit.
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    match serde_json::from_slice(body) {
+        Err(e) if e.is_syntax() && e.to_string().starts_with("recursion limit exceeded") => {
+            if nesting_depth(body) > MAX_RESPONSE_DEPTH {
+                return Err(e);
+            }
+            let mut de = serde_json::Deserializer::from_slice(body);
+            de.disable_recursion_limit();
+            let value = T::deserialize(&mut de)?;
+            de.end()?;
+            Ok(value)
+        }
+        other => other,
+    }
+}
+
+/// The deepest nesting of arrays and objects in `body`, strings skipped.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    deepest
 }
 
 /// Same as [`parse_json`] for outputs that are JSON objects: serde would also

@@ -70,7 +70,7 @@ macro_rules! bulk_op {
             }
 
             fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error> {
-                wire::parse_json(response)
+                wire::parse_list(response)
             }
         }
     };

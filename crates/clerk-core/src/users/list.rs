@@ -477,7 +477,7 @@ impl Operation for ListUsers {
     }
 
     fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error> {
-        wire::parse_json(response)
+        wire::parse_list(response)
     }
 }
 
