@@ -27,6 +27,11 @@ pub(crate) struct ConnectArgs {
     /// Requests in flight at most (a pool of this many workers shares the rate limit).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) concurrency: u32,
+    /// Largest response body accepted, in bytes (`K`, `M`, `G` suffixes: powers of
+    /// 1024). The default holds the largest page Clerk can send: 500 users with
+    /// 3 × 8 KB of metadata each.
+    #[arg(long, value_name = "BYTES", default_value = "32M", value_parser = parse_size)]
+    pub(crate) max_response_body: usize,
     #[command(flatten)]
     pub(crate) redis: RedisArgs,
 }
@@ -108,6 +113,7 @@ pub(crate) const CONNECT_FLAGS: &[&str] = &[
     "concurrency",
     "redis_url",
     "expected_workers",
+    "max_response_body",
 ];
 
 /// Whether flag `id` was typed on the command line of `matches` (not taken from the
@@ -138,8 +144,33 @@ pub(crate) fn adopt(
         connect.concurrency = top.concurrency;
     }
     connect.redis.adopt(&top.redis, &before);
+    if before("max_response_body") {
+        connect.max_response_body = top.max_response_body;
+    }
     output.json |= top_output.json;
     output.verbose = output.verbose.saturating_add(top_output.verbose);
+}
+
+/// A byte count: digits, optionally followed by `K`, `M` or `G` (powers of 1024).
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
+    let bad = || format!("invalid size {s:?}: expected bytes such as 8388608, 512K or 32M");
+    let t = s.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(bad()),
+    };
+    let n: usize = digits.parse().map_err(|_| bad())?;
+    match n.checked_mul(1 << shift) {
+        Some(0) | None => Err(bad()),
+        Some(bytes) => Ok(bytes),
+    }
 }
 
 pub(crate) fn parse_key(s: &str) -> Result<SecretKey, String> {
@@ -231,6 +262,7 @@ impl ConnectArgs {
         let mut builder = Clerk::builder()
             .secret_key(key.clone())
             .max_in_flight(self.concurrency as usize)
+            .max_response_body(self.max_response_body)
             // A bulk job waits out a long Retry-After rather than failing records.
             .operation_timeout(Duration::from_secs(120));
         if let Some(url) = &self.api_url {
@@ -433,6 +465,17 @@ mod tests {
     }
 
     #[test]
+    fn sizes_parse_or_explain() {
+        assert_eq!(parse_size("200000"), Ok(200_000));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("32M"), Ok(32 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        for bad in ["", "0", "-1", "12X", "K", "99999999999999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn no_key_explains_how_to_get_one() {
         let args = ConnectArgs {
             api_url: None,
@@ -440,6 +483,7 @@ mod tests {
             rate_limit: None,
             concurrency: 4,
             redis: RedisArgs::default(),
+            max_response_body: 1 << 20,
         };
         let err = args.client().unwrap_err();
         assert!(

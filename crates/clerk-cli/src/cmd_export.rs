@@ -39,6 +39,10 @@ pub(crate) struct ExportArgs {
     /// which stays correct while users are created or deleted).
     #[arg(long, value_name = "[+|-]FIELD", allow_hyphen_values = true, value_parser = parse_order)]
     pub(crate) order_by: Option<UserOrderBy>,
+    /// Users per page (1 to 500). A page the response-body cap refuses is asked for
+    /// again in halves, down to one user.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub(crate) page_size: u32,
     #[command(flatten)]
     pub(crate) filters: FilterArgs,
     #[command(flatten)]
@@ -144,35 +148,66 @@ pub(crate) fn as_create(user: &User) -> Map<String, Value> {
 }
 
 /// Streams every user of `request` into `out`, one JSON line each; returns the count.
-/// Memory stays flat: one page of at most 500 users is held at a time.
+/// Memory stays flat: one page of at most `page_size` users is held at a time. A
+/// page refused for its size (above `--max-response-body`) is asked for again with
+/// half as many users, from the last user written, so nothing is lost or repeated.
 pub(crate) async fn export_to<W: Write>(
     clerk: &Clerk,
     filters: &FilterArgs,
     order_by: Option<UserOrderBy>,
     shape: Shape,
+    page_size: u32,
     out: &mut W,
     progress: &Progress,
 ) -> CliResult<u64> {
-    let users = clerk.users().list_all(filters.list(order_by));
-    let mut users = std::pin::pin!(users);
+    let first = filters.list(order_by);
+    let by_cursor = first.uses_created_at_order();
+    let mut page_size = page_size;
+    let mut last_id: Option<String> = None;
     let mut n = 0u64;
     let write_err = |e: std::io::Error| CliError::failure(format!("writing the export: {e}"));
-    while let Some(user) = users
-        .try_next()
-        .await
-        .map_err(|e| CliError::failure(format!("listing users: {e}")))?
-    {
-        match shape {
-            Shape::User => serde_json::to_writer(&mut *out, &user),
-            Shape::Create => serde_json::to_writer(&mut *out, &as_create(&user)),
+    loop {
+        // Resume after the last user written: by cursor when the order allows it.
+        let list = match &last_id {
+            Some(id) if by_cursor => first.clone().starting_after(id.clone()),
+            Some(_) => first.clone().offset(n),
+            None => first.clone(),
+        };
+        let users = clerk.users().list_all(list.limit(page_size));
+        let mut users = std::pin::pin!(users);
+        loop {
+            let user = match users.try_next().await {
+                Ok(Some(user)) => user,
+                Ok(None) => {
+                    out.flush().map_err(write_err)?;
+                    return Ok(n);
+                }
+                Err(e) if e.is_body_too_large() && page_size > 1 => {
+                    page_size = page_size.div_ceil(2);
+                    tracing::warn!(
+                        page_size,
+                        "a page was over the response-body cap; asking for smaller pages"
+                    );
+                    break;
+                }
+                Err(e) if e.is_body_too_large() => {
+                    return Err(CliError::failure(format!(
+                        "listing users: one user is larger than the response-body cap; raise --max-response-body ({e})"
+                    )));
+                }
+                Err(e) => return Err(CliError::failure(format!("listing users: {e}"))),
+            };
+            match shape {
+                Shape::User => serde_json::to_writer(&mut *out, &user),
+                Shape::Create => serde_json::to_writer(&mut *out, &as_create(&user)),
+            }
+            .map_err(|e| write_err(e.into()))?;
+            out.write_all(b"\n").map_err(write_err)?;
+            n += 1;
+            last_id = Some(user.id);
+            progress.inc(1);
         }
-        .map_err(|e| write_err(e.into()))?;
-        out.write_all(b"\n").map_err(write_err)?;
-        n += 1;
-        progress.inc(1);
     }
-    out.flush().map_err(write_err)?;
-    Ok(n)
 }
 
 pub(crate) async fn run_export(args: ExportArgs) -> CliResult<()> {
@@ -201,6 +236,7 @@ pub(crate) async fn run_export(args: ExportArgs) -> CliResult<()> {
                 &args.filters,
                 args.order_by,
                 args.shape,
+                args.page_size,
                 &mut out,
                 &progress,
             )
@@ -214,6 +250,7 @@ pub(crate) async fn run_export(args: ExportArgs) -> CliResult<()> {
                 &args.filters,
                 args.order_by,
                 args.shape,
+                args.page_size,
                 &mut out,
                 &progress,
             )

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::models::ObjectType;
 use crate::{BaseUrl, Body, ClerkRequest, ClerkResponse, Error, OperationInfo, User};

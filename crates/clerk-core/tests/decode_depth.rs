@@ -33,7 +33,9 @@ fn a_page_holding_a_user_nested_as_deep_as_the_api_accepts_decodes() {
     // A create body of depth 127 (the body object, then public_metadata and 125 more).
     let deep = nested(126);
     let page = format!("[{},{}]", user("user_1", "{}"), user("user_2", &deep));
-    let users = ListUsers::new().parse_response(ok(page)).expect("page decodes");
+    let users = ListUsers::new()
+        .parse_response(ok(page))
+        .expect("page decodes");
     assert_eq!(users.len(), 2);
     assert_eq!(users[1].id, "user_2");
     // The single-user endpoints too.
