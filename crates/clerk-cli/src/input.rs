@@ -189,11 +189,39 @@ fn detect(bytes: &[u8], csv_name: bool) -> Format {
     }
 }
 
-fn line_of(bytes: &[u8], offset: usize) -> usize {
-    1 + bytes[..offset.min(bytes.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
+/// Line numbers of byte offsets that only move forward: each byte is counted once,
+/// so locating every element of a large array stays linear.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: usize,
+    /// Bytes looked at so far (never more than the input's length).
+    scanned: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            offset: 0,
+            line: 1,
+            scanned: 0,
+        }
+    }
+
+    /// The 1-based line of `offset` (at or after the previous one asked).
+    fn at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.bytes.len());
+        if offset > self.offset {
+            self.line += self.bytes[self.offset..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.scanned += offset - self.offset;
+            self.offset = offset;
+        }
+        self.line
+    }
 }
 
 fn as_object(
@@ -279,6 +307,7 @@ fn strip_position(err: &serde_json::Error) -> String {
 
 fn read_json_array(bytes: &[u8]) -> Input {
     let mut input = Input::default();
+    let mut lines = Lines::new(bytes);
     let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
@@ -293,29 +322,29 @@ fn read_json_array(bytes: &[u8]) -> Input {
     let mut at = skip_ws(bom);
     if bytes.get(at) != Some(&b'[') {
         input.problems.push(ReadProblem {
-            line: line_of(bytes, at),
+            line: lines.at(at),
             field: None,
             message: "expected a JSON array of user objects".into(),
         });
         return input;
     }
     at = skip_ws(at + 1);
-    let trailing = |at: usize, input: &mut Input| {
+    let trailing = |at: usize, input: &mut Input, lines: &mut Lines<'_>| {
         let rest = skip_ws(at + 1);
         if rest < bytes.len() {
             input.problems.push(ReadProblem {
-                line: line_of(bytes, rest),
+                line: lines.at(rest),
                 field: None,
                 message: "unexpected content after the JSON array".into(),
             });
         }
     };
     if bytes.get(at) == Some(&b']') {
-        trailing(at, &mut input);
+        trailing(at, &mut input, &mut lines);
         return input;
     }
     loop {
-        let line = line_of(bytes, at);
+        let line = lines.at(at);
         let mut stream = serde_json::Deserializer::from_slice(&bytes[at..]).into_iter::<Value>();
         match stream.next() {
             Some(Ok(value)) => {
@@ -350,12 +379,12 @@ fn read_json_array(bytes: &[u8]) -> Input {
         match bytes.get(at) {
             Some(b',') => at = skip_ws(at + 1),
             Some(b']') => {
-                trailing(at, &mut input);
+                trailing(at, &mut input, &mut lines);
                 break;
             }
             _ => {
                 input.problems.push(ReadProblem {
-                    line: line_of(bytes, at),
+                    line: lines.at(at),
                     field: None,
                     message: "expected `,` or `]` after an array element".into(),
                 });
@@ -679,6 +708,29 @@ mod tests {
         assert_eq!(lines, [2, 3]);
         assert_eq!(input.problems.len(), 1);
         assert_eq!(input.problems[0].line, 6);
+    }
+
+    #[test]
+    fn locating_every_element_of_an_array_reads_each_byte_once() {
+        let elements: Vec<String> = (0..5000).map(|i| format!("{{\n\"n\": {i}\n}}")).collect();
+        let text = format!("[\n{}\n]", elements.join(",\n"));
+        let input = parse(text.as_bytes(), Format::Json, false);
+        assert_eq!(input.records.len(), 5000);
+        assert!(input.problems.is_empty());
+        // Element i starts on line 2 + 3i.
+        for (i, r) in input.records.iter().enumerate() {
+            assert_eq!(r.line, 2 + 3 * i, "element {i}");
+        }
+        let mut lines = Lines::new(text.as_bytes());
+        for (r, (offset, _)) in input.records.iter().zip(text.match_indices('{')) {
+            assert_eq!(lines.at(offset), r.line);
+        }
+        assert!(
+            lines.scanned <= text.len(),
+            "{} > {}",
+            lines.scanned,
+            text.len()
+        );
     }
 
     #[test]
