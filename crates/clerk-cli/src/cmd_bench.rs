@@ -21,6 +21,7 @@ use crate::cmd_import::prepare;
 use crate::input::{Format, Input, Record};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, projection, thousands, timed};
+use crate::terminal::say;
 use crate::{CliError, CliResult, synth};
 use clerk_migrate::import::{self, Item, Options, Summary};
 use clerk_migrate::journal::{JournalWriter, Loaded};
@@ -426,7 +427,7 @@ impl Report<'_> {
                     json!({"users": n, "wall_s": secs, "text": text}),
                 );
             }
-            println!("{out}");
+            say!("{out}");
             return;
         }
         let target = self.args.api_url.as_deref().map_or_else(
@@ -441,30 +442,30 @@ impl Report<'_> {
                     self.args.latency.max.as_millis()
                 )
             },
-            |url| format!("{url} (external)"),
+            |url| format!("{} (external)", clerk_core::BaseUrl::redacted(url)),
         );
-        println!(
+        say!(
             "clerk-users bench: {} users into {target}",
             thousands(self.users)
         );
-        println!(
+        say!(
             "  quota {quota_text} · concurrency {}",
             self.args.concurrency
         );
-        println!(
+        say!(
             "  created {} · already present {} · failed {}",
             thousands(s.created as u64),
             thousands(s.already_present as u64),
             thousands(s.failed as u64)
         );
-        println!(
+        say!(
             "  verified on the server: lost {} · duplicated {} ({} users listed in {})",
             v.lost,
             v.duplicated,
             thousands(v.listed),
             human(v.took)
         );
-        println!(
+        say!(
             "  requests {} · retries {} · 429s {} · reconciliation lookups {}",
             thousands(s.requests),
             thousands(s.retries),
@@ -472,28 +473,29 @@ impl Report<'_> {
             thousands(s.lookups)
         );
         match (self.quota_rps, utilization) {
-            (Some(q), Some(u)) => println!(
+            (Some(q), Some(u)) => say!(
                 "  wall {} · {achieved:.1} req/s of {q:.0} req/s quota · utilization {:.1} %",
                 human(s.wall),
                 100.0 * u
             ),
-            _ => println!(
+            _ => say!(
                 "  wall {} · {achieved:.1} req/s (no rate limit)",
                 human(s.wall)
             ),
         }
         if let (Some(w), Some(q)) = (self.max_window, self.quota) {
-            println!(
+            say!(
                 "  worst window on the server: {w} requests (limit {})",
                 q.requests()
             );
         }
-        println!(
+        say!(
             "  request latency p50 {:.1} ms · p99 {:.1} ms",
-            self.latency.0, self.latency.1
+            self.latency.0,
+            self.latency.1
         );
         if let Some((_, _, text)) = &projected {
-            println!("  projection: {text}");
+            say!("  projection: {text}");
         }
     }
 }

@@ -26,8 +26,13 @@ impl BaseUrl {
 
     /// Parses a base URL. Only `http` and `https` are accepted, with a host, and
     /// without a query or fragment.
+    ///
+    /// Errors never quote the URL whole: credentials (`user:secret@`), the query
+    /// and the fragment are left out (see [`BaseUrl::redacted`]).
     pub fn parse(url: &str) -> Result<Self, Error> {
-        let uri: Uri = url
+        let raw = url;
+        let url = &Self::redacted(raw);
+        let uri: Uri = raw
             .trim()
             .parse()
             .map_err(|e| Error::invalid_request(format!("invalid base URL {url:?}: {e}")))?;
@@ -65,6 +70,31 @@ impl BaseUrl {
             authority,
             prefix,
         })
+    }
+
+    /// `url` fit to quote in a message: any `user:secret@` becomes `***@`, a query
+    /// or fragment becomes `?…`, and it is cut to 200 characters. Works on strings
+    /// that do not parse, since those are the ones error messages quote.
+    pub fn redacted(url: &str) -> String {
+        let url = url.trim();
+        let (scheme, rest) = match url.find("://") {
+            Some(i) => url.split_at(i + 3),
+            None => ("", url),
+        };
+        let mut rest = match rest.find(['?', '#']) {
+            Some(i) => format!("{}?…", &rest[..i]),
+            None => rest.to_owned(),
+        };
+        // Everything up to the last `@` may be credentials, whatever else is broken.
+        if let Some(at) = rest.rfind('@') {
+            rest.replace_range(..at, "***");
+        }
+        let mut shown = format!("{scheme}{rest}");
+        if let Some((cut, _)) = shown.char_indices().nth(200) {
+            shown.truncate(cut);
+            shown.push('…');
+        }
+        shown
     }
 
     /// The scheme (`http` or `https`).
@@ -183,6 +213,36 @@ mod tests {
         ] {
             assert!(!BaseUrl::parse(url).unwrap().is_loopback(), "{url}");
         }
+    }
+
+    #[test]
+    fn errors_never_quote_credentials_or_queries() {
+        for url in [
+            "https://u:sk_live_SECRET@ho st/v1",
+            "https://u:sk_live_SECRET@x",
+            "http s://u:sk_live_SECRET@x/v1",
+            "u:sk_live_SECRET@x",
+            "ftp://u:sk_live_SECRET@x",
+            "https://x/v1?key=sk_live_SECRET",
+            "https://x/v1#sk_live_SECRET",
+            "https://a@b:sk_live_SECRET@x/v1",
+            "https://u:sk_live_SECRET@[::1/v1",
+        ] {
+            let shown = match BaseUrl::parse(url) {
+                Ok(base) => format!("{base} {base:?}"),
+                Err(err) => format!("{err} {err:?}"),
+            };
+            assert!(!shown.contains("SECRET"), "{url}: {shown}");
+        }
+        assert_eq!(
+            BaseUrl::redacted("https://u:p@h:1/v1?q#f"),
+            "https://***@h:1/v1?…"
+        );
+        assert_eq!(
+            BaseUrl::redacted("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1"
+        );
+        assert!(BaseUrl::redacted(&"x".repeat(10_000)).chars().count() <= 201);
     }
 
     #[test]
