@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::args::{ConnectArgs, FilterArgs, OutputArgs};
 use crate::progress::{self, Progress};
 use crate::report::{human, thousands};
+use crate::terminal::{self, say, tell};
 use crate::{CliError, CliResult};
 
 /// What each exported line holds.
@@ -198,11 +199,10 @@ pub(crate) async fn export_to<W: Write>(
                 Err(e) => return Err(CliError::failure(format!("listing users: {e}"))),
             };
             match shape {
-                Shape::User => serde_json::to_writer(&mut *out, &user),
-                Shape::Create => serde_json::to_writer(&mut *out, &as_create(&user)),
+                Shape::User => terminal::write_json(&mut *out, &user),
+                Shape::Create => terminal::write_json(&mut *out, &as_create(&user)),
             }
-            .map_err(|e| write_err(e.into()))?;
-            out.write_all(b"\n").map_err(write_err)?;
+            .map_err(write_err)?;
             n += 1;
             last_id = Some(user.id);
             progress.inc(1);
@@ -228,7 +228,7 @@ pub(crate) async fn run_export(args: ExportArgs) -> CliResult<()> {
     let progress = Progress::new(show, total, &clerk, args.connect.quota_rps());
     let n = match &args.out {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            let file = clerk_migrate::files::create_private(path)
                 .map_err(|e| CliError::usage(format!("cannot create {}: {e}", path.display())))?;
             let mut out = BufWriter::with_capacity(256 * 1024, file);
             export_to(
@@ -276,9 +276,9 @@ pub(crate) async fn run_export(args: ExportArgs) -> CliResult<()> {
         )
     };
     if args.out.is_some() {
-        println!("{text}");
+        say!("{text}");
     } else {
-        eprintln!("{text}");
+        tell!("{text}");
     }
     Ok(())
 }
@@ -291,9 +291,9 @@ pub(crate) async fn run_count(args: CountArgs) -> CliResult<()> {
         .await
         .map_err(|e| CliError::failure(format!("count failed: {e}")))?;
     if args.output.json {
-        println!("{}", json!({"total_count": n}));
+        say!("{}", json!({"total_count": n}));
     } else {
-        println!("{n}");
+        say!("{n}");
     }
     Ok(())
 }

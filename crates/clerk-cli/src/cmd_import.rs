@@ -13,6 +13,7 @@ use crate::args::{ConnectArgs, OutputArgs};
 use crate::input::{self, Format, Record};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, thousands};
+use crate::terminal::{say, tell};
 use crate::validate::{Problem, Validator};
 use crate::{CliError, CliResult};
 use clerk_migrate::import::{self, Item, Options, Summary};
@@ -167,10 +168,10 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
     let problem_count = prepared.problems.len();
     if !json {
         for p in prepared.problems.iter().take(200) {
-            eprintln!("{p}");
+            tell!("{p}");
         }
         if problem_count > 200 {
-            eprintln!("… and {} more problems", problem_count - 200);
+            tell!("… and {} more problems", problem_count - 200);
         }
     }
     let invalid_records = prepared.invalid.len() + prepared.unreadable;
@@ -181,13 +182,13 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
                 .iter()
                 .map(|p| json!({"line": p.line, "field": p.field, "message": p.message}))
                 .collect();
-            println!(
+            say!(
                 "{}",
                 json!({"format": format.to_string(), "records": prepared.total + prepared.unreadable,
                        "valid": prepared.items.len(), "invalid": invalid_records, "problems": problems})
             );
         } else {
-            println!(
+            say!(
                 "{}: {} records ({format}), {} valid, {} with problems; nothing sent (dry run)",
                 args.file.display(),
                 thousands((prepared.total + prepared.unreadable) as u64),
@@ -314,7 +315,7 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
 
 /// Writes the failed records' bodies, in input order, as JSON Lines.
 fn write_failed(path: &Path, failed: &[(usize, &Value)]) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::new(clerk_migrate::files::create_private(path)?);
     for (_, body) in failed {
         serde_json::to_writer(&mut out, body)?;
         out.write_all(b"\n")?;
@@ -358,32 +359,32 @@ fn print_summary(
             "checkpoint": checkpoint.display().to_string(),
             "failed_file": failed_file.map(|p| p.display().to_string()),
         });
-        println!("{out}");
+        say!("{out}");
         return;
     }
-    println!("imported {} in {}", args.file.display(), human(s.wall));
-    println!("  created          {:>10}", thousands(s.created as u64));
-    println!(
+    say!("imported {} in {}", args.file.display(), human(s.wall));
+    say!("  created          {:>10}", thousands(s.created as u64));
+    say!(
         "  already present  {:>10}",
         thousands(s.already_present as u64)
     );
-    println!("  failed           {:>10}", thousands(s.failed as u64));
+    say!("  failed           {:>10}", thousands(s.failed as u64));
     for (code, n) in &by_code {
-        println!("    {code}: {}", thousands(*n as u64));
+        say!("    {code}: {}", thousands(*n as u64));
     }
     if s.skipped > 0 {
-        println!(
+        say!(
             "  done before      {:>10}  (skipped, per the checkpoint)",
             thousands(s.skipped as u64)
         );
     }
     if args.skip_invalid && invalid > 0 {
-        println!(
+        say!(
             "  invalid          {:>10}  (not sent)",
             thousands(invalid as u64)
         );
     }
-    println!(
+    say!(
         "requests {} · retries {} · 429s {} · reconciliation lookups {}",
         thousands(s.requests),
         thousands(s.retries),
@@ -391,25 +392,25 @@ fn print_summary(
         thousands(s.lookups)
     );
     match quota_rps {
-        _ if s.requests == 0 => println!("rate: no request sent"),
+        _ if s.requests == 0 => say!("rate: no request sent"),
         // The limiter's small burst lets a run shorter than one quota window go
         // faster than the average rate; no window ever holds more than the quota.
-        Some(q) if achieved > q => println!(
-            "rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window"
-        ),
-        Some(q) => println!(
+        Some(q) if achieved > q => {
+            say!("rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window")
+        }
+        Some(q) => say!(
             "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
             100.0 * achieved / q
         ),
-        None => println!("rate {achieved:.1} req/s (no rate limit)"),
+        None => say!("rate {achieved:.1} req/s (no rate limit)"),
     }
-    println!("request latency p50 {p50_ms:.1} ms · p99 {p99_ms:.1} ms");
+    say!("request latency p50 {p50_ms:.1} ms · p99 {p99_ms:.1} ms");
     for f in s.failures.iter().take(20) {
-        println!("  line {}: {}", f.line, f.message);
+        say!("  line {}: {}", f.line, f.message);
     }
-    println!("checkpoint {}", checkpoint.display());
+    say!("checkpoint {}", checkpoint.display());
     if let Some(path) = failed_file {
-        println!(
+        say!(
             "failed records written to {} (fix them and import that file)",
             path.display()
         );

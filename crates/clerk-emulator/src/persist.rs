@@ -297,7 +297,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         crate::ids::random_hex(4)
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // TOTP secrets and backup codes: readable by the owner only.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

@@ -123,7 +123,7 @@ pub struct JournalWriter {
 impl JournalWriter {
     /// Opens (creating it if needed) the journal for appending.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = crate::files::append_private(path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = thread::Builder::new()
             .name("clerk-journal".into())

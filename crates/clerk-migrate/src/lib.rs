@@ -6,6 +6,7 @@
 //! - [`journal`]: the checkpoint journal, append-only JSON Lines made durable
 //!   (group-committed `fsync`) before an outcome counts, read back on a rerun;
 //! - [`shard`]: `K/N`, which records one of N processes sharing an input takes;
+//! - [`files`]: files of users' data, readable by their owner only;
 //! - [`import`]: the create loop — a bounded pool of workers sharing one
 //!   rate-limited [`clerk_tower::Clerk`], reconciling every ambiguous create by
 //!   looking the record up instead of creating it twice;
@@ -40,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod files;
 pub mod import;
 pub mod journal;
 pub mod record;

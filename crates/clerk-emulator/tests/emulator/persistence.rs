@@ -156,6 +156,15 @@ async fn state_file_survives_a_restart_and_holds_no_secret() {
         !text.contains("sk_live_persisted_key"),
         "the secret key must not be written"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "TOTP secrets and digests: owner only, got {mode:o}"
+        );
+    }
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)
