@@ -8,6 +8,8 @@
 //! CLERK_BENCH_INPUT_RECORDS=500000 cargo bench -p clerk-cli --bench input_formats
 //! ```
 
+#![allow(clippy::disallowed_macros)] // prints its own figures, no server text
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

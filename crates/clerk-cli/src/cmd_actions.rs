@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use crate::args::{ConnectArgs, IdsArgs, OutputArgs};
 use crate::progress::{self, Progress};
 use crate::report::{human, thousands};
+use crate::terminal::say;
 use crate::{CliError, CliResult};
 
 /// Clerk's bulk ban/unban take 1 to 50 ids.
@@ -207,14 +208,14 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
     if args.output.json {
         let by_code: BTreeMap<&String, usize> =
             failures.iter().map(|(k, v)| (k, v.len())).collect();
-        println!(
+        say!(
             "{}",
             json!({"action": action.name(), "ids": ids.len(), "done": done, "failed": failed,
                    "failed_by_code": by_code, "failed_ids": failures, "requests": m.attempts,
                    "retries": m.retries, "http_429": m.rate_limited, "wall_s": wall.as_secs_f64()})
         );
     } else {
-        println!(
+        say!(
             "{}: {} of {} users in {}",
             action.name(),
             thousands(done as u64),
@@ -223,13 +224,13 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
         );
         for (code, ids) in &failures {
             let sample: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
-            println!(
+            say!(
                 "  failed ({code}): {} e.g. {}",
                 thousands(ids.len() as u64),
                 sample.join(", ")
             );
         }
-        println!(
+        say!(
             "requests {} · retries {} · 429s {}",
             thousands(m.attempts),
             thousands(m.retries),

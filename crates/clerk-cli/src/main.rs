@@ -13,6 +13,7 @@ mod progress;
 mod redis_server;
 mod report;
 mod synth;
+mod terminal;
 mod validate;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cmd_actions::{Action, ActionArgs};
+use crate::terminal::tell;
 
 /// Bulk operations on Clerk users that lose nothing and never exceed the rate limit.
 #[derive(Parser, Debug)]
@@ -118,7 +120,9 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colours only on a terminal: a log file gets plain text.
     let _ = tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
@@ -251,7 +255,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            eprintln!("clerk-users: cannot start the async runtime: {err}");
+            tell!("clerk-users: cannot start the async runtime: {err}");
             return ExitCode::from(1);
         }
     };
@@ -259,7 +263,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if let Some(message) = err.message {
-                eprintln!("clerk-users: {message}");
+                tell!("clerk-users: {message}");
             }
             ExitCode::from(err.code)
         }

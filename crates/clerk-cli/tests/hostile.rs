@@ -166,3 +166,204 @@ async fn heavy_and_deeply_nested_users_export_whole_in_adapted_pages() {
     }
     emu.shutdown().await.unwrap();
 }
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_holding_passwords_and_users_are_owner_only() {
+    let emu = emulator().await;
+    let dir = temp_dir("modes");
+    let input = dir.join("users.jsonl");
+    // Valid for the client; the emulator refuses a breached password, so the record
+    // and its password go to the failed-records file.
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"external_id":"ok-1","email_address":["ok1@example.com"],"password":"correct-horse-battery"}"#,
+            "\n",
+            r#"{"external_id":"pwned-1","email_address":["pwned1@example.com"],"password":"password123"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    // A failed file left by an older version, world-readable: narrowed too.
+    let failed = dir.join("users.jsonl.failed.jsonl");
+    std::fs::write(&failed, "").unwrap();
+    std::fs::set_permissions(&failed, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = run(at(
+        &emu.base_url(),
+        &["import", &path_arg(&input), "--json"],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&failed)
+            .unwrap()
+            .contains("password123")
+    );
+    assert_eq!(mode(&failed), 0o600, "failed records hold passwords");
+    assert_eq!(
+        mode(&dir.join("users.jsonl.checkpoint.jsonl")),
+        0o600,
+        "checkpoint"
+    );
+    let exported = dir.join("export.jsonl");
+    let out = run(at(
+        &emu.base_url(),
+        &["export", "--out", &path_arg(&exported)],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&exported), 0o600, "exports hold private metadata");
+    emu.shutdown().await.unwrap();
+}
+
+/// A server on 127.0.0.1 that answers every request with `status` and `body`
+/// for at most `requests` requests.
+async fn hostile_server(status: u16, body: &'static str, requests: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..requests {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                // Read the head (and any small body) before answering.
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+/// No byte that would act on a terminal: ESC, BEL, CR, the C1 controls, bidi overrides.
+fn assert_inert(what: &str, bytes: &[u8]) {
+    let shown = text(bytes);
+    let active: Vec<char> = shown
+        .chars()
+        .filter(|c| {
+            (c.is_control() && *c != '\n' && *c != '\t')
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(active.is_empty(), "{what} prints {active:?}: {shown:?}");
+}
+
+const HOSTILE_ERROR: &str = r#"{"errors":[{"code":"form_\u001b[2Jbad","message":"\u001b]0;pwned\u0007 nope\r","long_message":"\u009b31m\u202etxt.exe","meta":{}}],"clerk_trace_id":"tr\u001b[5mace"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_from_a_server_or_a_file_are_printed_inert() {
+    let url = hostile_server(422, HOSTILE_ERROR, 64).await;
+    // An error from the server, in text and as JSON.
+    for json in [false, true] {
+        let mut rest = vec!["count", "-vvv"];
+        if json {
+            rest.push("--json");
+        }
+        let out = run(at(&url, &rest)).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert_inert("count", &out.stdout);
+        assert_inert("count", &out.stderr);
+        assert!(
+            text(&out.stderr).contains("\\u001b"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // A create the server refuses: its code and message in the import report.
+    let dir = temp_dir("escapes");
+    let input = dir.join("users.jsonl");
+    std::fs::write(
+        &input,
+        "{\"external_id\":\"e-1\",\"first_name\":\"A\\u009b2J\",\"email_address\":[\"e1@example.com\"]}\n",
+    )
+    .unwrap();
+    let out = run(at(
+        &url,
+        &["import", &path_arg(&input), "--max-attempts", "1"],
+    ))
+    .await;
+    assert_inert("import report", &out.stdout);
+    assert_inert("import report", &out.stderr);
+    assert!(
+        text(&out.stdout).contains("form_\\u001b[2Jbad"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Values quoted from an input file in validation messages.
+    std::fs::write(
+        &input,
+        "{\"external_id\":\"e-1\",\"email_address\":[\"\\u001b]0;x\\u0007@example\"],\"\\u001b[2Jfield\":1}\nnot json \u{1b}[2J\u{9b}\n",
+    )
+    .unwrap();
+    let out = run(vec!["import".into(), path_arg(&input), "--dry-run".into()]).await;
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown field"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_inert("validation", &out.stdout);
+    assert_inert("validation", &out.stderr);
+
+    // Exported users with control characters in their fields: the same JSON, inert.
+    let emu = emulator().await;
+    client(&emu)
+        .users()
+        .create(
+            CreateUser::new()
+                .first_name("Eve\u{9b}2J\u{7f}\u{202e}")
+                .external_id("eve"),
+        )
+        .await
+        .unwrap();
+    let out = run(at(&emu.base_url(), &["export"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_inert("export", &out.stdout);
+    let user: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(user["first_name"], "Eve\u{9b}2J\u{7f}\u{202e}");
+    emu.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_that_does_not_parse_is_never_echoed_with_its_credentials() {
+    for url in [
+        "https://admin:sk_live_PASSWORD@ho st/v1",
+        "http s://admin:sk_live_PASSWORD@x/v1",
+        "https://x/v1?token=sk_live_PASSWORD",
+    ] {
+        let out = run(vec![
+            "--api-url".into(),
+            url.into(),
+            "--secret-key".into(),
+            KEY.into(),
+            "count".into(),
+        ])
+        .await;
+        assert_ne!(out.status.code(), Some(0), "{url}");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("PASSWORD"), "{url}: {all}");
+        assert!(all.contains("base URL"), "{url}: says what is wrong: {all}");
+    }
+}
