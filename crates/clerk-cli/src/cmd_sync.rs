@@ -18,6 +18,7 @@ use crate::cmd_import::{prepare, sibling};
 use crate::input::{self, Format};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, thousands};
+use crate::terminal::{say, tell};
 use crate::{CliError, CliResult};
 
 /// How records are matched to Clerk users.
@@ -145,7 +146,7 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     if !prepared.problems.is_empty() {
         if !json {
             for p in prepared.problems.iter().take(200) {
-                eprintln!("{p}");
+                tell!("{p}");
             }
         }
         // A record left out would read as "missing" and could be banned or deleted.
@@ -181,9 +182,9 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
 
     if args.dry_run || limits.is_err() {
         if json {
-            println!("{}", plan_json(&args, &plan, None, limits.as_ref().err()));
+            say!("{}", plan_json(&args, &plan, None, limits.as_ref().err()));
         } else if limits.is_ok() {
-            println!(
+            say!(
                 "dry run: nothing sent ({} writes planned)",
                 thousands(plan.writes())
             );
@@ -221,7 +222,7 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
         out["quota_rps"] = json!(quota_rps);
         out["p50_ms"] = json!(p50_ms);
         out["p99_ms"] = json!(p99_ms);
-        println!("{out}");
+        say!("{out}");
     } else {
         print_report(&report, plan_requests, wall, achieved, quota_rps);
     }
@@ -276,7 +277,7 @@ fn change_text(c: &FieldChange) -> String {
 
 fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
     let s = &plan.state;
-    println!(
+    say!(
         "sync {}: {} records · key {} · missing users: {} · metadata {}",
         args.file.display(),
         thousands(plan.records as u64),
@@ -291,14 +292,14 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
         format!(" (instance: {} users)", thousands(n))
     });
     match s.estimate {
-        Some((export, lookups)) => println!(
+        Some((export, lookups)) => say!(
             "  state read by {}: {}{instance}; a full export takes {}, key lookups {} (+1 count)",
             s.strategy,
             requests(s.requests),
             thousands(export),
             thousands(lookups)
         ),
-        None => println!(
+        None => say!(
             "  state read by {} (needed to find the missing users): {}{instance}",
             s.strategy,
             requests(s.requests)
@@ -322,34 +323,34 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
             note
         }
     };
-    println!("  create     {:>10}", thousands(plan.creates.len() as u64));
-    println!("  update     {:>10}", thousands(plan.updates.len() as u64));
-    println!("  unchanged  {:>10}", thousands(plan.unchanged as u64));
-    println!(
+    say!("  create     {:>10}", thousands(plan.creates.len() as u64));
+    say!("  update     {:>10}", thousands(plan.updates.len() as u64));
+    say!("  unchanged  {:>10}", thousands(plan.unchanged as u64));
+    say!(
         "  missing    {:>10}  {missing_note}",
         thousands((plan.missing.len() + plan.missing_untouched) as u64)
     );
-    println!(
+    say!(
         "  conflicts  {:>10}",
         thousands(plan.conflicts.len() as u64)
     );
     for c in plan.conflicts.iter().take(first) {
-        println!("    line {}: {}", c.line, c.message);
+        say!("    line {}: {}", c.line, c.message);
     }
-    println!("  writes planned {}", thousands(plan.writes()));
+    say!("  writes planned {}", thousands(plan.writes()));
     for (update, changes) in plan.first_changes(first) {
-        println!(
+        say!(
             "  line {} ({}, {}):",
             update.line,
             shown(Some(&Value::String(update.key.clone()))),
             update.user_id
         );
         for c in changes {
-            println!("    {}", change_text(c));
+            say!("    {}", change_text(c));
         }
     }
     if plan.updates.len() > first {
-        println!("  … and {} more updates", plan.updates.len() - first);
+        say!("  … and {} more updates", plan.updates.len() - first);
     }
 }
 
@@ -450,12 +451,12 @@ fn print_report(
     achieved: f64,
     quota_rps: Option<f64>,
 ) {
-    println!(
+    say!(
         "applied in {} (plan and apply {})",
         human(r.wall),
         human(wall)
     );
-    println!(
+    say!(
         "  created {} · already present {} · updated {} · unbanned {} · banned {} · deleted {} · failed {}",
         thousands(r.created as u64),
         thousands(r.already_present as u64),
@@ -466,23 +467,23 @@ fn print_report(
         thousands(r.failures.len() as u64)
     );
     if r.created_before > 0 {
-        println!(
+        say!(
             "  created by the interrupted run {}  (per the checkpoint)",
             thousands(r.created_before as u64)
         );
     }
     for ((action, code), n) in r.failed_by_code() {
-        println!("    {action} {code}: {}", thousands(n as u64));
+        say!("    {action} {code}: {}", thousands(n as u64));
     }
     for f in r.failures.iter().take(20) {
-        println!(
+        say!(
             "  {} line {}: {}",
             f.action,
             f.line,
             shown(Some(&Value::String(f.message.clone())))
         );
     }
-    println!(
+    say!(
         "requests: plan {} reads · apply {} writes + {} reconciliation lookups ({} attempts, {} retries, {} × 429)",
         thousands(plan_requests),
         thousands(r.writes),
@@ -491,20 +492,20 @@ fn print_report(
         thousands(r.retries),
         thousands(r.http_429)
     );
-    println!(
+    say!(
         "per-user limited writes {}, at most {} to one user (Clerk allows 10 per 10 s per user)",
         thousands(r.per_user_writes),
         r.max_writes_per_user
     );
     match quota_rps {
-        _ if plan_requests + r.requests == 0 => println!("rate: no request sent"),
-        Some(q) if achieved > q => println!(
-            "rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window"
-        ),
-        Some(q) => println!(
+        _ if plan_requests + r.requests == 0 => say!("rate: no request sent"),
+        Some(q) if achieved > q => {
+            say!("rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window")
+        }
+        Some(q) => say!(
             "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
             100.0 * achieved / q
         ),
-        None => println!("rate {achieved:.1} req/s (no rate limit)"),
+        None => say!("rate {achieved:.1} req/s (no rate limit)"),
     }
 }
