@@ -33,6 +33,7 @@ use crate::cmd_bench::{
 };
 use crate::redis_server::RedisServer;
 use crate::report::{Latencies, human, thousands};
+use crate::terminal::say;
 use crate::{CliError, CliResult};
 
 /// The hidden `bench-worker` subcommand: one worker of `bench --workers`.
@@ -104,7 +105,7 @@ pub(crate) async fn run_worker(args: WorkerArgs) -> CliResult<()> {
         map.insert("fallback_grants".into(), json!(snapshot.fallback_grants));
         map.insert("workers_seen".into(), json!(snapshot.workers_seen));
     }
-    println!("{report}");
+    say!("{report}");
     Ok(())
 }
 
@@ -376,7 +377,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         "per_user": per_user, "per_worker": reports, "broken_workers": broken,
     });
     if args.json {
-        println!("{out}");
+        say!("{out}");
     } else {
         print_text(&args, &out, quota, &verify_text);
     }
@@ -435,36 +436,36 @@ fn per_user_figures(reports: &[Value]) -> Value {
 fn print_text(args: &BenchArgs, out: &Value, quota: Quota, verify_text: &str) {
     let n = |k: &str| out.get(k).and_then(Value::as_u64).unwrap_or(0);
     let f = |k: &str| out.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-    println!(
+    say!(
         "clerk-users bench: {} worker processes sharing one quota through Redis ({})",
         args.workers,
         out["workload"].as_str().unwrap_or("")
     );
-    println!(
+    say!(
         "  quota {}/{}s · concurrency {} per worker",
         quota.requests(),
         quota.window().as_secs_f64(),
         args.concurrency
     );
-    println!(
+    say!(
         "  created {} · already present {} · failed {}",
         thousands(n("created")),
         thousands(n("already_present")),
         thousands(n("failed"))
     );
-    println!(
+    say!(
         "  verified on the server: lost {} · duplicated {} ({verify_text})",
         n("lost"),
         n("duplicated")
     );
-    println!(
+    say!(
         "  requests {} · retries {} · 429s {} · reconciliation lookups {}",
         thousands(n("requests")),
         thousands(n("retries")),
         thousands(n("http_429")),
         thousands(n("lookups"))
     );
-    println!(
+    say!(
         "  wall {} · {:.1} req/s of {:.0} req/s quota · aggregate utilization {:.1} %",
         human(Duration::from_secs_f64(f("wall_s"))),
         f("achieved_rps"),
@@ -472,13 +473,13 @@ fn print_text(args: &BenchArgs, out: &Value, quota: Quota, verify_text: &str) {
         100.0 * f("utilization")
     );
     if let Some(w) = out.get("max_window_requests").and_then(Value::as_u64) {
-        println!(
+        say!(
             "  worst window on the server: {w} requests (limit {})",
             quota.requests()
         );
     }
     if let Some(p) = out.get("per_user").filter(|p| !p.is_null()) {
-        println!(
+        say!(
             "  one user: {} updates · worst 10 s window {} (limit {}) · utilization {:.1} %",
             p["updates"],
             p["worst_window"],
@@ -487,7 +488,7 @@ fn print_text(args: &BenchArgs, out: &Value, quota: Quota, verify_text: &str) {
         );
     }
     if n("failovers") > 0 {
-        println!(
+        say!(
             "  Redis fall-backs {} · grants on the local shares {}",
             n("failovers"),
             n("fallback_grants")
@@ -495,7 +496,7 @@ fn print_text(args: &BenchArgs, out: &Value, quota: Quota, verify_text: &str) {
     }
     if let Some(workers) = out.get("per_worker").and_then(Value::as_array) {
         for w in workers {
-            println!(
+            say!(
                 "    worker {}: {} requests · {} 429s · {} · p50 {:.1} ms · p99 {:.1} ms",
                 w["shard"].as_str().unwrap_or("?"),
                 w["requests"],
