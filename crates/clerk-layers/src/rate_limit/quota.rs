@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clerk_core::{Error, InstanceType, SecretKey};
@@ -242,6 +243,57 @@ impl Quota {
     }
 }
 
+impl FromStr for Quota {
+    type Err = Error;
+
+    /// `N/W`: at most `N` requests in any window `W`, written as a whole number of `ms`, `s`
+    /// or `m` (`min`): `1000/10s`, `300/1s`, `50/500ms`, `6000/1m`. A window without a unit
+    /// is in seconds, and `100/s` is `100/1s`. The same checks as [`Quota::new`] apply.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use clerk_layers::rate_limit::Quota;
+    ///
+    /// let quota: Quota = "1000/10s".parse()?;
+    /// assert_eq!(quota, Quota::production());
+    /// assert_eq!("50/500ms".parse::<Quota>()?.window(), Duration::from_millis(500));
+    /// assert!("fast".parse::<Quota>().is_err());
+    /// # Ok::<(), clerk_core::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            Error::invalid_request(format!(
+                "invalid quota {:?}: expected `N/W` such as `1000/10s`, `300/1s` or `50/500ms`",
+                s.chars().take(64).collect::<String>()
+            ))
+        };
+        let (n, w) = s.trim().split_once('/').ok_or_else(bad)?;
+        let n = n.trim();
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let requests: u32 = n.parse().map_err(|_| bad())?;
+        let w = w.trim();
+        let split = w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len());
+        let (count, unit) = w.split_at(split);
+        let count: u64 = if count.is_empty() {
+            1
+        } else {
+            count.parse().map_err(|_| bad())?
+        };
+        let window = match unit {
+            "ms" => Duration::from_millis(count),
+            "" | "s" => Duration::from_secs(count),
+            "m" | "min" => Duration::from_secs(count.checked_mul(60).ok_or_else(bad)?),
+            _ => return Err(bad()),
+        };
+        if window.is_zero() {
+            return Err(bad());
+        }
+        Quota::new(requests, window)
+    }
+}
+
 impl Default for Quota {
     /// The development preset, the safe choice when the instance type is unknown.
     fn default() -> Self {
@@ -268,6 +320,39 @@ mod tests {
 
     fn worst_closed_window(q: &Quota, window: Duration) -> u128 {
         u128::from(q.burst()) + window.as_nanos() / q.period().as_nanos()
+    }
+
+    #[test]
+    fn parses_n_per_window() {
+        let parse = |s: &str| s.parse::<Quota>().map(|q| (q.requests(), q.window()));
+        assert_eq!(parse("1000/10s").unwrap(), (1000, Duration::from_secs(10)));
+        assert_eq!(parse(" 100/10 ").unwrap(), (100, Duration::from_secs(10)));
+        assert_eq!(parse("300/s").unwrap(), (300, Duration::from_secs(1)));
+        assert_eq!(parse("50/500ms").unwrap(), (50, Duration::from_millis(500)));
+        assert_eq!(parse("6000/1m").unwrap(), (6000, Duration::from_secs(60)));
+        assert_eq!(parse("10/2min").unwrap(), (10, Duration::from_secs(120)));
+        assert_eq!("1000/10s".parse::<Quota>().unwrap(), Quota::production());
+        for bad in [
+            "",
+            "off",
+            "fast",
+            "1000",
+            "/10s",
+            "0/10s",
+            "-5/10s",
+            "+5/10s",
+            "10/0s",
+            "10/10h",
+            "10/1.5s",
+            "1000000000/1ms",
+            "99999999999/10s",
+            "10/99999999999999999999m",
+        ] {
+            let err = bad.parse::<Quota>().unwrap_err();
+            assert!(err.is_invalid_request(), "{bad:?}: {err}");
+        }
+        let err = "fast".parse::<Quota>().unwrap_err().to_string();
+        assert!(err.contains("1000/10s"), "{err}");
     }
 
     #[test]
