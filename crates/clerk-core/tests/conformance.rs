@@ -400,6 +400,35 @@ fn body_field_lists_are_the_specs() {
     }
 }
 
+#[test]
+fn create_user_field_kinds_are_the_specs_types() {
+    let schema = clerk_spec::operation("CreateUser")
+        .unwrap()
+        .request_body_schema
+        .unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    for (name, kind) in CreateUser::FIELD_KINDS {
+        let mut property = properties[*name].clone();
+        if let Some(reference) = property.get("$ref").and_then(Value::as_str) {
+            let component = reference.rsplit('/').next().unwrap();
+            property = clerk_spec::component_schema(component).unwrap();
+        }
+        let ty = property.get("type").and_then(Value::as_str);
+        let items = property.pointer("/items/type").and_then(Value::as_str);
+        let spec_kind = match (ty, items) {
+            (Some("string"), _) => FieldKind::String,
+            (Some("array"), Some("string")) => FieldKind::StringList,
+            (Some("boolean"), _) => FieldKind::Bool,
+            (Some("integer"), _) => FieldKind::Integer,
+            (Some("object"), _) => FieldKind::Object,
+            other => panic!("{name}: unexpected spec type {other:?}"),
+        };
+        assert_eq!(*kind, spec_kind, "{name}");
+    }
+    let names: Vec<&str> = CreateUser::FIELD_KINDS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, CreateUser::FIELDS);
+}
+
 // ---------------------------------------------------------------------------
 // Responses
 

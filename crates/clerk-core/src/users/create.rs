@@ -3,6 +3,7 @@ use std::fmt;
 use http::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::fields::{self, FieldKind};
 use super::redacted;
 use crate::models::{IdentificationStatus, Metadata, null_as_default};
 use crate::wire::{self, PathBuilder, Payload};
@@ -185,38 +186,43 @@ pub struct CreateUser {
 }
 
 impl CreateUser {
+    /// The body's fields as the spec spells them, each with its JSON type.
+    pub const FIELD_KINDS: &'static [(&'static str, FieldKind)] = &Self::FIELD_TABLE;
+
     /// The body's field names, as the spec spells them.
-    pub const FIELDS: &'static [&'static str] = &[
-        "external_id",
-        "first_name",
-        "last_name",
-        "locale",
-        "email_address",
-        "email_address_identification_status",
-        "phone_number",
-        "phone_number_identification_status",
-        "web3_wallet",
-        "username",
-        "password",
-        "password_digest",
-        "password_hasher",
-        "skip_password_checks",
-        "skip_password_requirement",
-        "totp_secret",
-        "backup_codes",
-        "public_metadata",
-        "private_metadata",
-        "unsafe_metadata",
-        "delete_self_enabled",
-        "legal_accepted_at",
-        "skip_legal_checks",
-        "skip_user_requirement",
-        "create_organization_enabled",
-        "create_organizations_limit",
-        "created_at",
-        "bypass_client_trust",
-        "banned",
-        "locked",
+    pub const FIELDS: &'static [&'static str] = &fields::names(&Self::FIELD_TABLE);
+
+    const FIELD_TABLE: [(&'static str, FieldKind); 30] = [
+        ("external_id", FieldKind::String),
+        ("first_name", FieldKind::String),
+        ("last_name", FieldKind::String),
+        ("locale", FieldKind::String),
+        ("email_address", FieldKind::StringList),
+        ("email_address_identification_status", FieldKind::StringList),
+        ("phone_number", FieldKind::StringList),
+        ("phone_number_identification_status", FieldKind::StringList),
+        ("web3_wallet", FieldKind::StringList),
+        ("username", FieldKind::String),
+        ("password", FieldKind::String),
+        ("password_digest", FieldKind::String),
+        ("password_hasher", FieldKind::String),
+        ("skip_password_checks", FieldKind::Bool),
+        ("skip_password_requirement", FieldKind::Bool),
+        ("totp_secret", FieldKind::String),
+        ("backup_codes", FieldKind::StringList),
+        ("public_metadata", FieldKind::Object),
+        ("private_metadata", FieldKind::Object),
+        ("unsafe_metadata", FieldKind::Object),
+        ("delete_self_enabled", FieldKind::Bool),
+        ("legal_accepted_at", FieldKind::String),
+        ("skip_legal_checks", FieldKind::Bool),
+        ("skip_user_requirement", FieldKind::Bool),
+        ("create_organization_enabled", FieldKind::Bool),
+        ("create_organizations_limit", FieldKind::Integer),
+        ("created_at", FieldKind::String),
+        ("bypass_client_trust", FieldKind::Bool),
+        ("banned", FieldKind::Bool),
+        ("locked", FieldKind::Bool),
     ];
 
     /// An empty body: every field left to the server.

@@ -55,6 +55,7 @@
 mod billing;
 mod bulk;
 mod create;
+mod fields;
 mod list;
 mod oauth;
 mod organizations;
@@ -68,6 +69,7 @@ mod verify;
 pub use billing::AdjustBillingCreditBalance;
 pub use bulk::{BanUsers, UnbanUsers};
 pub use create::CreateUser;
+pub use fields::FieldKind;
 pub use list::{CountUsers, ListUsers, SortDirection, UserFilter, UserOrderBy, UserOrderField};
 pub use oauth::GetOAuthAccessTokens;
 pub use organizations::{
