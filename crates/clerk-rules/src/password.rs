@@ -1,5 +1,10 @@
 //! Clerk's password policy for a plain `password`, unless `skip_password_checks` is set: at
 //! least 8 characters, at most 72 bytes (bcrypt's input limit), and not a breached password.
+//!
+//! The lengths are a rule anyone can apply ([`check_length`]). The breach check stands for
+//! Clerk's lookup in a breach database, which no client can reproduce: the emulator applies
+//! it to a short list of the commonest breached passwords ([`check`]); an importer leaves it
+//! to the server.
 
 use crate::Rejection;
 
@@ -26,13 +31,32 @@ const BREACHED: &[&str] = &[
     "00000000",
 ];
 
-/// Checks a plain password against the policy. The rejection never repeats the password.
+/// Checks a plain password against the whole policy, breach list included, as the server
+/// does. The rejection never repeats the password.
 ///
 /// # Errors
 ///
 /// Clerk's `form_password_length_too_short`, `form_password_length_too_long` or
 /// `form_password_pwned`, on `password`.
 pub fn check(password: &str) -> Result<(), Rejection> {
+    check_length(password)?;
+    if BREACHED.contains(&password.to_lowercase().as_str()) {
+        return Err(Rejection::new(
+            "form_password_pwned",
+            "password",
+            "Password has been found in an online data breach.",
+            "This password has been found as part of a breach and can not be used, please try another password instead.",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the lengths only: at least [`MIN_CHARS`] characters, at most [`MAX_BYTES`] bytes.
+///
+/// # Errors
+///
+/// Clerk's `form_password_length_too_short` or `form_password_length_too_long`.
+pub fn check_length(password: &str) -> Result<(), Rejection> {
     if password.chars().count() < MIN_CHARS {
         const TEXT: &str = "Passwords must be 8 characters or more.";
         return Err(Rejection::new(
@@ -49,14 +73,6 @@ pub fn check(password: &str) -> Result<(), Rejection> {
             "password",
             TEXT,
             TEXT,
-        ));
-    }
-    if BREACHED.contains(&password.to_lowercase().as_str()) {
-        return Err(Rejection::new(
-            "form_password_pwned",
-            "password",
-            "Password has been found in an online data breach.",
-            "This password has been found as part of a breach and can not be used, please try another password instead.",
         ));
     }
     Ok(())
@@ -84,6 +100,8 @@ mod tests {
             check("Password123").unwrap_err().code(),
             "form_password_pwned"
         );
+        assert_eq!(check_length("Password123"), Ok(()));
+        assert!(check_length("short").is_err());
         let err = check("Password123").unwrap_err();
         assert!(!err.to_string().contains("Password123"));
     }

@@ -38,10 +38,11 @@
 //! rounds ≤ 2^24, scrypt N ≤ 2^20 with 128·N·r ≤ 256 MiB and p ≤ 16, argon2 m ≤ 256 MiB,
 //! t ≤ 32 and m·t ≤ 2 GiB of block passes. A digest over a cap is invalid, like a malformed one.
 //!
-//! The module is in three parts: this one is the API, `parse` takes each hasher's digest
-//! form apart (and enforces the caps) without hashing anything, and `verify` (the `verify`
-//! feature) recomputes a digest from a password.
+//! The module is in parts: this one is the API, `parse` takes each hasher's digest form apart
+//! (and enforces the caps) without hashing anything, `memory_hard` does so for scrypt and
+//! argon2, and `verify` (the `verify` feature) recomputes a digest from a password.
 
+mod memory_hard;
 mod parse;
 #[cfg(feature = "verify")]
 mod verify;

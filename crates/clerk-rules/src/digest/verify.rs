@@ -9,9 +9,8 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 use super::DigestError;
-use super::parse::{
-    Argon2Algorithm, Argon2Params, Argon2Version, PHPASS_ITOA64, Parsed, Prf, ScryptParams,
-};
+use super::memory_hard::{Argon2Algorithm, Argon2Params, Argon2Version, ScryptParams};
+use super::parse::{PHPASS_ITOA64, Parsed, Prf};
 
 impl Parsed<'_> {
     pub(super) fn verify(&self, password: &[u8], hasher: &str) -> Result<bool, DigestError> {
