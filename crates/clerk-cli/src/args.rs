@@ -105,7 +105,8 @@ pub(crate) struct OutputArgs {
     pub(crate) verbose: u8,
 }
 
-/// The ids of [`ConnectArgs`]' flags, as clap names them.
+/// The ids of [`ConnectArgs`]' flags, as clap names them (refused before `emulator`).
+#[cfg(feature = "emulator")]
 pub(crate) const CONNECT_FLAGS: &[&str] = &[
     "api_url",
     "secret_key",
@@ -203,6 +204,7 @@ impl RateSpec {
     }
 
     /// The same limit for the embedded emulator.
+    #[cfg(feature = "emulator")]
     pub(crate) fn emulator(self) -> clerk_emulator::RateLimit {
         match self {
             Self::Off => clerk_emulator::RateLimit::Off,
@@ -213,20 +215,21 @@ impl RateSpec {
     }
 }
 
+/// `--rate-limit`: `off`, or a quota `N/W` as [`Quota`] reads it (`1000/10s`).
 pub(crate) fn parse_rate(s: &str) -> Result<RateSpec, String> {
-    match s
-        .parse::<clerk_emulator::RateLimit>()
-        .map_err(|e| e.to_string())?
-    {
-        clerk_emulator::RateLimit::Off => Ok(RateSpec::Off),
-        clerk_emulator::RateLimit::Fixed { requests, window } => {
-            Quota::new(requests, window).map_err(|e| e.to_string())?;
-            Ok(RateSpec::Fixed { requests, window })
-        }
-        _ => Err(format!(
-            "invalid rate limit {s:?}: expected `N/Ws` such as `1000/10s`, or `off`"
-        )),
+    if matches!(s.trim(), "off" | "none") {
+        return Ok(RateSpec::Off);
     }
+    let quota: Quota = s.parse().map_err(|_| {
+        format!(
+            "invalid rate limit {:?}: expected `N/Ws` such as `1000/10s`, or `off`",
+            s.chars().take(64).collect::<String>()
+        )
+    })?;
+    Ok(RateSpec::Fixed {
+        requests: quota.requests(),
+        window: quota.window(),
+    })
 }
 
 /// What a command that needs a server says when it has no key.

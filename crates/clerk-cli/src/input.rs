@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use clerk_core::users::{CreateUser, FieldKind};
 use serde_json::{Map, Value};
 
 /// One input record: a Clerk `CreateUser` body (snake_case fields), not yet validated.
@@ -85,46 +86,14 @@ impl FromStr for Format {
     }
 }
 
-/// Fields of Clerk's `CreateUser` body that hold a list of strings.
-pub(crate) const LIST_FIELDS: &[&str] = &[
-    "email_address",
-    "email_address_identification_status",
-    "phone_number",
-    "phone_number_identification_status",
-    "web3_wallet",
-    "backup_codes",
-];
-/// Boolean fields of the `CreateUser` body.
-pub(crate) const BOOL_FIELDS: &[&str] = &[
-    "skip_password_checks",
-    "skip_password_requirement",
-    "delete_self_enabled",
-    "skip_legal_checks",
-    "skip_user_requirement",
-    "create_organization_enabled",
-    "bypass_client_trust",
-    "banned",
-    "locked",
-];
-/// Free-form object fields of the `CreateUser` body.
-pub(crate) const OBJECT_FIELDS: &[&str] =
-    &["public_metadata", "private_metadata", "unsafe_metadata"];
-/// Integer fields of the `CreateUser` body.
-pub(crate) const INT_FIELDS: &[&str] = &["create_organizations_limit"];
-/// String fields of the `CreateUser` body.
-pub(crate) const STRING_FIELDS: &[&str] = &[
-    "external_id",
-    "first_name",
-    "last_name",
-    "locale",
-    "username",
-    "password",
-    "password_digest",
-    "password_hasher",
-    "totp_secret",
-    "legal_accepted_at",
-    "created_at",
-];
+/// The JSON type of a field of Clerk's `CreateUser` body (`None`: not one of its fields).
+/// The table is clerk-core's, checked against the spec there.
+pub(crate) fn field_kind(field: &str) -> Option<FieldKind> {
+    CreateUser::FIELD_KINDS
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map(|(_, kind)| *kind)
+}
 
 /// Reads `path` in `format` (`Auto` detects it).
 pub(crate) fn read_file(path: &Path, format: Format) -> std::io::Result<Input> {
@@ -396,7 +365,7 @@ fn read_json_array(bytes: &[u8]) -> Input {
     input
 }
 
-fn split_list(cell: &str) -> Vec<Value> {
+pub(crate) fn split_list(cell: &str) -> Vec<Value> {
     cell.split([',', ';', '|'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -420,12 +389,12 @@ fn csv_cell(header: &str, cell: &str, migration: bool) -> Result<Option<Value>, 
         return Ok(None);
     }
     let field = header.trim();
-    let typed = |name: &str, list: &[&str]| list.contains(&name);
-    let value = if (!migration && typed(field, LIST_FIELDS))
-        || (migration && typed(field, MT_LIST_FIELDS))
+    let kind = field_kind(field);
+    let value = if (!migration && kind == Some(FieldKind::StringList))
+        || (migration && MT_LIST_FIELDS.contains(&field))
     {
         Value::Array(split_list(cell))
-    } else if typed(field, BOOL_FIELDS)
+    } else if kind == Some(FieldKind::Bool)
         || (migration
             && matches!(
                 field,
@@ -444,13 +413,14 @@ fn csv_cell(header: &str, cell: &str, migration: bool) -> Result<Option<Value>, 
             "false" | "f" | "0" | "no" => Value::Bool(false),
             other => return Err(format!("expected true or false, found {other:?}")),
         }
-    } else if typed(field, INT_FIELDS) || (migration && field == "createOrganizationsLimit") {
+    } else if kind == Some(FieldKind::Integer) || (migration && field == "createOrganizationsLimit")
+    {
         let n: i64 = cell
             .trim()
             .parse()
             .map_err(|_| format!("expected an integer, found {:?}", cell.trim()))?;
         Value::from(n)
-    } else if typed(field, OBJECT_FIELDS)
+    } else if kind == Some(FieldKind::Object)
         || (migration
             && matches!(
                 field,
@@ -542,128 +512,17 @@ fn looks_like_migration_tool(body: &Map<String, Value>) -> bool {
 /// fields are kept under their own names, so validation reports them.
 fn convert_migration_tool(input: &mut Input) {
     for record in &mut input.records {
-        record.body = Body::from_map(migration_to_clerk(record.body.to_map()));
+        record.body = Body::from_map(crate::migration_tool::to_clerk(record.body.to_map()));
     }
 }
 
-fn strings(value: Value) -> Vec<Value> {
+pub(crate) fn strings(value: Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items,
         Value::String(s) => split_list(&s),
         Value::Null => Vec::new(),
         other => vec![other],
     }
-}
-
-/// One migration-tool user to a Clerk create body.
-///
-/// Verified identifiers (`email`, `emailAddresses`, `phone`, `phoneNumbers`) come
-/// first, unverified ones after them with the identification status `reserved`
-/// (Clerk creates listed identifiers verified otherwise). `userId` becomes
-/// `external_id`; `password` with `passwordHasher` becomes `password_digest`.
-pub(crate) fn migration_to_clerk(mut user: Map<String, Value>) -> Map<String, Value> {
-    let mut body = Map::new();
-    let mut identifiers = |verified: &[&str],
-                           unverified: &str,
-                           field: &str,
-                           status_field: &str,
-                           user: &mut Map<String, Value>| {
-        let mut list: Vec<Value> = Vec::new();
-        let mut statuses: Vec<Value> = Vec::new();
-        for key in verified {
-            for v in user.remove(*key).map(strings).unwrap_or_default() {
-                if !list.contains(&v) {
-                    list.push(v);
-                    statuses.push(Value::from("verified"));
-                }
-            }
-        }
-        let mut any_unverified = false;
-        for v in user.remove(unverified).map(strings).unwrap_or_default() {
-            if !list.contains(&v) {
-                list.push(v);
-                statuses.push(Value::from("reserved"));
-                any_unverified = true;
-            }
-        }
-        if !list.is_empty() {
-            body.insert(field.to_owned(), Value::Array(list));
-            if any_unverified {
-                body.insert(status_field.to_owned(), Value::Array(statuses));
-            }
-        }
-    };
-    identifiers(
-        &["email", "emailAddresses"],
-        "unverifiedEmailAddresses",
-        "email_address",
-        "email_address_identification_status",
-        &mut user,
-    );
-    identifiers(
-        &["phone", "phoneNumbers"],
-        "unverifiedPhoneNumbers",
-        "phone_number",
-        "phone_number_identification_status",
-        &mut user,
-    );
-    let hashed = user.contains_key("passwordHasher");
-    // `backupCodesEnabled` only says whether codes exist; the codes themselves carry it.
-    user.remove("backupCodesEnabled");
-    for (from, to) in [
-        ("userId", "external_id"),
-        ("firstName", "first_name"),
-        ("lastName", "last_name"),
-        ("username", "username"),
-        ("passwordHasher", "password_hasher"),
-        ("totpSecret", "totp_secret"),
-        ("backupCodes", "backup_codes"),
-        ("publicMetadata", "public_metadata"),
-        ("privateMetadata", "private_metadata"),
-        ("unsafeMetadata", "unsafe_metadata"),
-        ("bypassClientTrust", "bypass_client_trust"),
-        ("createOrganizationEnabled", "create_organization_enabled"),
-        ("createOrganizationsLimit", "create_organizations_limit"),
-        ("createdAt", "created_at"),
-        ("deleteSelfEnabled", "delete_self_enabled"),
-        ("legalAcceptedAt", "legal_accepted_at"),
-        ("skipLegalChecks", "skip_legal_checks"),
-        ("skipPasswordChecks", "skip_password_checks"),
-        ("banned", "banned"),
-        ("locked", "locked"),
-        ("locale", "locale"),
-    ] {
-        if let Some(value) = user.remove(from) {
-            if value.is_null() {
-                continue;
-            }
-            let value = if to == "backup_codes" {
-                Value::Array(strings(value))
-            } else {
-                value
-            };
-            body.insert(to.to_owned(), value);
-        }
-    }
-    if let Some(password) = user.remove("password") {
-        body.insert(
-            if hashed {
-                "password_digest"
-            } else {
-                "password"
-            }
-            .to_owned(),
-            password,
-        );
-    }
-    // A numeric userId is common in exports from SQL databases.
-    if let Some(Value::Number(n)) = body.get("external_id") {
-        let text = n.to_string();
-        body.insert("external_id".into(), Value::String(text));
-    }
-    // Anything left is not a migration-tool field: keep it so validation names it.
-    body.extend(user);
-    body
 }
 
 #[cfg(test)]
@@ -801,7 +660,8 @@ mod tests {
             Value::Object(input.records[0].body.to_map()),
             json!({"external_id":"7","email_address":["a@x.com"],"first_name":"Ann","password":"hunter2hunter2"})
         );
-        let unknown = migration_to_clerk(obj(json!({"userId":"1","favouriteColour":"red"})));
+        let unknown =
+            crate::migration_tool::to_clerk(obj(json!({"userId":"1","favouriteColour":"red"})));
         assert!(unknown.contains_key("favouriteColour"));
     }
 }

@@ -1,17 +1,26 @@
 //! `clerk-users`: bulk import (exactly once, at the rate limit), export, bulk
 //! actions and counts on Clerk users, the emulator, and the migration benchmark.
+//!
+//! The `emulator` cargo feature (on by default) brings the `emulator` and `bench`
+//! subcommands and links the emulator (axum, the password hash crates); without it
+//! (`cargo install clerk-cli --no-default-features`) the binary is the client alone.
 
 mod args;
+#[cfg(feature = "emulator")]
 mod bench_workers;
 mod cmd_actions;
+#[cfg(feature = "emulator")]
 mod cmd_bench;
 mod cmd_export;
 mod cmd_import;
 mod cmd_sync;
 mod input;
+mod migration_tool;
 mod progress;
+#[cfg(feature = "emulator")]
 mod redis_server;
 mod report;
+#[cfg(feature = "emulator")]
 mod synth;
 mod terminal;
 mod validate;
@@ -58,15 +67,19 @@ enum Command {
     /// Unlock users.
     Unlock(ActionArgs),
     /// Run the local Clerk emulator (same flags as the `clerk-emulator` binary).
+    #[cfg(feature = "emulator")]
     Emulator(EmulatorCommand),
     /// Migration benchmark: import synthetic users into an embedded emulator at the
     /// quota, then verify each exists exactly once.
+    #[cfg(feature = "emulator")]
     Bench(cmd_bench::BenchArgs),
     /// One worker process of `bench --workers` (started by the bench, not by hand).
+    #[cfg(feature = "emulator")]
     #[command(hide = true)]
     BenchWorker(bench_workers::WorkerArgs),
 }
 
+#[cfg(feature = "emulator")]
 #[derive(clap::Args, Debug)]
 struct EmulatorCommand {
     #[command(flatten)]
@@ -139,8 +152,11 @@ fn verbosity(command: &Command) -> u8 {
         | Command::Delete(a)
         | Command::Lock(a)
         | Command::Unlock(a) => a.output.verbose,
+        #[cfg(feature = "emulator")]
         Command::Emulator(a) => a.verbose,
+        #[cfg(feature = "emulator")]
         Command::Bench(a) => a.verbose,
+        #[cfg(feature = "emulator")]
         Command::BenchWorker(a) => a.output.verbose,
     }
 }
@@ -156,6 +172,7 @@ async fn dispatch(command: Command) -> CliResult<()> {
         Command::Delete(args) => cmd_actions::run(Action::Delete, args).await,
         Command::Lock(args) => cmd_actions::run(Action::Lock, args).await,
         Command::Unlock(args) => cmd_actions::run(Action::Unlock, args).await,
+        #[cfg(feature = "emulator")]
         Command::Emulator(cmd) => {
             let config = cmd
                 .args
@@ -165,7 +182,9 @@ async fn dispatch(command: Command) -> CliResult<()> {
                 .await
                 .map_err(|e| CliError::failure(format!("emulator: {e}")))
         }
+        #[cfg(feature = "emulator")]
         Command::Bench(args) => cmd_bench::run(args).await,
+        #[cfg(feature = "emulator")]
         Command::BenchWorker(args) => bench_workers::run_worker(args).await,
     }
 }
@@ -222,7 +241,9 @@ fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, 
             cli.output,
             before,
         ),
+        #[cfg(feature = "emulator")]
         Command::Bench(a) => a.adopt(&cli.connect, cli.output, before),
+        #[cfg(feature = "emulator")]
         Command::BenchWorker(a) => args::adopt(
             &mut a.connect,
             &mut a.output,
@@ -230,6 +251,7 @@ fn parse(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Command, 
             cli.output,
             before,
         ),
+        #[cfg(feature = "emulator")]
         Command::Emulator(a) => {
             if let Some(flag) = args::CONNECT_FLAGS.iter().find(|id| before(id)) {
                 return Err(cmd.error(
@@ -335,6 +357,7 @@ mod tests {
             &["count"],
             &["ban"],
             &["delete"],
+            #[cfg(feature = "emulator")]
             &["bench"],
         ] {
             let mut argv = vec![
@@ -350,6 +373,7 @@ mod tests {
                 Command::Export(a) => (a.connect.api_url, a.connect.concurrency),
                 Command::Count(a) => (a.connect.api_url, a.connect.concurrency),
                 Command::Ban(a) | Command::Delete(a) => (a.connect.api_url, a.connect.concurrency),
+                #[cfg(feature = "emulator")]
                 Command::Bench(a) => (a.api_url, a.concurrency),
                 other => panic!("{other:?}"),
             };
@@ -378,6 +402,7 @@ mod tests {
         assert_eq!(a.connect.concurrency, 2);
     }
 
+    #[cfg(feature = "emulator")]
     #[test]
     fn client_flags_before_emulator_are_refused_with_a_reason() {
         let err = parsed(&["clerk-users", "--rate-limit", "5/1s", "emulator"]).unwrap_err();

@@ -95,7 +95,8 @@ pub(crate) fn human(d: Duration) -> String {
 }
 
 /// `1,000,000 users at 100 req/s: 2 h 46 min`: `users` at `requests_per_user`
-/// requests each, at `rps`.
+/// requests each, at `rps`. Only `bench` projects.
+#[cfg(feature = "emulator")]
 pub(crate) fn projection(users: u64, rps: f64, requests_per_user: f64) -> String {
     let rate = if rps.fract() == 0.0 {
         format!("{rps:.0}")
@@ -137,6 +138,11 @@ mod tests {
         assert_eq!(human(Duration::from_secs(250)), "4 min 10 s");
         assert_eq!(human(Duration::from_secs(10_000)), "2 h 46 min");
         assert_eq!(human(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3 d 4 h");
+    }
+
+    #[cfg(feature = "emulator")]
+    #[test]
+    fn projections_read_as_wall_time() {
         assert_eq!(
             projection(1_000_000, 100.0, 1.0),
             "1,000,000 users at 100 req/s: 2 h 46 min"

@@ -1,14 +1,18 @@
-//! Validation of create bodies before anything is sent: field names and types,
-//! emails, E.164 phone numbers, password hashers and digests, timestamps, and
-//! identifiers used twice within the file. Every problem names its line and field.
+//! Validation of create bodies before anything is sent: field names and types (clerk-core's
+//! table of the `CreateUser` body), then Clerk's own rules from `clerk-rules` (the ones the
+//! emulator applies): emails, E.164 phone numbers, usernames, web3 wallets, the password
+//! policy, password hashers and digests, RFC 3339 timestamps, TOTP secrets and backup codes;
+//! and identifiers used twice within the file. Every problem names its line and field.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use clerk_emulator::passwords::{SUPPORTED_HASHERS, validate_digest};
+use clerk_core::users::FieldKind;
+use clerk_rules::digest::{SUPPORTED_HASHERS, validate_digest};
+use clerk_rules::{Rejection, identifiers, password, timestamp, totp};
 use serde_json::{Map, Value};
 
-use crate::input::{BOOL_FIELDS, INT_FIELDS, LIST_FIELDS, OBJECT_FIELDS, STRING_FIELDS, kind};
+use crate::input::{field_kind, kind};
 
 /// One problem with one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,9 +33,6 @@ impl fmt::Display for Problem {
         }
     }
 }
-
-/// Clerk's minimum password length without `skip_password_checks`.
-const MIN_PASSWORD_LEN: usize = 8;
 
 /// Validates every record; returns the problems, in input order (the tests' way
 /// in; `import` runs the [`Validator`] as it decodes each record).
@@ -68,45 +69,91 @@ impl Validator {
                 message,
             });
         };
-        check_record(body, &mut push);
-        for (kind, field, value) in identifiers(body) {
-            match self.seen.get(&(kind, value.clone())) {
+        let idents = identifiers(body);
+        check_record(body, &idents, &mut push);
+        for ident in idents {
+            let key = (ident.kind, ident.key().to_owned());
+            match self.seen.get(&key) {
                 Some(first) if *first != line => push(
-                    Some(field),
-                    format!("{kind} {value:?} is already used by the record on line {first}"),
+                    Some(ident.field),
+                    format!(
+                        "{} {:?} is already used by the record on line {first}",
+                        key.0, key.1
+                    ),
                 ),
                 Some(_) => push(
-                    Some(field),
-                    format!("{kind} {value:?} appears twice in this record"),
+                    Some(ident.field),
+                    format!("{} {:?} appears twice in this record", key.0, key.1),
                 ),
                 None => {
-                    self.seen.insert((kind, value), line);
+                    self.seen.insert(key, line);
                 }
             }
         }
     }
 }
 
-/// Identifiers that must be unique within an instance (plus `external_id`, which
-/// the importer uses as the record's key), normalised as Clerk compares them.
-fn identifiers(body: &Map<String, Value>) -> Vec<(&'static str, String, String)> {
+/// One identifier of a record, checked by Clerk's rule for its kind.
+struct Identifier<'a> {
+    /// What it is, as the messages name it (`email address`).
+    kind: &'static str,
+    /// Where it is (`email_address[1]`).
+    field: String,
+    /// As written.
+    raw: &'a str,
+    /// Normalised as Clerk compares it, or why Clerk refuses it.
+    checked: Result<String, Rejection>,
+}
+
+impl Identifier<'_> {
+    /// The value uniqueness is judged on: the normalised one, or for a refused value the
+    /// closest the rule would have made of it.
+    fn key(&self) -> &str {
+        match &self.checked {
+            Ok(normalised) => normalised,
+            Err(_) => self.raw,
+        }
+    }
+}
+
+/// One of Clerk's identifier rules: the normalised value, or why it is refused.
+type Rule = fn(&str) -> Result<String, Rejection>;
+
+/// Identifiers that must be unique within an instance (plus `external_id`, which the
+/// importer uses as the record's key), each checked by its rule.
+fn identifiers(body: &Map<String, Value>) -> Vec<Identifier<'_>> {
     let mut out = Vec::new();
     if let Some(Value::String(id)) = body.get("external_id") {
-        out.push(("external_id", "external_id".to_owned(), id.clone()));
+        out.push(Identifier {
+            kind: "external_id",
+            field: "external_id".to_owned(),
+            raw: id,
+            checked: Ok(id.clone()),
+        });
     }
     if let Some(Value::String(name)) = body.get("username") {
-        out.push(("username", "username".to_owned(), name.to_lowercase()));
+        out.push(Identifier {
+            kind: "username",
+            field: "username".to_owned(),
+            raw: name,
+            checked: identifiers::username(name),
+        });
     }
-    for (field, kind, lower) in [
-        ("email_address", "email address", true),
-        ("phone_number", "phone number", false),
-        ("web3_wallet", "web3 wallet", true),
-    ] {
+    let rules: [(&str, &'static str, Rule); 3] = [
+        ("email_address", "email address", identifiers::email),
+        ("phone_number", "phone number", identifiers::phone),
+        ("web3_wallet", "web3 wallet", identifiers::web3_wallet),
+    ];
+    for (field, kind, rule) in rules {
         if let Some(Value::Array(items)) = body.get(field) {
             for (i, item) in items.iter().enumerate() {
                 if let Value::String(s) = item {
-                    let value = if lower { s.to_lowercase() } else { s.clone() };
-                    out.push((kind, format!("{field}[{i}]"), value));
+                    out.push(Identifier {
+                        kind,
+                        field: format!("{field}[{i}]"),
+                        raw: s,
+                        checked: rule(s),
+                    });
                 }
             }
         }
@@ -114,52 +161,65 @@ fn identifiers(body: &Map<String, Value>) -> Vec<(&'static str, String, String)>
     out
 }
 
-fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>, String)) {
-    let mut types_ok = true;
-    for (field, value) in body {
-        let f = field.as_str();
-        let expected = if STRING_FIELDS.contains(&f) {
-            (value.is_string() || value.is_null())
-                .then_some(())
-                .ok_or("a string")
-        } else if LIST_FIELDS.contains(&f) {
-            match value {
-                Value::Array(items) => match items.iter().position(|v| !v.is_string()) {
-                    None => Ok(()),
-                    Some(i) => {
-                        push(
-                            Some(format!("{f}[{i}]")),
-                            format!("expected a string, found {}", kind(&items[i])),
-                        );
-                        types_ok = false;
-                        continue;
-                    }
-                },
-                _ => Err("an array of strings"),
-            }
-        } else if BOOL_FIELDS.contains(&f) {
-            (value.is_boolean() || value.is_null())
-                .then_some(())
-                .ok_or("true, false or null")
-        } else if INT_FIELDS.contains(&f) {
-            (value.is_i64() || value.is_null())
-                .then_some(())
-                .ok_or("an integer")
-        } else if OBJECT_FIELDS.contains(&f) {
-            value.is_object().then_some(()).ok_or("a JSON object")
-        } else {
+/// `expected …` when `value` is not of `kind`; list items are reported one by one.
+fn type_problem(
+    field: &str,
+    kind_of: FieldKind,
+    value: &Value,
+    push: &mut impl FnMut(Option<String>, String),
+) -> bool {
+    let expected = match kind_of {
+        FieldKind::String => (value.is_string() || value.is_null())
+            .then_some(())
+            .ok_or("a string"),
+        FieldKind::StringList => match value {
+            Value::Array(items) => match items.iter().position(|v| !v.is_string()) {
+                None => Ok(()),
+                Some(i) => {
+                    push(
+                        Some(format!("{field}[{i}]")),
+                        format!("expected a string, found {}", kind(&items[i])),
+                    );
+                    return true;
+                }
+            },
+            _ => Err("an array of strings"),
+        },
+        FieldKind::Bool => (value.is_boolean() || value.is_null())
+            .then_some(())
+            .ok_or("true, false or null"),
+        FieldKind::Integer => (value.is_i64() || value.is_null())
+            .then_some(())
+            .ok_or("an integer"),
+        FieldKind::Object => value.is_object().then_some(()).ok_or("a JSON object"),
+        // A kind clerk-core adds later: its value goes to the server unchecked.
+        _ => Ok(()),
+    };
+    match expected {
+        Ok(()) => false,
+        Err(what) => {
             push(
-                Some(field.clone()),
-                "unknown field (not part of Clerk's CreateUser body)".into(),
-            );
-            continue;
-        };
-        if let Err(what) = expected {
-            push(
-                Some(field.clone()),
+                Some(field.to_owned()),
                 format!("expected {what}, found {}", kind(value)),
             );
-            types_ok = false;
+            true
+        }
+    }
+}
+
+fn check_record(
+    body: &Map<String, Value>,
+    idents: &[Identifier<'_>],
+    push: &mut impl FnMut(Option<String>, String),
+) {
+    let mut types_ok = true;
+    for (field, value) in body {
+        match field_kind(field) {
+            Some(kind_of) => types_ok &= !type_problem(field, kind_of, value, push),
+            None => push(
+                Some(field.clone()),
+                "unknown field (not part of Clerk's CreateUser body)".into(),
+            ),
         }
     }
     if !types_ok {
@@ -174,20 +234,14 @@ fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>,
     };
     let flag = |f: &str| body.get(f).and_then(Value::as_bool).unwrap_or(false);
 
-    for (i, email) in list("email_address").iter().enumerate() {
-        if let Err(why) = check_email(email) {
+    for ident in idents {
+        if let Err(rejection) = &ident.checked {
             push(
-                Some(format!("email_address[{i}]")),
-                format!("{why}: {email:?}"),
-            );
-        }
-    }
-    for (i, phone) in list("phone_number").iter().enumerate() {
-        if !is_e164(phone) {
-            push(
-                Some(format!("phone_number[{i}]")),
+                Some(ident.field.clone()),
                 format!(
-                    "not an E.164 phone number (`+` then 2 to 15 digits, e.g. +14155550100): {phone:?}"
+                    "{}: {:?}",
+                    rejection.reason().trim_end_matches('.'),
+                    ident.raw
                 ),
             );
         }
@@ -216,15 +270,6 @@ fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>,
                     format!("expected `verified` or `reserved`, found {status:?}"),
                 );
             }
-        }
-    }
-    for (i, wallet) in list("web3_wallet").iter().enumerate() {
-        let hex = wallet.strip_prefix("0x").unwrap_or("");
-        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            push(
-                Some(format!("web3_wallet[{i}]")),
-                format!("not an Ethereum address (0x and 40 hex digits): {wallet:?}"),
-            );
         }
     }
     match (text("password_hasher"), text("password_digest")) {
@@ -258,21 +303,23 @@ fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>,
         ),
         (None, None) => {}
     }
-    if let Some(password) = text("password")
+    if let Some(plain) = text("password")
         && !flag("skip_password_checks")
-        && password.chars().count() < MIN_PASSWORD_LEN
+        && let Err(rejection) = password::check_length(plain)
     {
-        // Never echo the password itself.
+        // Breached passwords are the server's to judge (see clerk_rules::password). The
+        // rule's reason never repeats the password, and neither does this.
         push(
             Some("password".into()),
             format!(
-                "shorter than {MIN_PASSWORD_LEN} characters (set skip_password_checks to import it anyway)"
+                "{} (set skip_password_checks to import it anyway)",
+                rejection.reason()
             ),
         );
     }
     for field in ["created_at", "legal_accepted_at"] {
         if let Some(value) = text(field)
-            && !is_rfc3339(value)
+            && timestamp::rfc3339_unix_ms(value).is_none()
         {
             push(
                 Some(field.into()),
@@ -280,110 +327,13 @@ fn check_record(body: &Map<String, Value>, push: &mut impl FnMut(Option<String>,
             );
         }
     }
-    if let Some(secret) = text("totp_secret") {
-        let clean: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
-        if clean.is_empty()
-            || !clean.trim_end_matches('=').chars().all(|c| {
-                c.is_ascii_uppercase() || ('2'..='7').contains(&c) || c.is_ascii_lowercase()
-            })
-        {
-            push(Some("totp_secret".into()), "not a base32 secret".into());
-        }
-    }
-}
-
-/// A practical email check: one `@`, a non-empty local part, a dotted domain, no
-/// spaces or control characters, within RFC 5321 lengths.
-pub(crate) fn check_email(email: &str) -> Result<(), &'static str> {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return Err("not an email address (no `@`)");
-    };
-    if local.is_empty() || local.len() > 64 {
-        return Err("not an email address (bad local part)");
-    }
-    if email.len() > 254 {
-        return Err("email address longer than 254 characters");
-    }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) || local.contains('@') {
-        return Err("not an email address (spaces or a second `@`)");
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2
-        || labels
-            .iter()
-            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
-        || !domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+    if let Some(secret) = text("totp_secret")
+        && let Err(rejection) = totp::check_secret(secret)
     {
-        return Err("not an email address (bad domain)");
+        push(Some("totp_secret".into()), rejection.reason().to_owned());
     }
-    Ok(())
-}
-
-/// `+`, a non-zero digit, then up to 14 more digits.
-pub(crate) fn is_e164(phone: &str) -> bool {
-    let Some(digits) = phone.strip_prefix('+') else {
-        return false;
-    };
-    (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, with plausible ranges.
-pub(crate) fn is_rfc3339(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r.clone())
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
-    let num = |r: std::ops::Range<usize>| {
-        s.get(r)
-            .and_then(|t| t.parse::<u32>().ok())
-            .unwrap_or(u32::MAX)
-    };
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-    {
-        return false;
-    }
-    if !matches!(b[10], b'T' | b't' | b' ')
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    if !(1..=12).contains(&num(5..7))
-        || !(1..=31).contains(&num(8..10))
-        || num(11..13) > 23
-        || num(14..16) > 59
-        || num(17..19) > 60
-    {
-        return false;
-    }
-    let mut at = 19;
-    if b.get(at) == Some(&b'.') {
-        at += 1;
-        let start = at;
-        while b.get(at).is_some_and(u8::is_ascii_digit) {
-            at += 1;
-        }
-        if at == start {
-            return false;
-        }
-    }
-    match &b[at..] {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
-        _ => false,
+    if let Err(rejection) = totp::check_backup_codes(&list("backup_codes")) {
+        push(Some("backup_codes".into()), rejection.reason().to_owned());
     }
 }
 
@@ -521,40 +471,66 @@ mod tests {
     }
 
     #[test]
-    fn small_checkers() {
-        for good in ["a@b.co", "first.last+tag@sub.example.org"] {
-            assert_eq!(check_email(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            "@x.com",
-            "a@",
-            "a@b",
-            "a b@x.com",
-            "a@-x.com",
-            "a@x..com",
+    fn the_rules_are_clerks_not_a_looser_copy() {
+        // Each of these passed the CLI's own checks and was then refused by the server.
+        for (body, field) in [
+            (json!({"phone_number": ["+12"]}), "phone_number[0]"),
+            (json!({"phone_number": ["+123456"]}), "phone_number[0]"),
+            (json!({"created_at": "2023-02-30T00:00:00Z"}), "created_at"),
+            (
+                json!({"legal_accepted_at": "2023-02-29T12:00:00Z"}),
+                "legal_accepted_at",
+            ),
+            (json!({"username": "ab"}), "username"),
+            (json!({"username": "bad name!"}), "username"),
+            (json!({"password": "short"}), "password"),
+            (json!({"password": "x".repeat(73)}), "password"),
+            (json!({"totp_secret": "MZX"}), "totp_secret"),
+            (json!({"backup_codes": ["ok", " "]}), "backup_codes"),
+            (json!({"email_address": ["a@x_y.com"]}), "email_address[0]"),
         ] {
-            assert!(check_email(bad).is_err(), "{bad}");
+            assert_eq!(fields(&problems(body.clone())), [field], "{body}");
         }
-        assert!(is_e164("+14155550100") && is_e164("+447911123456"));
+        // …and these are Clerk's, so they pass.
+        let ps = problems(json!({
+            "phone_number": ["+6834002"], "created_at": "2024-02-29T00:00:00Z",
+            "username": "Ada_L", "password": "password123",
+            "totp_secret": "mzxw6ytboi", "email_address": [" ada@example.com"]
+        }));
+        assert_eq!(ps, []);
+    }
+
+    #[test]
+    fn identifiers_are_compared_as_clerk_normalises_them() {
+        let records = [
+            record(
+                1,
+                json!({"email_address": ["ada@example.com"], "username": "Ada_L"}),
+            ),
+            record(2, json!({"email_address": [" ADA@example.com "]})),
+            record(3, json!({"username": "ada_l"})),
+        ];
+        let shown: Vec<String> = validate(&records).iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
         assert!(
-            !is_e164("14155550100")
-                && !is_e164("+0123")
-                && !is_e164("+1")
-                && !is_e164("+1234567890123456")
-                && !is_e164("+1-415")
+            shown[0].starts_with("line 2: field `email_address[0]`"),
+            "{shown:?}"
         );
         assert!(
-            is_rfc3339("2012-10-20T07:15:20Z") && is_rfc3339("2012-10-20t07:15:20.123456-07:00")
+            shown[1].starts_with("line 3: field `username`"),
+            "{shown:?}"
         );
-        for bad in [
-            "2012-10-20",
-            "2012-13-20T07:15:20Z",
-            "2012-10-20T07:15:20",
-            "2012-10-20T07:15:20.Z",
-            "ünïcode-10-20T07:15:20Z",
-        ] {
-            assert!(!is_rfc3339(bad), "{bad}");
-        }
+    }
+
+    #[test]
+    fn messages_name_the_rule_and_never_the_password() {
+        let ps = problems(json!({"phone_number": ["555-0100"], "password": "letmein"}));
+        let shown: Vec<String> = ps.iter().map(ToString::to_string).collect();
+        assert!(
+            shown[0].contains("E.164") && shown[0].contains("\"555-0100\""),
+            "{shown:?}"
+        );
+        assert!(shown[1].contains("8 characters"), "{shown:?}");
+        assert!(!shown.iter().any(|s| s.contains("letmein")), "{shown:?}");
     }
 }
