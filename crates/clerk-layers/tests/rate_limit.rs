@@ -367,3 +367,33 @@ async fn without_the_per_user_limit_one_users_updates_wait_only_for_the_instance
     let snapshot = limiter.snapshot();
     assert_eq!((snapshot.granted, snapshot.tracked_users), (21, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn short_windows_keep_their_rate_and_their_bound() {
+    // The fixed 25 ms margin made 1 per 1 ms run at 1 per 26 ms (3.8 % of N/W),
+    // 5 per 10 ms at 5 per 35 ms and 300 per 1 s at 97 %. 1 per 1 ms now waits
+    // 1.0025 ms, which tokio's millisecond timers round to 2 ms: half the rate
+    // (5 per 10 ms loses a fifth to the same rounding).
+    for (n, window, floor) in [
+        (1, Duration::from_millis(1), 0.45),
+        (5, Duration::from_millis(10), 0.75),
+        (300, Duration::from_secs(1), 0.98),
+    ] {
+        let quota = Quota::new(n, window).unwrap();
+        let start = Instant::now();
+        let run = Duration::from_secs(2);
+        let (times, _) = saturate(quota, run).await;
+        let granted = times.iter().filter(|t| **t - start < run).count();
+        let ideal = f64::from(n) * run.as_secs_f64() / window.as_secs_f64();
+        let utilisation = granted as f64 / ideal;
+        assert!(
+            utilisation >= floor,
+            "{n} per {window:?}: {granted} of {ideal} = {utilisation}"
+        );
+        let worst = max_in_window(&times, window);
+        assert!(
+            worst <= n as usize,
+            "{n} per {window:?}: {worst} in one window"
+        );
+    }
+}

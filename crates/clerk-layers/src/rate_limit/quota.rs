@@ -7,8 +7,23 @@ use std::time::Duration;
 
 use clerk_core::{Error, InstanceType, SecretKey};
 
-/// Default safety margin added to the window: see [`Quota`].
+/// Largest default safety margin added to the window: see [`Quota`].
 pub const DEFAULT_WINDOW_MARGIN: Duration = Duration::from_millis(25);
+
+/// The default margin is this share of the window (`W / 400`, 0.25 %), capped at
+/// [`DEFAULT_WINDOW_MARGIN`]: 25 ms on Clerk's 10 s windows, 2.5 ms on a 1 s one,
+/// 2.5 µs on a 1 ms one. A fixed 25 ms would dominate short windows (a quota of
+/// 1 per 1 ms would run at 1 per 26 ms).
+const MARGIN_DIVISOR: u128 = 400;
+
+/// The default margin for `window`: `min(W / 400, 25 ms)`.
+const fn default_margin(window: Duration) -> Duration {
+    let scaled = window.as_nanos() / MARGIN_DIVISOR;
+    let cap = DEFAULT_WINDOW_MARGIN.as_nanos();
+    let nanos = if scaled < cap { scaled } else { cap };
+    // At most 25 ms: fits in u64.
+    Duration::from_nanos(nanos as u64)
+}
 
 /// Largest burst the derivation picks: enough to absorb timer lateness, small
 /// enough that the window bound costs almost nothing.
@@ -35,8 +50,9 @@ const LONG_PERIOD: Duration = Duration::from_millis(100);
 ///
 /// * the server counts *arrivals*, and two requests granted `T` apart can arrive
 ///   closer together (scheduling, loopback or network jitter), so the window is
-///   widened by a small margin `m` ([`DEFAULT_WINDOW_MARGIN`], 25 ms):
-///   `W' = W + m`;
+///   widened by a small margin `m`, 0.25 % of the window and at most
+///   [`DEFAULT_WINDOW_MARGIN`] (25 ms on Clerk's 10 s windows, so it scales down
+///   with short windows instead of dominating them): `W' = W + m`;
 /// * `T = W' / (N − B + 1)`. Then `⌊W/T⌋ = ⌊(N − B + 1)·W/W'⌋ ≤ N − B`, so any
 ///   window of length `W` (open or closed) holds at most `N` grants, and any
 ///   server-side window does too as long as arrival jitter stays below `m`;
@@ -51,7 +67,8 @@ const LONG_PERIOD: Duration = Duration::from_millis(100);
 /// | production, 1000 / 10 s | 3 | 10.045 ms | 99.55 % of N/W |
 /// | development, 100 / 10 s | 1 | 100.25 ms | 99.75 % of N/W (≈ 99.2 % with millisecond timers) |
 /// | per user, 10 / 10 s | 1 | 1.0025 s | 99.75 % of N/W |
-/// | 300 / 1 s | 2 | 3.428 ms | 97.3 % of N/W (the 25 ms margin is 2.5 % of a 1 s window) |
+/// | 300 / 1 s | 2 | 3.353 ms | 99.4 % of N/W (margin 2.5 ms) |
+/// | 1 / 1 ms | 1 | 1.0025 ms | 99.75 % of N/W (margin 2.5 µs) |
 ///
 /// Where the period is shorter than 100 ms, the burst is at least what banks 2 ms of
 /// timer lateness: with a burst of 1 every late wake-up would lose its slot, and at
@@ -113,7 +130,7 @@ impl Quota {
             requests,
             window,
             headroom: 0.0,
-            margin: DEFAULT_WINDOW_MARGIN,
+            margin: default_margin(window),
         }
     }
 
@@ -150,7 +167,8 @@ impl Quota {
         Ok(self)
     }
 
-    /// Sets the safety margin added to the window (default 25 ms); see the type
+    /// Sets the safety margin added to the window (default 0.25 % of it, at most
+    /// 25 ms); see the type
     /// docs. Zero is allowed (the bound then still holds, with no allowance for
     /// arrival jitter). Fails if the margin is longer than the window.
     pub fn with_window_margin(mut self, margin: Duration) -> Result<Self, Error> {
@@ -434,6 +452,29 @@ mod tests {
                 .effective_requests(),
             1
         );
+    }
+
+    #[test]
+    fn the_margin_scales_with_the_window() {
+        assert_eq!(
+            Quota::production().window_margin(),
+            Duration::from_millis(25)
+        );
+        assert_eq!(Quota::per_user().window_margin(), Duration::from_millis(25));
+        let minute = Quota::new(100, Duration::from_secs(60)).unwrap();
+        assert_eq!(minute.window_margin(), Duration::from_millis(25), "capped");
+        let second = Quota::new(300, Duration::from_secs(1)).unwrap();
+        assert_eq!(second.window_margin(), Duration::from_micros(2500));
+        assert!(second.sustained_rate() >= 0.99 * 300.0, "{second:?}");
+        let tiny = Quota::new(1, Duration::from_millis(1)).unwrap();
+        assert_eq!(tiny.window_margin(), Duration::from_nanos(2500));
+        assert!(tiny.sustained_rate() >= 0.99 * 1000.0, "{tiny:?}");
+        for q in [second, tiny] {
+            assert!(
+                worst_closed_window(&q, q.window()) <= u128::from(q.requests()),
+                "{q:?}"
+            );
+        }
     }
 
     #[test]
