@@ -6,7 +6,9 @@
 //! bucket and answers how long the caller waits for it. One round trip per request,
 //! no polling, and slots are handed out in the order the bookings reach Redis, across
 //! all workers. The bucket uses the burst and spacing [`Quota`] derives, so all
-//! workers together never put more than `N` requests in any window `W`. A slot is
+//! workers together never put more than `N` requests in any window `W`, with a
+//! window margin of at least [`DEFAULT_SHARED_WINDOW_MARGIN`] (workers on several
+//! machines reach Clerk with different delays; [`RedisOptions::window_margin`]). A slot is
 //! booked at most [`RedisOptions::booking_horizon`] ahead; a caller whose slot would
 //! lie further out books again when it comes within reach.
 //!
