@@ -215,6 +215,30 @@ impl RateSpec {
     }
 }
 
+/// The operation timeout of every command's client.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `300ms`, `2s`, `1.5s`, `2m`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, "s"), |at| s.split_at(at));
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 300ms, 2s, 1m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s or m")),
+    };
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("duration {s:?} must be between 0 and 24 h"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 /// `--rate-limit`: `off`, or a quota `N/W` as [`Quota`] reads it (`1000/10s`).
 pub(crate) fn parse_rate(s: &str) -> Result<RateSpec, String> {
     if matches!(s.trim(), "off" | "none") {
@@ -258,6 +282,16 @@ impl ConnectArgs {
 
     /// Builds the client, recording each attempt's latency into `latencies`.
     pub(crate) fn client_timed(&self, latencies: &Arc<Latencies>) -> Result<Clerk, String> {
+        self.builder_timed(latencies)?
+            .build()
+            .map_err(|e| format!("cannot build the Clerk client: {e}"))
+    }
+
+    /// The builder of [`ConnectArgs::client_timed`], for commands that set more.
+    pub(crate) fn builder_timed(
+        &self,
+        latencies: &Arc<Latencies>,
+    ) -> Result<clerk_tower::ClerkBuilder, String> {
         let key = self
             .secret_key
             .clone()
@@ -267,21 +301,18 @@ impl ConnectArgs {
             .max_in_flight(self.concurrency as usize)
             .max_response_body(self.max_response_body)
             // A bulk job waits out a long Retry-After rather than failing records.
-            .operation_timeout(Duration::from_secs(120));
+            .operation_timeout(OPERATION_TIMEOUT);
         if let Some(url) = &self.api_url {
             builder = builder.base_url(url.clone());
         }
         builder = timed(builder, latencies);
-        builder = match self.quota()? {
+        Ok(match self.quota()? {
             Some(quota) if self.redis.redis_url.is_some() => {
                 builder.rate_limiter(self.redis.limiter(quota, &key)?)
             }
             Some(quota) => builder.quota(quota),
             None => builder.no_rate_limit(),
-        };
-        builder
-            .build()
-            .map_err(|e| format!("cannot build the Clerk client: {e}"))
+        })
     }
 
     /// `N req / W s` of the quota, for reports; `None` when off.

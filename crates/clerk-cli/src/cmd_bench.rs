@@ -24,7 +24,7 @@ use crate::report::{Latencies, human, projection, thousands, timed};
 use crate::terminal::say;
 use crate::{CliError, CliResult, synth};
 use clerk_migrate::import::{self, Item, Options, Summary};
-use clerk_migrate::journal::{JournalWriter, Loaded};
+use clerk_migrate::journal;
 
 /// Which of Clerk's instance types to emulate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -56,6 +56,13 @@ pub(crate) struct BenchArgs {
     /// Faults the emulator injects, e.g. `5xx=0.05,reset=0.02,lost_response=0.02`.
     #[arg(long, value_name = "SPEC")]
     pub(crate) faults: Option<FaultSpec>,
+    /// Deadline of one HTTP attempt.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = crate::args::parse_duration)]
+    pub(crate) attempt_timeout: Duration,
+    /// How long an ambiguous create settles before it is looked up (a `slow_apply`
+    /// fault of the embedded emulator lands halfway between the attempt timeout and this).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::args::parse_duration)]
+    pub(crate) settle_delay: Duration,
     /// Emulator latency per request, uniform in MIN..MAX ms.
     #[arg(long, value_name = "MIN..MAX", default_value = "20..80")]
     pub(crate) latency: Latency,
@@ -218,7 +225,13 @@ pub(crate) async fn start_target(
                     RateSpec::emulator,
                 ))
                 .latency(args.latency.min, args.latency.max);
-            if let Some(faults) = args.faults {
+            if let Some(mut faults) = args.faults {
+                // A slow apply lands after the attempt timeout and before the settle delay.
+                if faults.slow_apply_delay() == clerk_emulator::DEFAULT_SLOW_APPLY_DELAY {
+                    let late = args.attempt_timeout
+                        + (args.settle_delay.saturating_sub(args.attempt_timeout)) / 2;
+                    faults = faults.with_slow_apply_delay(late);
+                }
                 config = config.faults(faults);
             }
             let emu = Emulator::start(config)
@@ -268,6 +281,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         .secret_key(key)
         .base_url(base_url)
         .max_in_flight(args.concurrency as usize)
+        .attempt_timeout(args.attempt_timeout)
         .operation_timeout(Duration::from_secs(120));
     builder = match quota {
         Some(q) => builder.quota(q),
@@ -282,20 +296,20 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     let dir = temp_dir(run_id);
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
-    let writer = Arc::new(
-        JournalWriter::open(&dir.join("checkpoint.jsonl"))
-            .map_err(|e| CliError::failure(format!("cannot open the checkpoint: {e}")))?,
-    );
+    let (replay, writer) = journal::open(&dir.join("checkpoint.jsonl"))
+        .map_err(|e| CliError::failure(format!("cannot open the checkpoint: {e}")))?;
     let progress = Progress::new(progress::wanted(args.json), Some(users), &clerk, quota_rps);
     let options = Options {
         concurrency: args.concurrency as usize,
+        settle_delay: args.settle_delay,
+        operation_timeout: Duration::from_secs(120),
         ..Options::default()
     };
     let result = import::run(
         &clerk,
         items,
-        &Loaded::default(),
-        writer,
+        &replay,
+        Arc::new(writer),
         options,
         progress.ticks(),
     )

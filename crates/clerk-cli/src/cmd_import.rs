@@ -9,7 +9,7 @@ use clap::Args;
 use clerk_tower::users::CreateUser;
 use serde_json::{Value, json};
 
-use crate::args::{ConnectArgs, OutputArgs};
+use crate::args::{ConnectArgs, OPERATION_TIMEOUT, OutputArgs, parse_duration};
 use crate::input::{self, Format, Record};
 use crate::progress::{self, Progress};
 use crate::report::{Latencies, human, thousands};
@@ -17,7 +17,7 @@ use crate::terminal::{say, tell};
 use crate::validate::{Problem, Validator};
 use crate::{CliError, CliResult};
 use clerk_migrate::import::{self, Item, Options, Summary};
-use clerk_migrate::journal::{self, JournalWriter, Loaded};
+use clerk_migrate::journal;
 use clerk_migrate::record::{Lookup, record_key};
 use clerk_migrate::shard::Shard;
 
@@ -49,6 +49,27 @@ pub(crate) struct ImportArgs {
     /// (FILE.shard-K-of-N.checkpoint.jsonl). Share the quota with --redis-url.
     #[arg(long, value_name = "K/N")]
     pub(crate) shard: Option<Shard>,
+    /// How long an ambiguous create (timeout, reset, 5xx, lost response) is left to
+    /// land before it is looked up: longer than --attempt-timeout plus what a slow
+    /// server or proxy may hold a request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) settle_delay: std::time::Duration,
+    /// Deadline of one HTTP attempt.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) attempt_timeout: std::time::Duration,
+    /// Longest Retry-After to wait for; above it the import stops, resumable.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) max_wait: std::time::Duration,
+    /// Delete the duplicates the final verification finds (the newer users), journaled.
+    #[arg(long)]
+    pub(crate) repair: bool,
+    /// Also import records with no lookup key (no external_id, email, phone, username
+    /// or web3 wallet): those are imported at most once, not exactly once.
+    #[arg(long)]
+    pub(crate) allow_unkeyed: bool,
+    /// Where conflicting records go (default: FILE.conflicts.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) conflicts_out: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
@@ -95,6 +116,7 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
     let mut invalid_records = Vec::new();
     let total = input.records.len();
     let mut items = Vec::with_capacity(total);
+    let mut identities: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     // Each record is decoded once here (validation, key, lookup, request check) and
     // again when it is sent; its compact body moves into its item, so a million
     // records are held once.
@@ -107,26 +129,31 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
             invalid_records.push(record);
             continue;
         }
-        let key = record_key(&map);
-        let lookup = Lookup::for_body(&map);
         let (index, line) = (record.index, record.line);
-        match serde_json::from_value::<CreateUser>(Value::Object(map)) {
-            Ok(_) => items.push(Item {
-                index,
+        if let Err(err) = serde_json::from_value::<CreateUser>(Value::Object(map.clone())) {
+            invalid.insert(index);
+            problems.push(Problem {
                 line,
-                key,
-                body: record.body,
-                lookup,
-            }),
-            Err(err) => {
-                invalid.insert(index);
-                problems.push(Problem {
-                    line,
-                    field: None,
-                    message: err.to_string(),
-                });
-            }
+                field: None,
+                message: err.to_string(),
+            });
+            continue;
         }
+        let item = Item::new(index, line, map);
+        // The journal is keyed by identity: two records with one identity are one user.
+        if let Some(first) = identities.insert(item.key.clone(), line) {
+            invalid.insert(index);
+            problems.push(Problem {
+                line,
+                field: None,
+                message: format!(
+                    "same identity ({:?}) as the record on line {first}",
+                    item.key
+                ),
+            });
+            continue;
+        }
+        items.push(item);
     }
     problems.sort_by_key(|p| p.line);
     Prepared {
@@ -137,26 +164,6 @@ pub(crate) fn prepare(input: input::Input) -> Prepared {
         invalid,
         unreadable,
     }
-}
-
-/// Checks that the journal belongs to this input: every record it lists is a valid
-/// record of the input with the same key (`items` are in input order).
-pub(crate) fn check_journal(loaded: &Loaded, items: &[Item], path: &Path) -> CliResult<()> {
-    for entry in loaded.entries.values() {
-        let matches = items
-            .binary_search_by_key(&entry.record, |item| item.index)
-            .is_ok_and(|at| items[at].key == entry.key);
-        if !matches {
-            return Err(CliError::usage(format!(
-                "checkpoint {} does not match this input (record {} has another key than {:?}): \
-                 use the input it was made for, or another --checkpoint",
-                path.display(),
-                entry.record,
-                entry.key
-            )));
-        }
-    }
-    Ok(())
 }
 
 pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
@@ -220,24 +227,38 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         Some(s) => format!(".shard-{}-of-{}.{what}", s.index(), s.count()),
         None => format!(".{what}"),
     };
+    let unkeyed: Vec<usize> = prepared
+        .items
+        .iter()
+        .filter(|i| i.lookup == Lookup::None)
+        .map(|i| i.line)
+        .collect();
+    if !unkeyed.is_empty() && !args.allow_unkeyed {
+        let lines: Vec<String> = unkeyed.iter().take(20).map(usize::to_string).collect();
+        return Err(CliError::usage(format!(
+            "{} record(s) have no lookup key (external_id, email, phone, username or web3 wallet), \
+             line(s) {}{}: after a lost response or a kill they cannot be checked, so they could \
+             be duplicated or lost. Add a key, or pass --allow-unkeyed to import them at most once",
+            unkeyed.len(),
+            lines.join(", "),
+            if unkeyed.len() > 20 { ", …" } else { "" }
+        )));
+    }
 
     let latencies = Arc::new(Latencies::default());
     let clerk = args
         .connect
-        .client_timed(&latencies)
-        .map_err(CliError::usage)?;
+        .builder_timed(&latencies)
+        .map_err(CliError::usage)?
+        .attempt_timeout(args.attempt_timeout)
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot build the Clerk client: {e}")))?;
     let checkpoint = args
         .checkpoint
         .clone()
         .unwrap_or_else(|| sibling(&args.file, &suffix("checkpoint.jsonl")));
-    let loaded = journal::load(&checkpoint).map_err(|e| CliError::usage(e.to_string()))?;
-    check_journal(&loaded, &prepared.items, &checkpoint)?;
-    let writer = Arc::new(JournalWriter::open(&checkpoint).map_err(|e| {
-        CliError::usage(format!(
-            "cannot open checkpoint {}: {e}",
-            checkpoint.display()
-        ))
-    })?);
+    let (replay, writer) =
+        journal::open(&checkpoint).map_err(|e| CliError::usage(e.to_string()))?;
     let quota_rps = args.connect.quota_rps();
     let progress = Progress::new(
         progress::wanted(json),
@@ -248,12 +269,16 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
     let options = Options {
         concurrency: args.connect.concurrency as usize,
         max_create_attempts: args.max_attempts,
+        settle_delay: args.settle_delay,
+        operation_timeout: OPERATION_TIMEOUT,
+        max_wait: args.max_wait,
+        repair: args.repair,
     };
     let summary = import::run(
         &clerk,
         prepared.items,
-        &loaded,
-        writer,
+        &replay,
+        Arc::new(writer),
         options,
         progress.ticks(),
     )
@@ -291,7 +316,22 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         Some(failed_out)
     };
 
+    let conflicts_out = args
+        .conflicts_out
+        .clone()
+        .unwrap_or_else(|| sibling(&args.file, &suffix("conflicts.jsonl")));
+    let conflicts_written = if summary.conflicts.is_empty() {
+        None
+    } else {
+        write_conflicts(&conflicts_out, &summary).map_err(|e| {
+            CliError::failure(format!("cannot write {}: {e}", conflicts_out.display()))
+        })?;
+        Some(conflicts_out)
+    };
+    let unrepaired = summary.duplicates.iter().filter(|d| !d.deleted).count();
     let failed_total = summary.failed
+        + summary.conflicts.len()
+        + unrepaired
         + if args.skip_invalid {
             invalid_records
         } else {
@@ -302,8 +342,11 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         latency,
         quota_rps,
         &args,
-        &checkpoint,
-        failed_written.as_deref(),
+        Files {
+            checkpoint: &checkpoint,
+            failed: failed_written.as_deref(),
+            conflicts: conflicts_written.as_deref(),
+        },
         invalid_records,
     );
     if failed_total > 0 {
@@ -311,6 +354,18 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Writes one JSON line per conflicting record: its line, key, the user that
+/// matched and which of the record's identifiers that user does not have.
+fn write_conflicts(path: &Path, summary: &Summary) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for c in &summary.conflicts {
+        let line = json!({"line": c.line, "key": c.key, "user_id": c.user_id, "fields": c.fields});
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
 }
 
 /// Writes the failed records' bodies, in input order, as JSON Lines.
@@ -323,15 +378,26 @@ fn write_failed(path: &Path, failed: &[(usize, &Value)]) -> std::io::Result<()> 
     out.flush()
 }
 
+/// The files a run wrote.
+struct Files<'a> {
+    checkpoint: &'a Path,
+    failed: Option<&'a Path>,
+    conflicts: Option<&'a Path>,
+}
+
 fn print_summary(
     s: &Summary,
     (p50_ms, p99_ms): (f64, f64),
     quota_rps: Option<f64>,
     args: &ImportArgs,
-    checkpoint: &Path,
-    failed_file: Option<&Path>,
+    files: Files<'_>,
     invalid: usize,
 ) {
+    let Files {
+        checkpoint,
+        failed: failed_file,
+        conflicts: conflicts_file,
+    } = files;
     let json = args.output.json;
     let by_code: BTreeMap<String, usize> = s.failed_by_code();
     let achieved = s.achieved_rps();
@@ -346,6 +412,11 @@ fn print_summary(
             "failed": s.failed,
             "invalid": if args.skip_invalid { invalid } else { 0 },
             "failed_by_code": by_code,
+            "conflicts": s.conflicts.len(),
+            "verified": s.verified,
+            "duplicates": s.duplicates.iter().map(|d| d.extra.len()).sum::<usize>(),
+            "duplicates_deleted": s.duplicates.iter().filter(|d| d.deleted).map(|d| d.extra.len()).sum::<usize>(),
+            "unkeyed": s.unkeyed,
             "requests": s.requests,
             "retries": s.retries,
             "http_429": s.http_429,
@@ -358,6 +429,7 @@ fn print_summary(
             "p99_ms": p99_ms,
             "checkpoint": checkpoint.display().to_string(),
             "failed_file": failed_file.map(|p| p.display().to_string()),
+            "conflicts_file": conflicts_file.map(|p| p.display().to_string()),
         });
         say!("{out}");
         return;
@@ -371,6 +443,21 @@ fn print_summary(
     say!("  failed           {:>10}", thousands(s.failed as u64));
     for (code, n) in &by_code {
         say!("    {code}: {}", thousands(*n as u64));
+    }
+    if !s.conflicts.is_empty() {
+        say!(
+            "  conflicts        {:>10}  (a user holds the key but differs; nothing changed)",
+            thousands(s.conflicts.len() as u64)
+        );
+        for c in s.conflicts.iter().take(20) {
+            say!(
+                "    line {}: {:?} matched {} ({} differ)",
+                c.line,
+                c.key,
+                c.user_id,
+                c.fields.join(", ")
+            );
+        }
     }
     if s.skipped > 0 {
         say!(
@@ -408,7 +495,38 @@ fn print_summary(
     for f in s.failures.iter().take(20) {
         say!("  line {}: {}", f.line, f.message);
     }
+    let extra: usize = s.duplicates.iter().map(|d| d.extra.len()).sum();
+    say!(
+        "verified {} ambiguous records: {} duplicates{}",
+        thousands(s.verified as u64),
+        extra,
+        if extra > 0 && s.duplicates.iter().all(|d| d.deleted) {
+            " (the newer ones deleted: --repair)"
+        } else if extra > 0 {
+            " (rerun with --repair to delete the newer ones)"
+        } else {
+            ""
+        }
+    );
+    for d in s.duplicates.iter().take(20) {
+        say!(
+            "  line {}: {:?} kept {}, extra {}",
+            d.line,
+            d.key,
+            d.kept,
+            d.extra.join(", ")
+        );
+    }
+    if s.unkeyed > 0 {
+        say!(
+            "{} records without a lookup key were imported at most once, not exactly once (--allow-unkeyed)",
+            thousands(s.unkeyed as u64)
+        );
+    }
     say!("checkpoint {}", checkpoint.display());
+    if let Some(path) = conflicts_file {
+        say!("conflicts written to {}", path.display());
+    }
     if let Some(path) = failed_file {
         say!(
             "failed records written to {} (fix them and import that file)",

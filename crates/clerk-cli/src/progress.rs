@@ -2,7 +2,7 @@
 //! 429s. Shown only when stdout is a terminal and `--json` is off.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clerk_tower::Clerk;
@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     ticker: Option<JoinHandle<()>>,
+    /// What the run is waiting for, shown instead of the rate while it waits.
+    waiting: Arc<Mutex<Option<String>>>,
 }
 
 /// Whether progress should be drawn.
@@ -27,6 +29,7 @@ impl Progress {
         Self {
             bar: None,
             ticker: None,
+            waiting: Arc::default(),
         }
     }
 
@@ -53,8 +56,10 @@ impl Progress {
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
+        let waiting: Arc<Mutex<Option<String>>> = Arc::default();
         let ticker = {
             let bar = bar.clone();
+            let waiting = Arc::clone(&waiting);
             let clerk = clerk.clone();
             tokio::spawn(async move {
                 let mut last = (Instant::now(), clerk.metrics().attempts);
@@ -68,10 +73,19 @@ impl Progress {
                     last = (now, m.attempts);
                     let quota =
                         quota_rps.map_or_else(|| "unlimited".to_owned(), |q| format!("{q:.0}"));
-                    bar.set_message(format!(
-                        "{rate:.0}/{quota} req/s · retries {} · 429s {}",
-                        m.retries, m.rate_limited
-                    ));
+                    let why = waiting.lock().ok().and_then(|w| w.clone());
+                    let cooldown = clerk
+                        .rate_limiter()
+                        .and_then(|l| l.cooldown_remaining())
+                        .map(|d| format!(" · 429 cooldown {} s", d.as_secs()))
+                        .unwrap_or_default();
+                    bar.set_message(match why {
+                        Some(why) => format!("waiting: {why}{cooldown}"),
+                        None => format!(
+                            "{rate:.0}/{quota} req/s · retries {} · 429s {}{cooldown}",
+                            m.retries, m.rate_limited
+                        ),
+                    });
                     bar.tick();
                 }
             })
@@ -79,6 +93,7 @@ impl Progress {
         Self {
             bar: Some(bar),
             ticker: Some(ticker),
+            waiting,
         }
     }
 
@@ -89,7 +104,7 @@ impl Progress {
 
     /// A handle for the import engine's worker tasks.
     pub(crate) fn ticks(&self) -> Arc<dyn clerk_migrate::import::Progress> {
-        Arc::new(Ticks(self.bar.clone()))
+        Arc::new(Ticks(self.bar.clone(), Arc::clone(&self.waiting)))
     }
 
     /// `n` more items done.
@@ -120,8 +135,9 @@ impl Drop for Progress {
     }
 }
 
-/// Ticks the bar from the engine's worker tasks (nothing when hidden).
-struct Ticks(Option<ProgressBar>);
+/// Ticks the bar from the engine's worker tasks (nothing when hidden), and says
+/// what the run waits for: on the bar, and in the log.
+struct Ticks(Option<ProgressBar>, Arc<Mutex<Option<String>>>);
 
 impl clerk_migrate::import::Progress for Ticks {
     fn set_position(&self, done: u64) {
@@ -134,6 +150,15 @@ impl clerk_migrate::import::Progress for Ticks {
     fn inc(&self, n: u64) {
         if let Some(bar) = &self.0 {
             bar.inc(n);
+        }
+    }
+
+    fn waiting(&self, why: Option<&str>) {
+        if let Some(why) = why {
+            tracing::warn!("waiting: {why}");
+        }
+        if let Ok(mut slot) = self.1.lock() {
+            *slot = why.map(str::to_owned);
         }
     }
 }

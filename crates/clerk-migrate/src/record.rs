@@ -44,7 +44,10 @@ pub enum Lookup {
     Phone(String),
     /// By username (lowercase).
     Username(String),
-    /// Nothing to look it up by: created without reconciliation.
+    /// By the first web3 wallet (lowercase).
+    Web3Wallet(String),
+    /// Nothing to look it up by: such a record cannot be reconciled, so it is
+    /// imported at most once, not exactly once.
     None,
 }
 
@@ -65,8 +68,59 @@ impl Lookup {
             Self::Phone(phone.to_owned())
         } else if let Some(name) = body.get("username").and_then(Value::as_str) {
             Self::Username(name.to_lowercase())
+        } else if let Some(wallet) = first("web3_wallet") {
+            Self::Web3Wallet(wallet.to_lowercase())
         } else {
             Self::None
+        }
+    }
+
+    /// Every lookup a create body offers, best first (the 422
+    /// `form_identifier_exists` case looks for whoever holds any of them).
+    pub fn all_for_body(body: &Map<String, Value>) -> Vec<Self> {
+        let mut all = Vec::new();
+        if let Some(id) = body.get("external_id").and_then(Value::as_str) {
+            all.push(Self::ExternalId(id.to_owned()));
+        }
+        let list = |f: &str| {
+            body.get(f)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        all.extend(
+            list("email_address")
+                .into_iter()
+                .map(|v| Self::Email(v.to_lowercase())),
+        );
+        all.extend(
+            list("phone_number")
+                .into_iter()
+                .map(|v| Self::Phone(v.to_owned())),
+        );
+        if let Some(name) = body.get("username").and_then(Value::as_str) {
+            all.push(Self::Username(name.to_lowercase()));
+        }
+        all.extend(
+            list("web3_wallet")
+                .into_iter()
+                .map(|v| Self::Web3Wallet(v.to_lowercase())),
+        );
+        all
+    }
+
+    /// The record's identity in the checkpoint journal: the lookup kind and value
+    /// (`x:crm-42`, `e:ada@example.com`, `p:…`, `u:…`, `w:…`), else `h:` and a hash of
+    /// the whole body. Independent of the record's position, so a fixed, reordered or
+    /// appended input resumes where it stopped.
+    pub fn identity(&self, body: &Map<String, Value>) -> String {
+        match self {
+            Self::ExternalId(v) => format!("x:{v}"),
+            Self::Email(v) => format!("e:{v}"),
+            Self::Phone(v) => format!("p:{v}"),
+            Self::Username(v) => format!("u:{v}"),
+            Self::Web3Wallet(v) => format!("w:{v}"),
+            Self::None => format!("h:{:016x}", fingerprint(body)),
         }
     }
 
@@ -76,7 +130,8 @@ impl Lookup {
             Self::Email(_) => 1,
             Self::Phone(_) => 2,
             Self::Username(_) => 3,
-            Self::None => 4,
+            Self::Web3Wallet(_) => 4,
+            Self::None => 5,
         }
     }
 
@@ -94,6 +149,7 @@ impl Lookup {
             })),
             1 => f.email_addresses(values.iter().cloned()),
             2 => f.phone_numbers(values.iter().cloned()),
+            4 => f.web3_wallets(values.iter().cloned()),
             _ => f.usernames(values.iter().cloned()),
         }
     }
@@ -112,36 +168,112 @@ impl Lookup {
                 .iter()
                 .map(|p| p.phone_number.clone())
                 .collect(),
+            4 => user
+                .web3_wallets
+                .iter()
+                .map(|w| w.web3_wallet.to_lowercase())
+                .collect(),
             _ => user.username.iter().map(|u| u.to_lowercase()).collect(),
         }
+    }
+
+    /// Bytes this value adds to a list URL (`&email_address=` and the value,
+    /// percent-encoded): lookups are chunked to keep URLs under
+    /// [`MAX_LOOKUP_URL`].
+    pub(crate) fn encoded_len(value: &str) -> usize {
+        let encoded: usize = value
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    1
+                } else {
+                    3
+                }
+            })
+            .sum();
+        // The longest parameter name (`email_address`), `&`, `=`, and a `+` prefix.
+        encoded + 20
     }
 
     /// The value looked up, if any.
     pub fn value(&self) -> Option<&str> {
         match self {
-            Self::ExternalId(v) | Self::Email(v) | Self::Phone(v) | Self::Username(v) => Some(v),
+            Self::ExternalId(v)
+            | Self::Email(v)
+            | Self::Phone(v)
+            | Self::Username(v)
+            | Self::Web3Wallet(v) => Some(v),
             Self::None => None,
         }
     }
 }
 
-/// The stable key of a record: its `external_id`, else its first email address
-/// (lowercase), else a hash of the whole body.
+/// A record's identity ([`Lookup::identity`] of its best lookup): the journal's key
+/// and what `--shard` splits by.
 pub fn record_key(body: &Map<String, Value>) -> String {
-    if let Some(Value::String(id)) = body.get("external_id") {
-        return id.clone();
-    }
-    if let Some(email) = body
-        .get("email_address")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(Value::as_str)
+    Lookup::for_body(body).identity(body)
+}
+
+/// Longest lookup URL sent: proxies in front of Clerk refuse URLs over 8 KB.
+pub const MAX_LOOKUP_URL: usize = 7_000;
+
+/// A hash of the whole body (canonical: serde_json's map is ordered by key). Kept in
+/// the journal so a record edited between runs can be told apart.
+pub fn fingerprint(body: &Map<String, Value>) -> u64 {
+    stable_hash(Value::Object(body.clone()).to_string().as_bytes())
+}
+
+/// Whether `user` is the user this record describes: every identifier of the record
+/// is on the user (external id, emails, phones, username, web3 wallets). Returns
+/// the fields that differ; empty means it agrees.
+pub fn disagreements(body: &Map<String, Value>, user: &User) -> Vec<&'static str> {
+    let mut differ = Vec::new();
+    if let Some(id) = body.get("external_id").and_then(Value::as_str)
+        && user.external_id.as_deref() != Some(id)
     {
-        return email.to_lowercase();
+        differ.push("external_id");
     }
-    // serde_json's map is ordered by key, so this text is canonical.
-    let text = Value::Object(body.clone()).to_string();
-    format!("h:{:016x}", stable_hash(text.as_bytes()))
+    let list = |f: &str| {
+        body.get(f)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let emails: Vec<String> = user
+        .email_addresses
+        .iter()
+        .map(|e| e.email_address.to_lowercase())
+        .collect();
+    if list("email_address").iter().any(|e| !emails.contains(e)) {
+        differ.push("email_address");
+    }
+    let phones: Vec<String> = user
+        .phone_numbers
+        .iter()
+        .map(|p| p.phone_number.to_lowercase())
+        .collect();
+    if list("phone_number").iter().any(|p| !phones.contains(p)) {
+        differ.push("phone_number");
+    }
+    if let Some(name) = body.get("username").and_then(Value::as_str)
+        && user.username.as_deref().map(str::to_lowercase) != Some(name.to_lowercase())
+    {
+        differ.push("username");
+    }
+    let wallets: Vec<String> = user
+        .web3_wallets
+        .iter()
+        .map(|w| w.web3_wallet.to_lowercase())
+        .collect();
+    if list("web3_wallet").iter().any(|w| !wallets.contains(w)) {
+        differ.push("web3_wallet");
+    }
+    differ
 }
 
 /// FNV-1a: stable across runs, platforms and versions (record keys and shards depend on it).
@@ -191,21 +323,50 @@ mod tests {
     }
 
     #[test]
-    fn keys_prefer_external_id_then_email_then_a_hash() {
-        assert_eq!(
-            record_key(&m(
-                json!({"external_id": "x1", "email_address": ["A@x.io"]})
-            )),
-            "x1"
-        );
-        assert_eq!(
-            record_key(&m(json!({"email_address": ["A@x.io"]}))),
-            "a@x.io"
-        );
-        let a = record_key(&m(json!({"username": "ann", "first_name": "A"})));
-        let b = record_key(&m(json!({"first_name": "A", "username": "ann"})));
+    fn identities_are_the_lookup_key_else_a_content_hash() {
+        let body = m(json!({"external_id": "x1", "email_address": ["A@x.io"], "first_name": "A"}));
+        let edited =
+            m(json!({"external_id": "x1", "email_address": ["A@x.io"], "first_name": "B"}));
+        let id = |b: &Map<String, Value>| Lookup::for_body(b).identity(b);
+        assert_eq!(id(&body), "x:x1");
+        assert_eq!(id(&edited), "x:x1", "editing a field keeps the identity");
+        assert_eq!(id(&m(json!({"email_address": ["A@x.io"]}))), "e:a@x.io");
+        let a = id(&m(json!({"first_name": "A", "last_name": "B"})));
+        let b = id(&m(json!({"last_name": "B", "first_name": "A"})));
         assert_eq!(a, b);
         assert!(a.starts_with("h:"));
-        assert_ne!(a, record_key(&m(json!({"username": "bob"}))));
+    }
+
+    #[test]
+    fn agreement_is_on_every_identifier() {
+        let user: User = serde_json::from_value(json!({
+            "id": "user_1", "object": "user", "external_id": "x1",
+            "email_addresses": [{"email_address": "a@x.io"}], "username": "ann"
+        }))
+        .unwrap();
+        assert!(
+            disagreements(
+                &m(json!({"external_id": "x1", "email_address": ["A@x.io"]})),
+                &user
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            disagreements(
+                &m(json!({"external_id": "x1", "email_address": ["b@x.io"], "username": "bob"})),
+                &user
+            ),
+            ["email_address", "username"]
+        );
+        assert_eq!(
+            disagreements(&m(json!({"external_id": "x2"})), &user),
+            ["external_id"]
+        );
+    }
+
+    #[test]
+    fn encoded_lengths_count_percent_escapes() {
+        assert_eq!(Lookup::encoded_len("abc"), 23);
+        assert_eq!(Lookup::encoded_len("a@b"), 27);
     }
 }

@@ -1,8 +1,8 @@
 //! `--shard K/N`: N processes (on N machines) split one input between them.
 //!
 //! A record belongs to shard `K` when a stable hash of its key
-//! ([`record_key`](crate::record::record_key): `external_id`, else first email, else
-//! a hash of the body) is `K − 1` modulo `N`. The key, not the line number, decides,
+//! ([`record_key`](crate::record::record_key): its identity, the lookup key —
+//! `external_id`, else first email, phone, username, web3 wallet — else a hash of the body) is `K − 1` modulo `N`. The key, not the line number, decides,
 //! so an input edited between runs (lines inserted, removed or reordered) still sends
 //! every record to the same shard, and no two shards ever create the same user.
 //!
