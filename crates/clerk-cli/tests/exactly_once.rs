@@ -1,0 +1,473 @@
+//! `clerk-users import` against the hostile cases of issue 8, each on a real
+//! emulator on 127.0.0.1:0 with its faults scripted: late landings, garbled 2xx
+//! bodies, wrong objects, two runs at once, keyless records, conflicts, edited
+//! inputs, a half-imported instance, duplicates found and repaired, a foreign
+//! checkpoint, and a Retry-After of a day.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+use clerk_tower::Clerk;
+use clerk_tower::users::{CreateUser, ListUsers};
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const KEY: &str = "sk_test_exactly_once";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clerk-once-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+async fn emulator() -> Emulator {
+    Emulator::start(
+        Config::new()
+            .secret_key(KEY)
+            .rate_limit(RateLimit::Off)
+            .latency(Duration::ZERO, Duration::from_millis(1)),
+    )
+    .await
+    .expect("emulator starts")
+}
+
+fn client(emu: &Emulator) -> Clerk {
+    Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .expect("client")
+}
+
+async fn users(emu: &Emulator) -> Vec<clerk_core::User> {
+    client(emu)
+        .users()
+        .list_all(ListUsers::new().limit(500))
+        .try_collect()
+        .await
+        .expect("list")
+}
+
+/// Appends entries to the emulator's scripted fault queue (control API, raw HTTP).
+async fn script(emu: &Emulator, next: Value) {
+    let body = json!({ "next": next }).to_string();
+    let mut stream = tokio::net::TcpStream::connect(emu.addr())
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /_emulator/faults HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
+    cmd.env_remove("CLERK_SECRET_KEY")
+        .env_remove("CLERK_API_URL")
+        .env_remove("RUST_LOG")
+        .arg("import")
+        .arg(input)
+        .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
+        .args(["--attempt-timeout", "300ms", "--settle-delay", "600ms"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !extra.contains(&"--rate-limit") {
+        cmd.args(["--rate-limit", "off"]);
+    }
+    cmd
+}
+
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("run clerk-users"))
+        .await
+        .expect("join")
+}
+
+fn report(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "not a JSON report: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn write_records(dir: &Path, records: &[Value]) -> PathBuf {
+    let path = dir.join("users.jsonl");
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&path, text).expect("write input");
+    path
+}
+
+fn by_external_id(n: usize, prefix: &str) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"external_id": format!("{prefix}-{i}"), "first_name": "A", "skip_password_requirement": true}))
+        .collect()
+}
+
+fn count_by_external_id(users: &[clerk_core::User], id: &str) -> usize {
+    users
+        .iter()
+        .filter(|u| u.external_id.as_deref() == Some(id))
+        .count()
+}
+
+#[tokio::test]
+async fn a_create_that_lands_after_the_attempt_timeout_is_not_created_twice() {
+    let emu = emulator().await;
+    let dir = temp_dir("late");
+    let input = write_records(&dir, &by_external_id(10, "late"));
+    let slow = json!({"kind": "slow_apply", "delay_ms": 450, "operation": "CreateUser"});
+    script(&emu, json!([slow, slow, slow])).await;
+    let output = run(import(&emu, &input, &["--json"])).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report(&output);
+    assert_eq!(report["verified"], 3, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    let users = users(&emu).await;
+    for i in 0..10 {
+        assert_eq!(
+            count_by_external_id(&users, &format!("late-{i}")),
+            1,
+            "late-{i}: {report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_whose_body_cannot_be_read_is_reconciled_never_failed() {
+    let emu = emulator().await;
+    let dir = temp_dir("garbled");
+    let input = write_records(&dir, &by_external_id(6, "garbled"));
+    let t = json!({"kind": "bad_body", "body": "truncated", "operation": "CreateUser"});
+    let h = json!({"kind": "bad_body", "body": "html", "operation": "CreateUser"});
+    script(&emu, json!([t, h, t, h])).await;
+    let output = run(import(&emu, &input, &["--json"])).await;
+    let report = report(&output);
+    assert!(output.status.success(), "{report}");
+    assert_eq!(
+        (report["failed"].as_u64(), report["failed_file"].is_null()),
+        (Some(0), true),
+        "{report}"
+    );
+    assert_eq!(report["already_present"], 4, "{report}");
+    assert_eq!(users(&emu).await.len(), 6);
+}
+
+#[tokio::test]
+async fn a_200_with_another_object_is_not_taken_for_the_created_user() {
+    let emu = emulator().await;
+    let dir = temp_dir("wrong");
+    let input = write_records(&dir, &by_external_id(5, "wrong"));
+    let w = json!({"kind": "wrong_object", "operation": "CreateUser"});
+    script(&emu, json!([w, w, w])).await;
+    let output = run(import(&emu, &input, &["--json"])).await;
+    let report = report(&output);
+    assert!(output.status.success(), "{report}");
+    assert_eq!(
+        report["created"], 5,
+        "resent after the lookup found nothing: {report}"
+    );
+    assert_eq!(users(&emu).await.len(), 5);
+    let journal = std::fs::read_to_string(dir.join("users.jsonl.checkpoint.jsonl")).unwrap();
+    assert!(!journal.contains("\"user_id\":\"\""), "{journal}");
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_checkpoint_refuses_at_once() {
+    let emu = emulator().await;
+    let dir = temp_dir("twice");
+    let input = write_records(&dir, &by_external_id(40, "twice"));
+    let checkpoint = dir.join("users.jsonl.checkpoint.jsonl");
+    // The first run is slowed by its rate limit: 40 creates at 20/s.
+    let mut first = import(&emu, &input, &["--json", "--rate-limit", "20/1s"])
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&checkpoint).map_or(0, |t| t.lines().count()) < 3 {
+        if let Some(status) = first.try_wait().expect("try_wait") {
+            let out = first.wait_with_output().expect("output");
+            panic!(
+                "the first run ended ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "the first run made no progress");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let second = run(import(&emu, &input, &["--json"])).await;
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("in use by another run"), "{stderr}");
+    let first = tokio::task::spawn_blocking(move || first.wait_with_output().expect("wait"))
+        .await
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let users = users(&emu).await;
+    assert_eq!(users.len(), 40);
+}
+
+#[tokio::test]
+async fn records_without_a_lookup_key_are_refused_unless_allowed() {
+    let emu = emulator().await;
+    let dir = temp_dir("unkeyed");
+    let input = write_records(
+        &dir,
+        &[
+            json!({"external_id": "k-1"}),
+            json!({"first_name": "No", "last_name": "Key", "skip_password_requirement": true}),
+        ],
+    );
+    let refused = run(import(&emu, &input, &[])).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no lookup key") && stderr.contains("line(s) 2"),
+        "{stderr}"
+    );
+    assert!(users(&emu).await.is_empty(), "nothing is sent");
+
+    let allowed = run(import(&emu, &input, &["--allow-unkeyed"])).await;
+    let stdout = String::from_utf8_lossy(&allowed.stdout);
+    assert!(allowed.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("at most once, not exactly once"),
+        "{stdout}"
+    );
+    assert_eq!(users(&emu).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_user_this_import_did_not_create_is_a_conflict_never_merged() {
+    let emu = emulator().await;
+    let clerk = client(&emu);
+    let stranger = clerk
+        .users()
+        .create(
+            CreateUser::new()
+                .external_id("c-1")
+                .email_address("other@example.com"),
+        )
+        .await
+        .unwrap();
+    let holder = clerk
+        .users()
+        .create(CreateUser::new().email_address("taken@example.com"))
+        .await
+        .unwrap();
+    let dir = temp_dir("conflict");
+    let input = write_records(
+        &dir,
+        &[
+            json!({"external_id": "c-1", "email_address": ["mine@example.com"]}),
+            json!({"external_id": "c-2", "email_address": ["taken@example.com"]}),
+            json!({"external_id": "c-3", "email_address": ["new@example.com"]}),
+        ],
+    );
+    let output = run(import(&emu, &input, &["--json"])).await;
+    assert!(!output.status.success(), "conflicts fail the run");
+    let report = report(&output);
+    assert_eq!(
+        (report["conflicts"].as_u64(), report["created"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    let conflicts = std::fs::read_to_string(dir.join("users.jsonl.conflicts.jsonl")).unwrap();
+    let lines: Vec<Value> = conflicts
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{conflicts}");
+    assert_eq!(
+        (lines[0]["line"].as_u64(), lines[0]["user_id"].as_str()),
+        (Some(1), Some(stranger.id.as_str()))
+    );
+    assert_eq!(lines[0]["fields"], json!(["email_address"]));
+    assert_eq!(
+        (lines[1]["line"].as_u64(), lines[1]["user_id"].as_str()),
+        (Some(2), Some(holder.id.as_str()))
+    );
+    assert_eq!(
+        users(&emu).await.len(),
+        3,
+        "two strangers, one created; nothing merged"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_input_resumes_by_identity() {
+    let emu = emulator().await;
+    let dir = temp_dir("edited");
+    let mut records = vec![
+        json!({"external_id": "e-1", "email_address": ["e1@example.com"]}),
+        json!({"external_id": "e-2", "email_address": ["broken@example"]}),
+        json!({"external_id": "e-3", "email_address": ["e3@example.com"]}),
+    ];
+    let input = write_records(&dir, &records);
+    let first = run(import(&emu, &input, &["--json", "--skip-invalid"])).await;
+    assert_eq!(report(&first)["created"], 2);
+    // Fix line 2, reorder, append two.
+    records[1] = json!({"external_id": "e-2", "email_address": ["e2@example.com"]});
+    records.swap(0, 2);
+    records.push(json!({"external_id": "e-4"}));
+    records.push(json!({"email_address": ["e5@example.com"]}));
+    let input = write_records(&dir, &records);
+    let second = run(import(&emu, &input, &["--json"])).await;
+    let report = report(&second);
+    assert!(second.status.success(), "{report}");
+    assert_eq!(
+        (
+            report["skipped_done_before"].as_u64(),
+            report["created"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{report}"
+    );
+    assert_eq!(users(&emu).await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_fresh_checkpoint_against_a_half_imported_instance_duplicates_nothing() {
+    let emu = emulator().await;
+    let dir = temp_dir("half");
+    let all = by_external_id(20, "half");
+    let half = write_records(&dir, &all[..10]);
+    let first = run(import(
+        &emu,
+        &half,
+        &[
+            "--json",
+            "--checkpoint",
+            &dir.join("a.jsonl").display().to_string(),
+        ],
+    ))
+    .await;
+    assert_eq!(report(&first)["created"], 10);
+    let input = write_records(&dir, &all);
+    let second = run(import(
+        &emu,
+        &input,
+        &[
+            "--json",
+            "--checkpoint",
+            &dir.join("b.jsonl").display().to_string(),
+        ],
+    ))
+    .await;
+    let report = report(&second);
+    assert_eq!(
+        (
+            report["already_present"].as_u64(),
+            report["created"].as_u64()
+        ),
+        (Some(10), Some(10)),
+        "{report}"
+    );
+    assert_eq!(users(&emu).await.len(), 20);
+}
+
+#[tokio::test]
+async fn the_verification_finds_a_duplicate_and_repair_deletes_the_newer() {
+    let emu = emulator().await;
+    let dir = temp_dir("repair");
+    let input = write_records(&dir, &by_external_id(1, "dup"));
+    // The first create lands at 1.4 s, after its timeout (0.3 s) and the settle
+    // delay (0.6 s): the lookup at ≥ 0.9 s misses it and the record is sent again;
+    // that second create is applied, its answer lost.
+    script(
+        &emu,
+        json!([
+            {"kind": "slow_apply", "delay_ms": 1400, "operation": "CreateUser"},
+            {"kind": "lost_response", "operation": "CreateUser"}
+        ]),
+    )
+    .await;
+    let output = run(import(&emu, &input, &["--repair"])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("verified 1 ambiguous records: 1 duplicates (the newer ones deleted"),
+        "{stdout}"
+    );
+    assert!(output.status.success(), "{stdout}");
+    let users = users(&emu).await;
+    assert_eq!(count_by_external_id(&users, "dup-0"), 1);
+    let journal = std::fs::read_to_string(dir.join("users.jsonl.checkpoint.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"outcome\":\"deleted_duplicate\""),
+        "{journal}"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_that_is_not_a_journal_is_refused_untouched() {
+    let emu = emulator().await;
+    let dir = temp_dir("foreign");
+    let input = write_records(&dir, &by_external_id(2, "foreign"));
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "my notes, no trailing newline").unwrap();
+    let output = run(import(
+        &emu,
+        &input,
+        &["--checkpoint", &notes.display().to_string()],
+    ))
+    .await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a clerk-users checkpoint"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "my notes, no trailing newline"
+    );
+    assert!(users(&emu).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_after_of_a_day_stops_the_import_resumably() {
+    let emu = emulator().await;
+    let dir = temp_dir("retry-after");
+    let input = write_records(&dir, &by_external_id(3, "ra"));
+    script(
+        &emu,
+        json!([{"kind": "429", "retry_after": 86400, "operation": "CreateUser"}]),
+    )
+    .await;
+    let started = Instant::now();
+    let output = run(import(&emu, &input, &["--concurrency", "1"])).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "no day-long wait"
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Retry-After") && stderr.contains("rerun with the same --checkpoint"),
+        "{stderr}"
+    );
+    let rerun = run(import(&emu, &input, &["--json"])).await;
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert_eq!(users(&emu).await.len(), 3);
+}
