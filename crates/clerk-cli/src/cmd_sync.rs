@@ -87,6 +87,9 @@ pub(crate) struct SyncArgs {
     /// Creates of one record at most, after reconciling that the previous one did nothing.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) max_attempts: u32,
+    /// How long an ambiguous create settles before it is looked up (see `import --help`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::args::parse_duration)]
+    pub(crate) settle_delay: std::time::Duration,
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
@@ -110,7 +113,8 @@ impl SyncArgs {
                 MetadataArg::Replace => MetadataMode::Replace,
             })
             .concurrency(self.connect.concurrency as usize)
-            .max_create_attempts(self.max_attempts);
+            .max_create_attempts(self.max_attempts)
+            .settle_delay(self.settle_delay);
         if let Some(n) = self.max_deletes {
             options = options.max_deletes(n);
         }

@@ -49,7 +49,15 @@ fn sync_command(emu: &Emulator, file: &Path, extra: &[&str]) -> Command {
         .env_remove("CLERK_API_URL")
         .arg("sync")
         .arg(file)
-        .args(["--json", "--concurrency", "8", "--rate-limit", "off"])
+        .args([
+            "--json",
+            "--concurrency",
+            "8",
+            "--rate-limit",
+            "off",
+            "--settle-delay",
+            "500ms",
+        ])
         .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
         .args(extra)
         .stdout(Stdio::piped())

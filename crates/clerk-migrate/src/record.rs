@@ -367,6 +367,6 @@ mod tests {
     #[test]
     fn encoded_lengths_count_percent_escapes() {
         assert_eq!(Lookup::encoded_len("abc"), 23);
-        assert_eq!(Lookup::encoded_len("a@b"), 27);
+        assert_eq!(Lookup::encoded_len("a@b"), 25);
     }
 }

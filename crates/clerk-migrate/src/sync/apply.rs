@@ -1,7 +1,7 @@
 //! Applying a plan: creates exactly once through the import engine, then updates,
 //! then the missing users' bans or deletes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +15,7 @@ use futures_util::stream;
 use super::plan::{Plan, PlannedUpdate};
 use super::{BAN_BATCH, Missing, Observer, SyncError, SyncOptions};
 use crate::import::{self, Item};
-use crate::journal::{self, JournalWriter};
-use crate::record::{Lookup, record_key};
+use crate::journal;
 
 /// A kind of write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -252,41 +251,25 @@ async fn create_all(
     observer: Arc<dyn Observer>,
     report: &mut ApplyReport,
 ) -> Result<(), SyncError> {
-    let mut loaded = journal::load(checkpoint).map_err(|e| SyncError::checkpoint(e.to_string()))?;
-    let writer = JournalWriter::open(checkpoint).map_err(|e| {
-        SyncError::checkpoint(format!(
-            "cannot open checkpoint {}: {e}",
-            checkpoint.display()
-        ))
-    })?;
+    let (replay, writer) =
+        journal::open(checkpoint).map_err(|e| SyncError::checkpoint(e.to_string()))?;
+    // The journal is keyed by each record's identity, so a source that changed since
+    // an interrupted run resumes correctly.
     let items: Vec<Item> = plan
         .creates
         .iter()
-        .map(|c| {
-            let map = c.body.to_map();
-            Item {
-                index: c.index,
-                line: c.line,
-                key: record_key(&map),
-                lookup: Lookup::for_body(&map),
-                body: c.body.clone(),
-            }
-        })
+        .map(|c| Item::new(c.index, c.line, c.body.to_map()))
         .collect();
-    // The source may have changed since the interrupted run: an entry counts only
-    // for the record it was written for.
-    let keys: HashMap<usize, &str> = items.iter().map(|i| (i.index, i.key.as_str())).collect();
-    loaded
-        .entries
-        .retain(|index, entry| keys.get(index).is_some_and(|key| *key == entry.key));
     let import_options = import::Options {
         concurrency: options.concurrency.max(1),
         max_create_attempts: options.max_create_attempts,
+        settle_delay: options.settle_delay,
+        ..import::Options::default()
     };
     let summary = import::run(
         clerk,
         items,
-        &loaded,
+        &replay,
         Arc::new(writer),
         import_options,
         Arc::new(CreateProgress(observer)),

@@ -115,6 +115,9 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Creates of one record at most (after reconciling that the previous did nothing).
     pub max_create_attempts: u32,
+    /// How long an ambiguous create settles before it is looked up
+    /// ([`crate::import::Options::settle_delay`]).
+    pub settle_delay: std::time::Duration,
 }
 
 impl Default for SyncOptions {
@@ -127,6 +130,7 @@ impl Default for SyncOptions {
             max_bans: None,
             concurrency: 32,
             max_create_attempts: 8,
+            settle_delay: crate::import::Options::default().settle_delay,
         }
     }
 }
@@ -176,6 +180,13 @@ impl SyncOptions {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets how long an ambiguous create settles before it is looked up.
+    #[must_use]
+    pub fn settle_delay(mut self, delay: std::time::Duration) -> Self {
+        self.settle_delay = delay;
         self
     }
 
