@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use clerk_layers::rate_limit::{Coordination, Quota};
 use clerk_migrate::import::{self, Options};
-use clerk_migrate::journal::{JournalWriter, Loaded};
+use clerk_migrate::journal;
 use clerk_migrate::shard::Shard;
 use clerk_tower::Clerk;
 use clerk_tower::users::{CreateUser, UpdateUserMetadata};
@@ -112,13 +112,12 @@ pub(crate) async fn run_worker(args: WorkerArgs) -> CliResult<()> {
 async fn worker_import(args: &WorkerArgs, clerk: &Clerk) -> CliResult<Value> {
     let mut items = synthetic_items(args.run_id, args.users)?;
     items.retain(|item| args.shard.contains(&item.key));
-    let dir = temp_dir(args.run_id);
+    // One checkpoint per worker: a checkpoint is locked by the run that uses it.
+    let dir = temp_dir(args.run_id).join(format!("shard-{}", args.shard.index()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
-    let writer = Arc::new(
-        JournalWriter::open(&dir.join("checkpoint.jsonl"))
-            .map_err(|e| CliError::failure(format!("cannot open the checkpoint: {e}")))?,
-    );
+    let (replay, writer) = journal::open(&dir.join("checkpoint.jsonl"))
+        .map_err(|e| CliError::failure(format!("cannot open the checkpoint: {e}")))?;
     let options = Options {
         concurrency: args.connect.concurrency as usize,
         ..Options::default()
@@ -127,8 +126,8 @@ async fn worker_import(args: &WorkerArgs, clerk: &Clerk) -> CliResult<Value> {
     let result = import::run(
         clerk,
         items,
-        &Loaded::default(),
-        writer,
+        &replay,
+        Arc::new(writer),
         options,
         Arc::new(import::NoProgress),
     )
