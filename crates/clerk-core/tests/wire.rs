@@ -1279,4 +1279,29 @@ fn newer_responses_decode_and_tolerate_unknown_values() {
         .parse_response(response(200, "[]"))
         .unwrap_err();
     assert!(err.is_decode(), "{err:?}");
+
+#[test]
+fn bodies_that_are_not_utf8_are_decode_errors_with_an_excerpt() {
+    for bytes in [
+        &b"{\"id\":\"user_\xff\",\"object\":\"user\"}"[..],
+        &b"{\"id\":\"user_1\",\"first_name\":\"Ad\xc3\"}"[..],
+        &b"\xef\xbb\xbf{\"id\":\"user_1\"}"[..],
+    ] {
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(bytes.to_vec()))
+            .unwrap();
+        let err = GetUser::new("user_1").parse_response(response).unwrap_err();
+        assert!(err.is_decode(), "{err:?}");
+    }
+    // Non-ASCII text still decodes, escaped or not.
+    let user = GetUser::new("user_1")
+        .parse_response(response(
+            200,
+            r#"{"id":"user_1","first_name":"Zoë","last_name":"\u00c5ngstr\u00f6m"}"#,
+        ))
+        .unwrap();
+    assert_eq!(user.first_name.as_deref(), Some("Zoë"));
+    assert_eq!(user.last_name.as_deref(), Some("Ångström"));
 }
