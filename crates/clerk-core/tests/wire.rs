@@ -1279,6 +1279,7 @@ fn newer_responses_decode_and_tolerate_unknown_values() {
         .parse_response(response(200, "[]"))
         .unwrap_err();
     assert!(err.is_decode(), "{err:?}");
+}
 
 #[test]
 fn bodies_that_are_not_utf8_are_decode_errors_with_an_excerpt() {
@@ -1299,7 +1300,7 @@ fn bodies_that_are_not_utf8_are_decode_errors_with_an_excerpt() {
     let user = GetUser::new("user_1")
         .parse_response(response(
             200,
-            r#"{"id":"user_1","first_name":"Zoë","last_name":"\u00c5ngstr\u00f6m"}"#,
+            r#"{"id":"user_1","object":"user","first_name":"Zoë","last_name":"\u00c5ngstr\u00f6m"}"#,
         ))
         .unwrap();
     assert_eq!(user.first_name.as_deref(), Some("Zoë"));
