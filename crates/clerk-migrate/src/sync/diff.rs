@@ -268,7 +268,7 @@ pub fn diff_user(
         let empty = Metadata::new();
         let target = value.as_object().unwrap_or(&empty);
         let have = current(user);
-        if target == have {
+        if same_object(target, have) {
             continue;
         }
         let secret = *name == "private_metadata";
@@ -306,7 +306,7 @@ pub fn merge_patch(current: &Metadata, target: &Metadata) -> Option<Metadata> {
     }
     for (key, want) in target {
         match (current.get(key), want) {
-            (Some(have), _) if have == want => {}
+            (Some(have), _) if same_value(have, want) => {}
             (Some(Value::Object(have)), Value::Object(want)) => {
                 patch.insert(key.clone(), Value::Object(merge_patch(have, want)?));
             }
@@ -317,6 +317,27 @@ pub fn merge_patch(current: &Metadata, target: &Metadata) -> Option<Metadata> {
         }
     }
     Some(patch)
+}
+
+/// JSON equality that reads `1` and `1.0` as the same number: a server may
+/// re-encode numbers, and that is no reason to rewrite the metadata every run.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || ((x.is_f64() || y.is_f64()) && x.as_f64() == y.as_f64())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => same_object(x, y),
+        _ => a == b,
+    }
+}
+
+fn same_object(a: &Metadata, b: &Metadata) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
 }
 
 /// Whether a merge would drop part of `value`: a `null` outside any array.
@@ -352,7 +373,7 @@ fn changed_paths(
     }
     for (key, after) in want {
         match (have.get(key), after) {
-            (Some(before), _) if before == after => {}
+            (Some(before), _) if same_value(before, after) => {}
             (Some(Value::Object(b)), Value::Object(a)) => nested.push((key, b, a)),
             (before, _) => push(key, before, Some(after)),
         }
@@ -509,6 +530,17 @@ mod tests {
             update.public_metadata,
             Some(Some(map(json!({"plan": "pro"}))))
         );
+    }
+
+    #[test]
+    fn numbers_re_encoded_by_the_server_are_no_change() {
+        let u = user(json!({"public_metadata": {"seats": 1.0, "tags": [2.0], "n": {"x": 3}}}));
+        let record = map(json!({"public_metadata": {"seats": 1, "tags": [2], "n": {"x": 3.0}}}));
+        assert!(diff_user(&record, &u, MetadataMode::Merge, true).is_empty());
+        let record = map(json!({"public_metadata": {"seats": 2, "tags": [2], "n": {"x": 3}}}));
+        let diff = diff_user(&record, &u, MetadataMode::Merge, true);
+        let merge = diff.metadata.expect("merge");
+        assert_eq!(merge.public_metadata, Some(map(json!({"seats": 2}))));
     }
 
     #[test]

@@ -47,8 +47,8 @@ use std::fmt;
 pub use apply::{Action, ApplyReport, SyncFailure, apply};
 pub use diff::{FieldChange, MetadataMode, UserDiff};
 pub use plan::{
-    Conflict, EXPORT_PAGE, LOOKUP_BATCH, MissingUser, Plan, PlannedCreate, PlannedUpdate,
-    ReadStrategy, SourceRecord, StateRead, plan,
+    Conflict, EXPORT_PAGE, LOOKUP_BATCH, LOOKUP_BYTES, MissingUser, Plan, PlannedCreate,
+    PlannedUpdate, ReadStrategy, SourceRecord, StateRead, plan,
 };
 
 /// Ids per bulk ban request (Clerk's maximum).

@@ -16,6 +16,29 @@ use super::diff::{FieldChange, UserDiff, diff_user};
 use super::{MatchKey, Missing, Observer, SyncError, SyncOptions};
 use crate::record::{Body, Lookup};
 
+/// Bytes of keys per lookup request at most, so its URL stays well under the
+/// 8 KiB that servers and proxies commonly accept.
+pub const LOOKUP_BYTES: usize = 4096;
+
+/// The source's keys in lookup requests: at most [`LOOKUP_BATCH`] keys and
+/// [`LOOKUP_BYTES`] of them (percent-encoding aside) per request.
+fn lookup_batches(keys: &[String]) -> Vec<&[String]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, key) in keys.iter().enumerate() {
+        let len = key.len() + 16; // `&external_id=` and the `+` escape
+        if i > start && (i - start == LOOKUP_BATCH || bytes + len > LOOKUP_BYTES) {
+            batches.push(&keys[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += len;
+    }
+    if start < keys.len() {
+        batches.push(&keys[start..]);
+    }
+    batches
+}
+
 /// Users per page of the export (Clerk's maximum).
 pub const EXPORT_PAGE: u64 = 500;
 /// Keys per lookup request.
@@ -334,7 +357,8 @@ where
         let count = u64::try_from(count).unwrap_or(0);
         // Every page, the last one short or empty.
         let export = count / EXPORT_PAGE + 1;
-        let lookups = (by_key.len() as u64).div_ceil(LOOKUP_BATCH as u64);
+        let keys: Vec<String> = by_key.keys().cloned().collect();
+        let lookups = lookup_batches(&keys).len() as u64;
         if lookups < export {
             (ReadStrategy::Lookups, Some((export, lookups)), Some(count))
         } else {
@@ -374,7 +398,7 @@ where
         ReadStrategy::Lookups => {
             let kind = lookup_kind(options.key).kind();
             let keys: Vec<String> = by_key.keys().cloned().collect();
-            for chunk in keys.chunks(LOOKUP_BATCH) {
+            for chunk in lookup_batches(&keys) {
                 let request = ListUsers::new()
                     .filter(Lookup::filter(kind, chunk))
                     .limit(EXPORT_PAGE as u32);
@@ -503,5 +527,30 @@ impl Matcher<'_> {
             source.matched = Some((user.id.clone(), diff));
         }
         hit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_bounded_in_keys_and_in_bytes() {
+        let short: Vec<String> = (0..250).map(|i| format!("k{i}")).collect();
+        let sizes: Vec<usize> = lookup_batches(&short).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        let long: Vec<String> = (0..30).map(|i| format!("{i:0>400}")).collect();
+        let batches = lookup_batches(&long);
+        assert!(batches.len() > 1);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.iter().map(String::len).sum::<usize>() <= LOOKUP_BYTES)
+        );
+        assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), 30);
+        // A single key longer than the bound still goes, alone.
+        let huge = vec!["x".repeat(10_000), "y".to_owned()];
+        assert_eq!(lookup_batches(&huge).len(), 2);
+        assert!(lookup_batches(&[]).is_empty());
     }
 }
