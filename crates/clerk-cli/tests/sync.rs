@@ -519,3 +519,40 @@ async fn invalid_records_and_duplicate_keys_send_nothing() {
     emu.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_replace_and_nulls_a_merge_cannot_express_end_equal_too() {
+    let dir = dir("replace");
+    let file = dir.join("users.jsonl");
+    let emu = start(FaultSpec::none()).await;
+    let clerk = client(&emu);
+    let (instance, mut source) = mixed();
+    seed(&clerk, &instance).await;
+    // A null to keep: a merge would read it as "delete", so this one is replaced.
+    source[0]["unsafe_metadata"] = json!({"consent": {"marketing": null, "terms": true}});
+    write_source(&file, &source);
+
+    let (output, report) = sync(&emu, &file, &["--metadata", "merge"]).await;
+    assert!(output.status.success(), "{}", explain(&output));
+    // 10 creates, 10 names + 10 merges, 1 replace.
+    assert_eq!(report["applied"]["writes"], 31, "{report}");
+    assert_equal_to_source(&all_users(&clerk).await, &source);
+
+    for r in source.iter_mut().skip(10).take(10) {
+        r["public_metadata"] = json!({"plan": {"tier": "enterprise"}});
+    }
+    write_source(&file, &source);
+    let before = writes(&emu);
+    let (output, report) = sync(&emu, &file, &["--metadata", "replace"]).await;
+    assert!(output.status.success(), "{}", explain(&output));
+    assert_eq!(report["applied"]["updated"], 10, "{report}");
+    assert_eq!(writes(&emu) - before, 10, "one replace per user: {report}");
+    assert_equal_to_source(&all_users(&clerk).await, &source);
+
+    let before = writes(&emu);
+    let (output, _) = sync(&emu, &file, &["--metadata", "replace"]).await;
+    assert!(output.status.success(), "{}", explain(&output));
+    assert_eq!(writes(&emu), before);
+    emu.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clerk_core::Error;
+use clerk_core::users::{ReplaceUserMetadata, UpdateUser};
 use clerk_tower::Clerk;
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -295,6 +296,17 @@ async fn create_all(
     Ok(())
 }
 
+/// Replaces metadata objects whole. Sent as `PATCH /users/{id}` with the metadata
+/// fields (which replace) until the emulator serves `PUT /users/{id}/metadata`;
+/// then this is one line: `clerk.users().replace_metadata(replace.clone()).await`.
+async fn send_replace(clerk: &Clerk, replace: &ReplaceUserMetadata) -> Result<(), Error> {
+    let mut update = UpdateUser::new(replace.user_id());
+    update.public_metadata = replace.public_metadata.clone().map(Some);
+    update.private_metadata = replace.private_metadata.clone().map(Some);
+    update.unsafe_metadata = replace.unsafe_metadata.clone().map(Some);
+    clerk.users().update(update).await.map(drop)
+}
+
 struct UpdateOutcome {
     writes: u64,
     per_user: u64,
@@ -321,6 +333,14 @@ async fn update_one(clerk: &Clerk, u: &PlannedUpdate) -> UpdateOutcome {
         outcome.writes += 1;
         outcome.per_user += 1;
         if let Err(err) = clerk.users().update_metadata(merge.clone()).await {
+            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+            return outcome;
+        }
+    }
+    if let Some(replace) = &u.diff.replace {
+        outcome.writes += 1;
+        outcome.per_user += 1;
+        if let Err(err) = send_replace(clerk, replace).await {
             outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
             return outcome;
         }

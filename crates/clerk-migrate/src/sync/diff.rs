@@ -7,7 +7,7 @@
 
 use clerk_core::User;
 use clerk_core::models::Metadata;
-use clerk_core::users::{UpdateUser, UpdateUserMetadata};
+use clerk_core::users::{ReplaceUserMetadata, UpdateUser, UpdateUserMetadata};
 use serde_json::{Map, Value};
 
 /// The fields sync compares, and writes when they differ.
@@ -85,10 +85,13 @@ pub struct FieldChange {
 pub struct UserDiff {
     /// Every change, field by field.
     pub changes: Vec<FieldChange>,
-    /// `PATCH /users/{id}`: the fields (and replaced metadata), if any differ.
+    /// `PATCH /users/{id}`: the fields, if any differ.
     pub update: Option<UpdateUser>,
     /// `PATCH /users/{id}/metadata`: the merge patch, if metadata differs.
     pub metadata: Option<UpdateUserMetadata>,
+    /// The metadata objects to replace whole (`--metadata replace`, or a target a
+    /// merge cannot express).
+    pub replace: Option<ReplaceUserMetadata>,
     /// Lift a ban (sync bans leavers; a user back in the source is unbanned).
     pub unban: bool,
 }
@@ -96,13 +99,14 @@ pub struct UserDiff {
 impl UserDiff {
     /// Whether nothing differs.
     pub fn is_empty(&self) -> bool {
-        self.update.is_none() && self.metadata.is_none() && !self.unban
+        self.update.is_none() && self.metadata.is_none() && self.replace.is_none() && !self.unban
     }
 
     /// Write requests this diff costs.
     pub fn writes(&self) -> u64 {
         u64::from(self.update.is_some())
             + u64::from(self.metadata.is_some())
+            + u64::from(self.replace.is_some())
             + u64::from(self.unban)
     }
 }
@@ -162,7 +166,7 @@ const BOOL_FIELDS: &[BoolSlot] = &[
 type MetadataSlot = (
     &'static str,
     fn(&User) -> &Metadata,
-    fn(&mut UpdateUser) -> &mut Option<Option<Metadata>>,
+    fn(&mut ReplaceUserMetadata) -> &mut Option<Metadata>,
     fn(&mut UpdateUserMetadata) -> &mut Option<Metadata>,
 );
 
@@ -204,7 +208,8 @@ pub fn diff_user(
     let mut diff = UserDiff::default();
     let mut update = UpdateUser::new(user.id.clone());
     let mut merge = UpdateUserMetadata::new(user.id.clone());
-    let (mut any_update, mut any_merge) = (false, false);
+    let mut replace = ReplaceUserMetadata::new(user.id.clone());
+    let (mut any_update, mut any_merge, mut any_replace) = (false, false, false);
 
     for (name, current, slot) in TEXT_FIELDS {
         if *name == "external_id" && skip_external_id {
@@ -283,13 +288,14 @@ pub fn diff_user(
                 any_merge = true;
             }
             None => {
-                *replace_slot(&mut update) = Some(Some(target.clone()));
-                any_update = true;
+                *replace_slot(&mut replace) = Some(target.clone());
+                any_replace = true;
             }
         }
     }
     diff.update = any_update.then_some(update);
     diff.metadata = any_merge.then_some(merge);
+    diff.replace = any_replace.then_some(replace);
     diff
 }
 
@@ -474,9 +480,13 @@ mod tests {
             MetadataMode::Merge,
             true,
         );
-        assert!(diff.metadata.is_none());
-        let update = diff.update.expect("replaced");
-        assert_eq!(update.public_metadata, Some(Some(map(json!({"a": null})))));
+        assert!(diff.metadata.is_none() && diff.update.is_none());
+        let replace = diff.replace.expect("replaced");
+        assert_eq!(replace.public_metadata, Some(map(json!({"a": null}))));
+        assert_eq!(
+            replace.private_metadata, None,
+            "only what differs is replaced"
+        );
     }
 
     #[test]
@@ -522,14 +532,13 @@ mod tests {
                 .all(|c| c.secret == c.field.starts_with("private_"))
         );
 
-        let replace = diff_user(&changed, &u, MetadataMode::Replace, true);
-        assert!(replace.metadata.is_none());
-        assert_eq!(replace.writes(), 1);
-        let update = replace.update.expect("update");
-        assert_eq!(
-            update.public_metadata,
-            Some(Some(map(json!({"plan": "pro"}))))
-        );
+        let diff = diff_user(&changed, &u, MetadataMode::Replace, true);
+        assert!(diff.metadata.is_none());
+        assert_eq!(diff.writes(), 2);
+        let replace = diff.replace.expect("replace");
+        assert_eq!(replace.public_metadata, Some(map(json!({"plan": "pro"}))));
+        assert_eq!(replace.private_metadata, Some(map(json!({"ssn": "123"}))));
+        assert_eq!(replace.unsafe_metadata, None);
     }
 
     #[test]
