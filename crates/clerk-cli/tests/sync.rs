@@ -547,6 +547,12 @@ async fn metadata_replace_and_nulls_a_merge_cannot_express_end_equal_too() {
     assert!(output.status.success(), "{}", explain(&output));
     assert_eq!(report["applied"]["updated"], 10, "{report}");
     assert_eq!(writes(&emu) - before, 10, "one replace per user: {report}");
+    let puts = emu
+        .stats()
+        .requests_per_operation
+        .get("ReplaceUserMetadata")
+        .copied();
+    assert_eq!(puts, Some(11), "PUT /users/{{id}}/metadata: 1 + 10");
     assert_equal_to_source(&all_users(&clerk).await, &source);
 
     let before = writes(&emu);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clerk_core::Error;
-use clerk_core::users::{ReplaceUserMetadata, UpdateUser};
+use clerk_core::users::ReplaceUserMetadata;
 use clerk_tower::Clerk;
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -296,15 +296,14 @@ async fn create_all(
     Ok(())
 }
 
-/// Replaces metadata objects whole. Sent as `PATCH /users/{id}` with the metadata
-/// fields (which replace) until the emulator serves `PUT /users/{id}/metadata`;
-/// then this is one line: `clerk.users().replace_metadata(replace.clone()).await`.
+/// Replaces metadata objects whole: `PUT /users/{id}/metadata`, under the same
+/// per-user limit as the updates.
 async fn send_replace(clerk: &Clerk, replace: &ReplaceUserMetadata) -> Result<(), Error> {
-    let mut update = UpdateUser::new(replace.user_id());
-    update.public_metadata = replace.public_metadata.clone().map(Some);
-    update.private_metadata = replace.private_metadata.clone().map(Some);
-    update.unsafe_metadata = replace.unsafe_metadata.clone().map(Some);
-    clerk.users().update(update).await.map(drop)
+    clerk
+        .users()
+        .replace_metadata(replace.clone())
+        .await
+        .map(drop)
 }
 
 struct UpdateOutcome {
