@@ -1,3 +1,4 @@
+// Over 600 lines only with its unit tests (the code is ~530): one reader per input format.
 //! Import input: JSON Lines, JSON arrays and CSV of Clerk create bodies, and Clerk
 //! migration-tool's user format, each record tagged with the line it starts on.
 

@@ -1,3 +1,5 @@
+// Over 600 lines only with its unit tests (the code is ~500): the one opaque error type
+// and the parsing of Clerk's error bodies belong together.
 //! The one error type of the client, and Clerk's error body.
 
 use std::borrow::Cow;

@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: the exactly-once create loop (resume, send, settle, reconcile,
+// verify) is one sequence whose steps share the run's state; record, journal and lookups
+// are their own modules.
 //! The import engine: creates every record exactly once, through a bounded pool of
 //! workers sharing one rate-limited client, the [checkpoint journal](crate::journal)
 //! and reconciliation by lookup key.

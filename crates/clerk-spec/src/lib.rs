@@ -1,3 +1,4 @@
+// Over 600 lines only with its unit tests (the code is ~550).
 //! Test support: Clerk's official OpenAPI specs, vendored, and checks against them.
 //!
 //! `spec/bapi-<version>.yml` are Clerk's Backend API specs for the API versions

@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: one type per Commerce* schema of the spec, which refer to
+// each other; kept in one file so the schema graph reads in one place.
 //! Billing: a user's subscription and credit balance (`Commerce*` schemas).
 //!
 //! Amounts are [`CommerceMoney`]: integer cents plus Clerk's formatted text. Where

@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: the two PATCH request types of a user (UpdateUser, one documented
+// builder method per field of the spec's body, and UpdateUserMetadata) share their wire helpers.
 use std::fmt;
 
 use http::Method;

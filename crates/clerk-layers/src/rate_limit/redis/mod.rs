@@ -1,3 +1,6 @@
+// Over 600 lines (~720 without tests) on purpose: reservation, fallback to the local share
+// and the return to the shared quota are one state machine over private state; the Lua
+// scripts live beside it.
 //! The Redis backend of [`RateLimiter`]: one quota shared by every process and
 //! machine that uses the same secret key and Redis.
 //!
