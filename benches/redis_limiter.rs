@@ -10,7 +10,7 @@
 //! Starts its own `redis-server` on a free loopback port (`apt-get install -y
 //! redis-server`). `cargo bench --bench redis_limiter`.
 
-#[allow(dead_code)]
+#[allow(dead_code)] // the CLI's redis-server helper, shared by path; this file uses part of it
 #[path = "../crates/clerk-cli/src/redis_server.rs"]
 mod redis_server;
 

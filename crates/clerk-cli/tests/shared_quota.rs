@@ -6,7 +6,7 @@
 //! Each test starts its own `redis-server` on a free loopback port (or the bench
 //! does, with `--redis`); without the binary they fail and say how to install it.
 
-#[allow(dead_code)]
+#[allow(dead_code)] // the CLI's redis-server helper, shared by path; this file uses part of it
 #[path = "../src/redis_server.rs"]
 mod redis_server;
 

@@ -5,7 +5,7 @@
 
 #![cfg(feature = "redis")]
 
-#[allow(dead_code)]
+#[allow(dead_code)] // the CLI's redis-server helper, shared by path; this file uses part of it
 #[path = "../../clerk-cli/src/redis_server.rs"]
 mod redis_server;
 
