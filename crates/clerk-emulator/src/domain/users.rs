@@ -448,27 +448,7 @@ pub(crate) fn update_metadata(
     body: &JsonBody,
     now: i64,
 ) -> ApiResult<()> {
-    let patches = [
-        body.object("public_metadata")?,
-        body.object("private_metadata")?,
-        body.object("unsafe_metadata")?,
-    ];
-    data.modify_user(user_id, |u| {
-        let [public, private, unsafe_] = patches;
-        for (field, patch) in [
-            (&mut u.public_metadata, public),
-            (&mut u.private_metadata, private),
-            (&mut u.unsafe_metadata, unsafe_),
-        ] {
-            match patch {
-                Patch::Set(m) => deep_merge(field, m),
-                Patch::Null => field.clear(),
-                Patch::Absent => {}
-            }
-        }
-        u.updated_at = now;
-    })
-    .ok_or_else(ApiError::not_found)
+    write_metadata(data, user_id, body, now, deep_merge)
 }
 
 /// Applies a `PUT /users/{id}/metadata` body: each given field replaced whole (`null`
@@ -478,6 +458,18 @@ pub(crate) fn replace_metadata(
     user_id: &str,
     body: &JsonBody,
     now: i64,
+) -> ApiResult<()> {
+    write_metadata(data, user_id, body, now, |field, value| *field = value)
+}
+
+/// The three metadata fields of a body, each written with `write` when given, emptied
+/// when `null`, left alone when absent.
+fn write_metadata(
+    data: &mut InstanceData,
+    user_id: &str,
+    body: &JsonBody,
+    now: i64,
+    write: fn(&mut Metadata, Metadata),
 ) -> ApiResult<()> {
     let values = [
         body.object("public_metadata")?,
@@ -492,7 +484,7 @@ pub(crate) fn replace_metadata(
             (&mut u.unsafe_metadata, unsafe_),
         ] {
             match value {
-                Patch::Set(m) => *field = m,
+                Patch::Set(m) => write(field, m),
                 Patch::Null => field.clear(),
                 Patch::Absent => {}
             }
