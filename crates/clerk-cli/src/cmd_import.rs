@@ -357,9 +357,10 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
 }
 
 /// Writes one JSON line per conflicting record: its line, key, the user that
-/// matched and which of the record's identifiers that user does not have.
+/// matched and which of the record's identifiers that user does not have. Keys
+/// are users' emails and phones: owner-only, like the failed file.
 fn write_conflicts(path: &Path, summary: &Summary) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::new(clerk_migrate::files::create_private(path)?);
     for c in &summary.conflicts {
         let line = json!({"line": c.line, "key": c.key, "user_id": c.user_id, "fields": c.fields});
         serde_json::to_writer(&mut out, &line)?;

@@ -284,6 +284,15 @@ async fn a_user_this_import_did_not_create_is_a_conflict_never_merged() {
             json!({"external_id": "c-3", "email_address": ["new@example.com"]}),
         ],
     );
+    let conflicts_file = dir.join("users.jsonl.conflicts.jsonl");
+    // Left world-readable by an older run: narrowed when rewritten.
+    std::fs::write(&conflicts_file, "").unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        &conflicts_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
     let output = run(import(&emu, &input, &["--json"])).await;
     assert!(!output.status.success(), "conflicts fail the run");
     let report = report(&output);
@@ -292,7 +301,20 @@ async fn a_user_this_import_did_not_create_is_a_conflict_never_merged() {
         (Some(2), Some(1)),
         "{report}"
     );
-    let conflicts = std::fs::read_to_string(dir.join("users.jsonl.conflicts.jsonl")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&conflicts_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "conflicts hold users' emails: owner only"
+        );
+    }
+    let conflicts = std::fs::read_to_string(&conflicts_file).unwrap();
     let lines: Vec<Value> = conflicts
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
