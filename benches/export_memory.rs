@@ -1,13 +1,13 @@
-//! Peak memory of exporting users as JSON Lines: the emulator is seeded with
-//! 100,000 users (from a seed file, so seeding is quick); a child process (this
-//! binary, re-run) streams them with `list_all` in pages of 500 and writes one JSON
-//! line per user, as `clerk-users export` does, then reports its peak RSS (VmHWM).
-//! Exporting 10,000 and then 100,000 users shows whether memory grows with the
-//! number of users.
+//! Exporting a big instance: the emulator is seeded with 1,000,000 users (from a
+//! seed file, so seeding is quick) and its resident memory is reported; a child
+//! process (this binary, re-run) streams them with `list_all` in pages of 500 and
+//! writes one JSON line per user, as `clerk-users export` does, then reports its
+//! peak RSS (VmHWM) and users per second. Exporting a tenth and then all of them
+//! shows whether the exporter's memory grows with the number of users.
 //!
 //! ```text
 //! cargo bench --bench export_memory
-//! CLERK_BENCH_EXPORT_USERS=200000 cargo bench --bench export_memory
+//! CLERK_BENCH_EXPORT_USERS=100000 cargo bench --bench export_memory
 //! ```
 
 use std::io::{BufWriter, Write};
@@ -24,8 +24,13 @@ const CHILD_ENV: &str = "CLERK_BENCH_EXPORT_CHILD";
 
 /// Peak resident set size of this process, in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+/// A `/proc/self/status` figure in KiB (`VmHWM:`, `VmRSS:`).
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -81,7 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total: usize = std::env::var("CLERK_BENCH_EXPORT_USERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(1_000_000);
+    let rss_before = status_kib("VmRSS:").unwrap_or(0);
     let seed = std::env::temp_dir().join(format!("export_memory-{}.json", std::process::id()));
     {
         let mut file = BufWriter::new(std::fs::File::create(&seed)?);
@@ -108,9 +114,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let _ = std::fs::remove_file(&seed);
+    let held = status_kib("VmRSS:").unwrap_or(0).saturating_sub(rss_before);
     println!(
-        "export_memory: emulator seeded with {total} users in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "export_memory: emulator seeded with {total} users in {:.1} s; it holds them in {:.0} MiB ({:.0} bytes per user)",
+        started.elapsed().as_secs_f64(),
+        held as f64 / 1024.0,
+        held as f64 * 1024.0 / total.max(1) as f64
     );
     let url = emu.base_url();
     let small = total / 10;
@@ -122,9 +131,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::task::spawn_blocking(move || run_child(&url, limit).map_err(|e| e.to_string()))
                 .await??;
         println!(
-            "  exported {:>7} users in {:>6.2} s: peak RSS {:.1} MiB",
+            "  exported {:>7} users in {:>6.2} s ({:>6.0} users/s): exporter peak RSS {:.1} MiB",
             r.0,
             r.2,
+            r.0 as f64 / r.2.max(1e-9),
             r.1 as f64 / 1024.0
         );
         results.push(r);

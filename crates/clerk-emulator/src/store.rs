@@ -1,6 +1,6 @@
 //! Per-instance in-memory data and its uniqueness indexes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,10 @@ pub(crate) struct InstanceData {
     pub(crate) next_seq: u64,
     #[serde(skip)]
     idents: HashMap<(IdentKind, String), String>,
+    /// User ids in `created_at`, then `seq`, order: a `created_at`-ordered page (the
+    /// default, and every cursor page) walks from its cursor instead of sorting every user.
+    #[serde(skip)]
+    by_created: BTreeMap<(i64, u64), String>,
     #[serde(skip)]
     user_memberships: HashMap<String, Vec<String>>,
     #[serde(skip)]
@@ -62,6 +66,7 @@ impl InstanceData {
 
     pub(crate) fn rebuild_indexes(&mut self) {
         self.idents.clear();
+        self.by_created.clear();
         self.user_memberships.clear();
         self.org_slugs.clear();
         self.org_members.clear();
@@ -124,6 +129,7 @@ impl InstanceData {
             for k in Self::user_idents(u) {
                 self.idents.insert(k, id.to_owned());
             }
+            self.by_created.insert((u.created_at, u.seq), id.to_owned());
         }
     }
 
@@ -134,7 +140,32 @@ impl InstanceData {
                     self.idents.remove(&k);
                 }
             }
+            self.by_created.remove(&(u.created_at, u.seq));
         }
+    }
+
+    /// Users in `(created_at, seq)` order (`desc`: reversed), strictly after `after` in
+    /// that order when given.
+    pub(crate) fn users_by_created(
+        &self,
+        desc: bool,
+        after: Option<(i64, u64)>,
+    ) -> Box<dyn Iterator<Item = &User> + '_> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let ids: Box<dyn Iterator<Item = &String>> = match (desc, after) {
+            (false, None) => Box::new(self.by_created.values()),
+            (false, Some(k)) => {
+                Box::new(self.by_created.range((Excluded(k), Unbounded)).map(|e| e.1))
+            }
+            (true, None) => Box::new(self.by_created.values().rev()),
+            (true, Some(k)) => Box::new(
+                self.by_created
+                    .range((Unbounded, Excluded(k)))
+                    .rev()
+                    .map(|e| e.1),
+            ),
+        };
+        Box::new(ids.filter_map(|id| self.users.get(id)))
     }
 
     pub(crate) fn insert_user(&mut self, u: User) {

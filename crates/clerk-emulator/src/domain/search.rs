@@ -1,6 +1,7 @@
 //! Search: the filters, ordering and cursor of `GET /users` and `GET /users/count`.
 
 use std::cmp::Ordering;
+use std::ops::ControlFlow;
 
 use crate::body::Query;
 use crate::error::{ApiError, ApiResult};
@@ -105,8 +106,14 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     hay.to_lowercase().contains(needle_lower)
 }
 
-/// The users matching the List/Count filters.
-fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User>> {
+/// Hands each of `candidates` that matches the List/Count filters to `keep`, until
+/// `keep` says it has enough.
+fn filter_users<'a>(
+    q: &Query,
+    data: &'a InstanceData,
+    candidates: impl Iterator<Item = &'a User>,
+    mut keep: impl FnMut(&'a User) -> ControlFlow<()>,
+) -> ApiResult<()> {
     let lower = |v: Vec<&str>| v.into_iter().map(str::to_lowercase).collect::<Vec<_>>();
     let emails = lower(q.list("email_address")?);
     let phones = q.list("phone_number")?;
@@ -148,7 +155,7 @@ fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User
     let before = |v: Option<i64>, t: Option<i64>| t.is_none_or(|t| v.is_some_and(|v| v < t));
     let after = |v: Option<i64>, t: Option<i64>| t.is_none_or(|t| v.is_some_and(|v| v > t));
 
-    let users = data.users.values().filter(|u| {
+    let matches = |u: &User| {
         if !emails.is_empty() && !u.emails.iter().any(|e| emails.contains(&e.email_address)) {
             return false;
         }
@@ -243,8 +250,13 @@ fn filter_users<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User
             && after(Some(u.created_at), c_after)
             && before(u.last_sign_in_at, ls_before)
             && after(u.last_sign_in_at, ls_after)
-    });
-    Ok(users.collect())
+    };
+    for u in candidates {
+        if matches(u) && keep(u).is_break() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The page of users a `GET /users` query selects: filtered, ordered, then cut by `offset` or
@@ -267,39 +279,54 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
             ));
         }
     }
-    let mut users = filter_users(q, data)?;
-    users.sort_by(|a, b| {
-        let o = cmp_users(a, b, field);
-        if desc { o.reverse() } else { o }
-    });
-    let start = match cursor {
-        None => offset,
-        Some(id) => {
-            let key = data
-                .users
+    let after = match cursor {
+        None => None,
+        Some(id) => Some(
+            data.users
                 .get(id)
                 .map(|u| (u.created_at, u.seq))
                 .or_else(|| data.tombstones.get(id).copied())
                 .ok_or_else(|| {
                     ApiError::value_invalid("starting_after", "is not a known user ID")
-                })?;
-            users
-                .iter()
-                .position(|u| {
-                    let o = (u.created_at, u.seq).cmp(&key);
-                    if desc {
-                        o == Ordering::Less
-                    } else {
-                        o == Ordering::Greater
-                    }
-                })
-                .unwrap_or(users.len())
-        }
+                })?,
+        ),
     };
-    Ok(users.into_iter().skip(start).take(limit).collect())
+    let mut page = Vec::with_capacity(limit.min(500));
+    if field == SortField::CreatedAt {
+        // Walk the created_at index from the cursor and stop at a full page: a page of a
+        // million users costs what a page of a hundred does.
+        let mut skip = offset;
+        filter_users(q, data, data.users_by_created(desc, after), |u| {
+            if skip > 0 {
+                skip -= 1;
+                return ControlFlow::Continue(());
+            }
+            if page.len() >= limit {
+                return ControlFlow::Break(());
+            }
+            page.push(u);
+            ControlFlow::Continue(())
+        })?;
+        return Ok(page);
+    }
+    let mut users = Vec::new();
+    filter_users(q, data, data.users.values(), |u| {
+        users.push(u);
+        ControlFlow::Continue(())
+    })?;
+    users.sort_by(|a, b| {
+        let o = cmp_users(a, b, field);
+        if desc { o.reverse() } else { o }
+    });
+    Ok(users.into_iter().skip(offset).take(limit).collect())
 }
 
 /// How many users a `GET /users/count` query matches.
 pub(crate) fn count(q: &Query, data: &InstanceData) -> ApiResult<usize> {
-    Ok(filter_users(q, data)?.len())
+    let mut n = 0;
+    filter_users(q, data, data.users.values(), |_| {
+        n += 1;
+        ControlFlow::Continue(())
+    })?;
+    Ok(n)
 }

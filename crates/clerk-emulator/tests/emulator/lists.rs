@@ -265,3 +265,90 @@ async fn pagination_limit_offset_and_cursor() {
         assert_eq!(r.status, 422, "{bad}: {}", r.body);
     }
 }
+
+#[tokio::test]
+async fn created_at_pages_follow_updates_deletes_and_filters() {
+    let api = Api::unlimited().await;
+    let mut ids_in_order = Vec::new();
+    for (i, day) in ["01", "02", "03", "04", "05", "06"].into_iter().enumerate() {
+        let body = json!({
+            "external_id": format!("c{i}"),
+            "first_name": if i % 2 == 0 { "Even" } else { "Odd" },
+            "created_at": format!("2021-01-{day}T00:00:00Z"),
+        });
+        ids_in_order.push(
+            api.create_user(body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // Moving the oldest user to the newest place reorders every created_at page.
+    api.patch(
+        &format!("/v1/users/{}", ids_in_order[0]),
+        &json!({"created_at": "2021-02-01T00:00:00Z"}),
+    )
+    .await
+    .ok("UpdateUser");
+    let moved = ids_in_order.remove(0);
+    ids_in_order.push(moved);
+    assert_eq!(
+        list(&api, "order_by=%2Bcreated_at&limit=10").await,
+        ids_in_order
+    );
+    let newest_first: Vec<String> = ids_in_order.iter().rev().cloned().collect();
+    assert_eq!(list(&api, "limit=10").await, newest_first);
+    // A cursor from the middle, in both directions.
+    assert_eq!(
+        list(
+            &api,
+            &format!(
+                "order_by=%2Bcreated_at&limit=2&starting_after={}",
+                ids_in_order[1]
+            )
+        )
+        .await,
+        ids_in_order[2..4]
+    );
+    assert_eq!(
+        list(&api, &format!("limit=2&starting_after={}", ids_in_order[4])).await,
+        vec![ids_in_order[3].clone(), ids_in_order[2].clone()]
+    );
+    // Filters combine with the cursor and the limit: the page holds `limit` matches
+    // (ids_in_order is users 1, 2, 3, 4, 5, 0; the odd ones are named "Odd").
+    let page = list(
+        &api,
+        &format!(
+            "order_by=%2Bcreated_at&limit=2&name_query=odd&starting_after={}",
+            ids_in_order[0]
+        ),
+    )
+    .await;
+    assert_eq!(page, vec![ids_in_order[2].clone(), ids_in_order[4].clone()]);
+    // Offset counts matches, not users.
+    assert_eq!(
+        list(
+            &api,
+            "order_by=%2Bcreated_at&name_query=even&offset=1&limit=5"
+        )
+        .await
+        .len(),
+        2
+    );
+    // A deleted user leaves the order, and its id still works as a cursor.
+    api.delete(&format!("/v1/users/{}", ids_in_order[2]))
+        .await
+        .ok("DeleteUser");
+    assert_eq!(
+        list(
+            &api,
+            &format!(
+                "order_by=%2Bcreated_at&limit=10&starting_after={}",
+                ids_in_order[2]
+            )
+        )
+        .await,
+        ids_in_order[3..]
+    );
+    assert_eq!(count(&api, "").await, json!(5));
+}
