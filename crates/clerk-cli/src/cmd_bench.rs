@@ -17,6 +17,7 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 
 use crate::args::{RateSpec, parse_key, parse_rate};
+use crate::bench_report::{QuotaLine, Timeline};
 use crate::cmd_import::prepare;
 use crate::input::{Format, Input, Record};
 use crate::progress::{self, Progress};
@@ -79,6 +80,11 @@ pub(crate) struct BenchArgs {
     /// One JSON object instead of the text report.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also write the run as one self-contained HTML page with SVG charts (requests/s
+    /// against the quota, the server's window occupancy, latency percentiles, retries,
+    /// 429s and faults over time, the summary table).
+    #[arg(long, value_name = "FILE.html")]
+    pub(crate) report: Option<PathBuf>,
     /// Log what the client does to stderr (-v, -vv, -vvv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -267,6 +273,11 @@ pub(crate) fn synthetic_items(run_id: u32, users: u64) -> CliResult<Vec<Item>> {
 
 pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     if args.workers > 1 || args.redis || args.redis_args.redis_url.is_some() {
+        if args.report.is_some() {
+            return Err(CliError::usage(
+                "--report draws one process's run: it cannot be combined with --workers or --redis",
+            ));
+        }
         return crate::bench_workers::run(args).await;
     }
     let (quota, emu_key) = quota_of(&args)?;
@@ -277,7 +288,12 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     let run_id = new_run_id();
     let (emulator, base_url, key) = start_target(&args, emu_key).await?;
     let latencies = Arc::new(Latencies::default());
-    let mut builder = timed(Clerk::builder(), &latencies)
+    let timeline = args.report.as_ref().map(|_| Timeline::new());
+    let mut builder = timed(Clerk::builder(), &latencies);
+    if let Some(timeline) = &timeline {
+        builder = timeline.layer(builder);
+    }
+    let mut builder = builder
         .secret_key(key)
         .base_url(base_url)
         .max_in_flight(args.concurrency as usize)
@@ -305,17 +321,54 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         operation_timeout: Duration::from_secs(120),
         ..Options::default()
     };
-    let result = import::run(
-        &clerk,
-        items,
-        &replay,
-        Arc::new(writer),
-        options,
-        progress.ticks(),
-    )
-    .await;
+    let result = {
+        let import = import::run(
+            &clerk,
+            items,
+            &replay,
+            Arc::new(writer),
+            options,
+            progress.ticks(),
+        );
+        // For --report: the server's window occupancy, 4 times a second.
+        let sampling = async {
+            let Some(timeline) = &timeline else {
+                return std::future::pending::<()>().await;
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let window = emulator.as_ref().and_then(|e| {
+                    e.stats()
+                        .instances
+                        .values()
+                        .map(|i| i.window_requests)
+                        .max()
+                });
+                timeline.sample(window);
+            }
+        };
+        tokio::pin!(import);
+        tokio::select! {
+            biased;
+            result = &mut import => result,
+            () = sampling => import.await,
+        }
+    };
     progress.finish();
     let latency = latencies.p50_p99_ms();
+    if let Some(timeline) = &timeline {
+        // The last sample closes the run.
+        let window = emulator.as_ref().and_then(|e| {
+            e.stats()
+                .instances
+                .values()
+                .map(|i| i.window_requests)
+                .max()
+        });
+        timeline.sample(window);
+        timeline.stop();
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let summary = result.map_err(CliError::failure)?;
 
@@ -341,6 +394,19 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         verification: &verification,
     };
     report.print();
+    if let (Some(path), Some(timeline)) = (&args.report, &timeline) {
+        let quota_line = quota.map(|q| QuotaLine {
+            requests: u64::from(q.requests()),
+            window: q.window(),
+        });
+        let page =
+            crate::bench_report::render(timeline, &report.title(), quota_line, &report.json());
+        std::fs::write(path, page)
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+        if !args.json {
+            say!("  report {}", path.display());
+        }
+    }
     let mut why = Vec::new();
     if verification.lost > 0 {
         why.push(format!("{} users lost", verification.lost));
@@ -378,7 +444,8 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn print(&self) {
+    /// What `--json` prints, and the report's summary table.
+    fn json(&self) -> Value {
         let s = self.summary;
         let v = self.verification;
         let achieved = s.achieved_rps();
@@ -403,47 +470,52 @@ impl Report<'_> {
                 projection(n, rps, requests_per_user),
             )
         });
-        if self.args.json {
-            let mut out = json!({
-                "users": self.users,
-                "created": s.created,
-                "already_present": s.already_present,
-                "failed": s.failed,
-                "failed_by_code": s.failed_by_code(),
-                "lost": v.lost,
-                "duplicated": v.duplicated,
-                "requests": s.requests,
-                "retries": s.retries,
-                "http_429": s.http_429,
-                "lookups": s.lookups,
-                "wall_s": s.wall.as_secs_f64(),
-                "achieved_rps": achieved,
-                "quota_rps": self.quota_rps,
-                "utilization": utilization,
-                "max_window_requests": self.max_window,
-                "quota": quota_text,
-                "quota_requests": self.quota.map(|q| q.requests()),
-                "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
-                "p50_ms": self.latency.0,
-                "p99_ms": self.latency.1,
-                "concurrency": self.args.concurrency,
-                "faults": faults,
-                "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
-                "instance": if self.args.api_url.is_some() { "external" } else {
-                    match self.args.instance { Instance::Production => "production", Instance::Development => "development" }
-                },
-                "verify_s": v.took.as_secs_f64(),
-                "verify_listed": v.listed,
-            });
-            if let (Some((n, secs, text)), Value::Object(map)) = (&projected, &mut out) {
-                map.insert(
-                    "projection".into(),
-                    json!({"users": n, "wall_s": secs, "text": text}),
-                );
-            }
-            say!("{out}");
-            return;
+        let mut out = json!({
+            "users": self.users,
+            "created": s.created,
+            "already_present": s.already_present,
+            "failed": s.failed,
+            "failed_by_code": s.failed_by_code(),
+            "lost": v.lost,
+            "duplicated": v.duplicated,
+            "requests": s.requests,
+            "retries": s.retries,
+            "http_429": s.http_429,
+            "lookups": s.lookups,
+            "wall_s": s.wall.as_secs_f64(),
+            "achieved_rps": achieved,
+            "quota_rps": self.quota_rps,
+            "utilization": utilization,
+            "max_window_requests": self.max_window,
+            "quota": quota_text,
+            "quota_requests": self.quota.map(|q| q.requests()),
+            "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
+            "p50_ms": self.latency.0,
+            "p99_ms": self.latency.1,
+            "concurrency": self.args.concurrency,
+            "faults": faults,
+            "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
+            "instance": if self.args.api_url.is_some() { "external" } else {
+                match self.args.instance { Instance::Production => "production", Instance::Development => "development" }
+            },
+            "verify_s": v.took.as_secs_f64(),
+            "verify_listed": v.listed,
+        });
+        if let (Some((n, secs, text)), Value::Object(map)) = (&projected, &mut out) {
+            map.insert(
+                "projection".into(),
+                json!({"users": n, "wall_s": secs, "text": text}),
+            );
         }
+        out
+    }
+
+    /// The report's first line: how many users into what.
+    fn title(&self) -> String {
+        let faults = self
+            .args
+            .faults
+            .map_or_else(|| "none".to_owned(), |f| f.to_string());
         let target = self.args.api_url.as_deref().map_or_else(
             || {
                 format!(
@@ -458,10 +530,31 @@ impl Report<'_> {
             },
             |url| format!("{} (external)", clerk_core::BaseUrl::redacted(url)),
         );
-        say!(
-            "clerk-users bench: {} users into {target}",
-            thousands(self.users)
+        format!("{} users into {target}", thousands(self.users))
+    }
+
+    fn print(&self) {
+        if self.args.json {
+            say!("{}", self.json());
+            return;
+        }
+        let s = self.summary;
+        let v = self.verification;
+        let achieved = s.achieved_rps();
+        let utilization = self.quota_rps.map(|q| achieved / q);
+        let quota_text = self.quota.map_or_else(
+            || "off".to_owned(),
+            |q| format!("{}/{}s", q.requests(), q.window().as_secs_f64()),
         );
+        let projected = self.args.project.zip(self.quota_rps).map(|(n, rps)| {
+            let requests_per_user = if self.users > 0 {
+                s.requests as f64 / self.users as f64
+            } else {
+                1.0
+            };
+            projection(n, rps, requests_per_user)
+        });
+        say!("clerk-users bench: {}", self.title());
         say!(
             "  quota {quota_text} · concurrency {}",
             self.args.concurrency
@@ -508,7 +601,7 @@ impl Report<'_> {
             self.latency.0,
             self.latency.1
         );
-        if let Some((_, _, text)) = &projected {
+        if let Some(text) = &projected {
             say!("  projection: {text}");
         }
     }

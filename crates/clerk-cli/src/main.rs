@@ -7,6 +7,8 @@
 
 mod args;
 #[cfg(feature = "emulator")]
+mod bench_report;
+#[cfg(feature = "emulator")]
 mod bench_workers;
 mod cmd_actions;
 #[cfg(feature = "emulator")]
@@ -20,6 +22,8 @@ mod progress;
 #[cfg(feature = "emulator")]
 mod redis_server;
 mod report;
+#[cfg(feature = "emulator")]
+mod svg;
 #[cfg(feature = "emulator")]
 mod synth;
 mod terminal;

@@ -562,3 +562,175 @@ async fn records_the_server_rejects_go_to_the_failed_file_ready_to_import_again(
     let users = all_users(&client(&emu, KEY)).await;
     assert_eq!(users.len(), 2);
 }
+
+/// A number as the report prints it (`1,234.5`, `—` for none).
+fn report_number(text: &str) -> Option<f64> {
+    text.replace(',', "").parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_writes_a_self_contained_html_report() {
+    let dir = temp_dir("bench-report");
+    let page_path = dir.join("run.html");
+    let out = run(vec![
+        "bench".into(),
+        "--json".into(),
+        "--users".into(),
+        "150".into(),
+        "--rate-limit".into(),
+        "300/1s".into(),
+        "--latency".into(),
+        "1..5".into(),
+        "--faults".into(),
+        "5xx=0.2".into(),
+        "--report".into(),
+        path_arg(&page_path),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = report(&out);
+    let page = std::fs::read_to_string(&page_path).expect("the report is written");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // Well-formed: the page parses as XML (it is written as polyglot XHTML).
+    let doc = roxmltree::Document::parse_with_options(
+        &page,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("the report is not well-formed: {e}"));
+    let elements: Vec<roxmltree::Node<'_, '_>> =
+        doc.descendants().filter(|n| n.is_element()).collect();
+    let named = |tag: &'static str| elements.iter().filter(move |n| n.tag_name().name() == tag);
+    // Nothing to fetch or run.
+    assert_eq!(named("script").count(), 0);
+    for n in &elements {
+        for a in n.attributes() {
+            assert!(
+                !["src", "href"].contains(&a.name()),
+                "<{}> fetches {}",
+                n.tag_name().name(),
+                a.value()
+            );
+            assert!(!a.value().contains("url("), "{}", a.value());
+        }
+    }
+    assert!(!page.contains("@import"));
+    // One chart per heading, each with something drawn.
+    let headings: Vec<String> = named("h2")
+        .map(|h| h.text().unwrap_or_default().to_owned())
+        .collect();
+    for chart in [
+        "Requests per second",
+        "Server sliding-window occupancy",
+        "Attempt latency",
+        "Retries, 429s and faults",
+        "Summary",
+    ] {
+        assert!(
+            headings.iter().any(|h| h.starts_with(chart)),
+            "no {chart} in {headings:?}"
+        );
+    }
+    let svgs: Vec<_> = named("svg").collect();
+    assert_eq!(svgs.len(), 4, "requests/s, window, latency, marks");
+    for (i, svg) in svgs.iter().enumerate() {
+        let drawn = svg
+            .descendants()
+            .filter(|n| ["polyline", "circle"].contains(&n.tag_name().name()))
+            .count();
+        assert!(drawn > 0, "chart {i} draws nothing");
+    }
+    let all_text: String = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        all_text.contains("N = 300 per 1 s"),
+        "the server's window is drawn against N"
+    );
+    assert!(all_text.contains("quota 300"), "requests/s against N / W");
+    assert!(!all_text.contains("Not available"));
+
+    // The summary table is the --json object, row for row.
+    let table: HashMap<String, String> = named("tr")
+        .flat_map(|tr| {
+            let cells: Vec<String> = tr
+                .children()
+                .filter(|c| c.tag_name().name() == "td")
+                .map(|c| c.text().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(cells.len() % 2, 0, "name, value pairs: {cells:?}");
+            cells
+                .chunks(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Value::Object(fields) = &summary else {
+        panic!("{summary}")
+    };
+    assert_eq!(table.len(), fields.len());
+    for (key, value) in fields {
+        let shown = &table[key];
+        match value {
+            Value::Number(n) => {
+                let n = n.as_f64().expect("a number");
+                let got = report_number(shown).unwrap_or_else(|| panic!("{key}: {shown}"));
+                assert!(
+                    (got - n).abs() <= n.abs() * 0.005 + 0.001,
+                    "{key}: page {shown}, --json {n}"
+                );
+            }
+            Value::String(s) => assert_eq!(shown, s, "{key}"),
+            Value::Null => assert_eq!(shown, "—", "{key}"),
+            other => assert_eq!(shown, &other.to_string(), "{key}"),
+        }
+    }
+
+    // The charts count what the summary counts.
+    let attempts = all_text
+        .split(['(', ')'])
+        .find_map(|t| t.strip_suffix(" attempts"))
+        .and_then(report_number)
+        .expect("the requests/s legend gives the attempts");
+    assert_eq!(attempts, summary["requests"].as_f64().unwrap());
+    let marks_row = |name: &str| {
+        all_text
+            .lines()
+            .find_map(|l| l.strip_suffix(name))
+            .and_then(|n| report_number(n.trim()))
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    assert_eq!(
+        marks_row(" 429s"),
+        summary["http_429"].as_f64().unwrap(),
+        "429 marks"
+    );
+    assert!(
+        marks_row(" retries (re-sent)") >= summary["retries"].as_f64().unwrap(),
+        "every retry the summary counts re-sends a request the page saw"
+    );
+    assert!(
+        marks_row(" 5xx") > 0.0,
+        "20 % of ~150 creates fail with a 5xx: never none"
+    );
+    assert!(
+        marks_row(" lookups (GETs)") >= summary["lookups"].as_f64().unwrap(),
+        "every reconciliation lookup is at least one GET"
+    );
+    let peak = all_text
+        .split(['(', ')'])
+        .find_map(|t| t.strip_prefix("peak sampled "))
+        .and_then(report_number)
+        .expect("the window legend gives its peak");
+    let worst = summary["max_window_requests"].as_f64().unwrap();
+    assert!(
+        peak > 0.0 && peak <= worst && worst <= 300.0,
+        "sampled peak {peak}, worst window {worst}, N 300"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -68,8 +68,9 @@ impl Instance {
             let d = self.read();
             (d.users.len() as u64, d.orgs.len() as u64)
         };
-        let l = self.limiter();
+        let mut l = self.limiter();
         InstanceStats {
+            window_requests: l.in_window(std::time::Instant::now()),
             users,
             organizations,
             requests: self.requests.load(Relaxed),

@@ -90,6 +90,12 @@ impl Limiter {
         self.max_in_window
     }
 
+    /// Requests admitted in the window that ends at `now`.
+    pub(crate) fn in_window(&mut self, now: Instant) -> u64 {
+        self.window.evict(now);
+        self.window.admitted.len() as u64
+    }
+
     pub(crate) fn clear(&mut self) {
         self.window.admitted.clear();
         self.max_in_window = 0;
@@ -184,6 +190,19 @@ mod tests {
             Ok(())
         );
         assert_eq!(l.max_in_window(), 3);
+    }
+
+    #[test]
+    fn occupancy_counts_the_window_ending_now() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(None, Duration::from_secs(10), false);
+        for ms in [0, 100, 200, 6_000] {
+            assert_eq!(l.check(t0 + Duration::from_millis(ms), "A", None), Ok(()));
+        }
+        assert_eq!(l.in_window(t0 + Duration::from_millis(9_999)), 4);
+        assert_eq!(l.in_window(t0 + Duration::from_millis(10_150)), 2);
+        assert_eq!(l.in_window(t0 + Duration::from_secs(17)), 0);
+        assert_eq!(l.max_in_window(), 4, "the peak is kept");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct InstanceStats {
     pub requests: u64,
     /// The most requests admitted in any window of `window_ms`.
     pub max_window_requests: u64,
+    /// Requests admitted in the window of `window_ms` that ends now.
+    #[serde(default)]
+    pub window_requests: u64,
     /// Rate-limit window length in milliseconds.
     pub window_ms: u64,
     /// Requests allowed per window (`None`: rate limiting off).
