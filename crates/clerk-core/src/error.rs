@@ -120,6 +120,7 @@ struct Inner {
     retry_after: Option<Duration>,
     body_excerpt: Option<String>,
     outcome_unknown: bool,
+    applied_earlier: bool,
 }
 
 impl Error {
@@ -135,6 +136,7 @@ impl Error {
                 retry_after: None,
                 body_excerpt: None,
                 outcome_unknown: false,
+                applied_earlier: false,
             }),
         }
     }
@@ -151,12 +153,19 @@ impl Error {
 
     /// An error for a non-success response: parses Clerk's error body when it is
     /// one, keeps an excerpt of it otherwise, and reads `Retry-After` and the trace id.
+    /// A response carrying [`AppliedEarlier`](crate::AppliedEarlier) gives an error
+    /// for which [`Error::is_applied_earlier`] holds.
     pub fn from_response(response: &http::Response<Body>) -> Self {
-        Self::from_parts(
+        let mut err = Self::from_parts(
             response.status(),
             response.headers(),
             response.body().as_bytes(),
-        )
+        );
+        err.inner.applied_earlier = response
+            .extensions()
+            .get::<crate::AppliedEarlier>()
+            .is_some();
+        err
     }
 
     /// Same as [`Error::from_response`], from the pieces of a response.
@@ -237,6 +246,16 @@ impl Error {
     #[must_use]
     pub fn into_outcome_unknown(mut self) -> Self {
         self.inner.outcome_unknown = true;
+        self
+    }
+
+    /// Marks the error as the answer to a resend that found the thing gone after
+    /// an earlier attempt may have removed it (see [`Error::is_applied_earlier`]).
+    /// Set by the retry layer on a `404` error (it marks a `404` response with
+    /// [`AppliedEarlier`](crate::AppliedEarlier) instead).
+    #[must_use]
+    pub fn into_applied_earlier(mut self) -> Self {
+        self.inner.applied_earlier = true;
         self
     }
 
@@ -331,6 +350,21 @@ impl Error {
         self.inner.outcome_unknown
     }
 
+    /// The server answered `404` to a resend of a call that removes one thing by id
+    /// (a user, a passkey, a web3 wallet, an external account, a trusted device),
+    /// after an earlier attempt of the same call that may have been applied (its
+    /// answer was lost: a reset, a timeout, a 5xx): the thing is gone, most likely
+    /// removed by that earlier attempt ([`Applied::of_resend`](crate::Applied::of_resend)).
+    /// [`Error::is_not_found`] holds too, since that is what the server said.
+    ///
+    /// `Clerk::execute` turns this error into the success the lost answer would
+    /// have been for the deletes that return a [`DeletedObject`](crate::DeletedObject)
+    /// (marked [`DeletedObject::applied_earlier`](crate::DeletedObject::applied_earlier));
+    /// the trusted-device revoke, whose answer is the device, stays this error.
+    pub fn is_applied_earlier(&self) -> bool {
+        self.inner.applied_earlier
+    }
+
     /// Whether the server may have applied the request ([`Applied::of_error`](crate::Applied::of_error)):
     /// the one rule the retry layer, the client and the importer follow.
     pub fn applied(&self) -> crate::Applied {
@@ -423,6 +457,9 @@ impl fmt::Debug for Error {
         if self.inner.outcome_unknown {
             d.field("outcome_unknown", &true);
         }
+        if self.inner.applied_earlier {
+            d.field("applied_earlier", &true);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
         }
@@ -481,6 +518,9 @@ impl fmt::Display for Error {
         }
         if self.inner.outcome_unknown {
             f.write_str(" (the request may have been applied: outcome unknown)")?;
+        }
+        if self.inner.applied_earlier {
+            f.write_str(" (on a resend: an earlier attempt whose answer was lost removed it)")?;
         }
         Ok(())
     }

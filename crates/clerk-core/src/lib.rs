@@ -17,7 +17,7 @@ pub mod users;
 mod wire;
 
 pub use api_version::ApiVersion;
-pub use applied::Applied;
+pub use applied::{Applied, AppliedEarlier};
 pub use base_url::{BaseUrl, is_loopback_host};
 pub use body::Body;
 pub use error::{BoxError, ClerkError, ClerkErrors, Error, header_trace_id, retry_after};
@@ -31,6 +31,7 @@ pub use models::{
 };
 pub use operation::{
     ClerkRequest, ClerkResponse, Operation, OperationInfo, RetryClass, is_per_user_limited,
+    removes_one_by_id,
 };
 pub use secret::{InstanceType, SecretKey};
 pub use wire::MAX_RESPONSE_DEPTH;

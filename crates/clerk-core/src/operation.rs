@@ -37,6 +37,17 @@ pub trait Operation {
     fn check_api_version(&self, version: ApiVersion) -> Result<(), Error> {
         version.check_operation(self.info().operation_id)
     }
+
+    /// What the call returns when the answer was an error for which
+    /// [`Error::is_applied_earlier`] holds: a resend found the thing gone after an
+    /// earlier attempt, whose answer was lost, removed it. The deletes that return
+    /// a [`DeletedObject`](crate::DeletedObject) give the object that answer would
+    /// have carried ([`DeletedObject::removed_earlier`](crate::DeletedObject::removed_earlier));
+    /// by default, and for the trusted-device revoke (whose answer, the device,
+    /// is lost), `None`: the error stands. The client calls it.
+    fn output_if_applied_earlier(&self) -> Option<Self::Output> {
+        None
+    }
 }
 
 /// Whether a request may be sent again after a failure.
@@ -91,6 +102,11 @@ impl OperationInfo {
     pub fn with_per_user_limit_key(mut self, user_id: impl Into<String>) -> Self {
         self.per_user_limit_key = Some(user_id.into());
         self
+    }
+
+    /// Whether the call removes one thing named by an id ([`removes_one_by_id`]).
+    pub fn removes_one_by_id(&self) -> bool {
+        removes_one_by_id(self.operation_id)
     }
 
     /// Info of a request that did not come from a typed operation: recognises the
@@ -289,6 +305,26 @@ impl OperationInfo {
             .cloned()
             .unwrap_or_else(|| Self::classify(request.method(), request.uri().path()))
     }
+}
+
+/// Whether the operation removes one thing named by an id in its path, so that
+/// after it succeeded the thing is gone and a second send answers `404`: the user
+/// delete, the passkey, web3 wallet and external account deletes, and the trusted
+/// device revoke. A `404` to a resend of one of these after an attempt that may
+/// have been applied means it was ([`Applied::of_resend`](crate::Applied::of_resend)).
+///
+/// The MFA, TOTP, backup-code and profile-image deletes name only the user: a
+/// second send succeeds (nothing left to remove), and their `404` means the user
+/// is unknown, never that an earlier attempt worked.
+pub fn removes_one_by_id(operation_id: &str) -> bool {
+    matches!(
+        operation_id,
+        "DeleteUser"
+            | "UserPasskeyDelete"
+            | "UserWeb3WalletDelete"
+            | "DeleteExternalAccount"
+            | "RevokeUserTrustedDevice"
+    )
 }
 
 /// Whether Clerk counts the operation toward the per-user update limit (10 per

@@ -27,6 +27,29 @@ pub struct DeletedObject {
     /// The external id of a deleted user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// `true` when no server sent this object: a resend of the delete found the
+    /// object gone (`404`) after an earlier attempt whose answer was lost, which
+    /// removed it (or someone else did in between: the server cannot tell them
+    /// apart; [`Error::is_applied_earlier`](crate::Error::is_applied_earlier));
+    /// [`Operation::output_if_applied_earlier`](crate::Operation::output_if_applied_earlier)
+    /// made it, with `object`, `id` and `deleted: true` (no `external_id`). Never
+    /// on the wire.
+    #[serde(skip)]
+    pub applied_earlier: bool,
+}
+
+impl DeletedObject {
+    /// What the lost answer of a delete of `object` `id` would have said:
+    /// `deleted: true`, marked [`applied_earlier`](Self::applied_earlier).
+    pub fn removed_earlier(object: ObjectType, id: impl Into<String>) -> Self {
+        Self {
+            object,
+            id: Some(id.into()),
+            deleted: true,
+            applied_earlier: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// What `GET /users/count` returns.

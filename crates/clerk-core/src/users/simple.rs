@@ -6,7 +6,7 @@ use crate::wire::{self, PathBuilder};
 use crate::{
     BaseUrl, ClerkRequest, ClerkResponse, CommerceCreditBalance, CommerceSubscription,
     DeletedObject, Error, Operation, OperationInfo, RetryClass, TrustedDevice, TrustedDevices,
-    User, UserIdResponse,
+    User, UserIdResponse, models::ObjectType,
 };
 
 /// A request on `/users/{user_id}[/suffix]` with no query and no body.
@@ -14,7 +14,7 @@ macro_rules! user_op {
     (
         $(#[$doc:meta])*
         $name:ident: $method:ident $template:literal $(/ $suffix:literal)?,
-        $op_id:literal -> $output:ty
+        $op_id:literal -> $output:ty $(, gone: $gone:ident)?
     ) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,10 @@ macro_rules! user_op {
             fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error> {
                 wire::parse_object(response)
             }
+
+            $(fn output_if_applied_earlier(&self) -> Option<Self::Output> {
+                Some(DeletedObject::removed_earlier(ObjectType::$gone, &self.user_id))
+            })?
         }
     };
 }
@@ -73,7 +77,9 @@ user_op! {
 user_op! {
     /// `DELETE /users/{user_id}`: deletes a user.
     ///
-    /// Returns a [`DeletedObject`] (`object: "user"`).
+    /// Returns a [`DeletedObject`] (`object: "user"`). When the answer to the
+    /// first attempt was lost and the resend found the user gone, the client
+    /// returns [`DeletedObject::removed_earlier`] (see [`Error::is_applied_earlier`]).
     ///
     /// ```
     /// # use clerk_core::{users::DeleteUser, BaseUrl, Operation};
@@ -81,7 +87,7 @@ user_op! {
     /// assert_eq!((request.method().as_str(), request.uri().path()), ("DELETE", "/v1/users/user_1"));
     /// # Ok::<(), clerk_core::Error>(())
     /// ```
-    DeleteUser: DELETE "/users/{user_id}", "DeleteUser" -> DeletedObject
+    DeleteUser: DELETE "/users/{user_id}", "DeleteUser" -> DeletedObject, gone: User
 }
 
 user_op! {
@@ -276,7 +282,7 @@ macro_rules! user_item_op {
         $(#[$doc:meta])*
         $name:ident: $method:ident $template:literal,
         $collection:literal / $id_name:ident,
-        $op_id:literal -> $output:ty
+        $op_id:literal -> $output:ty $(, gone: $gone:ident)?
     ) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq)]
@@ -321,6 +327,10 @@ macro_rules! user_item_op {
             fn parse_response(&self, response: ClerkResponse) -> Result<Self::Output, Error> {
                 wire::parse_object(response)
             }
+
+            $(fn output_if_applied_earlier(&self) -> Option<Self::Output> {
+                Some(DeletedObject::removed_earlier(ObjectType::$gone, &self.$id_name))
+            })?
         }
     };
 }
@@ -340,7 +350,7 @@ user_item_op! {
     /// ```
     DeletePasskey: DELETE "/users/{user_id}/passkeys/{passkey_identification_id}",
         "passkeys" / passkey_identification_id,
-        "UserPasskeyDelete" -> DeletedObject
+        "UserPasskeyDelete" -> DeletedObject, gone: Passkey
 }
 
 user_item_op! {
@@ -358,7 +368,7 @@ user_item_op! {
     /// ```
     DeleteWeb3Wallet: DELETE "/users/{user_id}/web3_wallets/{web3_wallet_identification_id}",
         "web3_wallets" / web3_wallet_identification_id,
-        "UserWeb3WalletDelete" -> DeletedObject
+        "UserWeb3WalletDelete" -> DeletedObject, gone: Web3Wallet
 }
 
 user_item_op! {
@@ -377,7 +387,7 @@ user_item_op! {
     /// ```
     DeleteExternalAccount: DELETE "/users/{user_id}/external_accounts/{external_account_id}",
         "external_accounts" / external_account_id,
-        "DeleteExternalAccount" -> DeletedObject
+        "DeleteExternalAccount" -> DeletedObject, gone: ExternalAccount
 }
 
 user_item_op! {
@@ -396,4 +406,50 @@ user_item_op! {
     RevokeTrustedDevice: DELETE "/users/{user_id}/trusted_devices/{trusted_device_id}",
         "trusted_devices" / trusted_device_id,
         "RevokeUserTrustedDevice" -> TrustedDevice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deletes_by_id_say_what_a_lost_answer_would_have_said() {
+        let user = DeleteUser::new("user_1");
+        assert!(user.info().removes_one_by_id());
+        let gone = user.output_if_applied_earlier().unwrap();
+        assert_eq!(
+            (
+                gone.object,
+                gone.id.as_deref(),
+                gone.deleted,
+                gone.applied_earlier
+            ),
+            (ObjectType::User, Some("user_1"), true, true)
+        );
+        for (info, gone) in [
+            (
+                DeletePasskey::new("u", "idn_1").info(),
+                DeletePasskey::new("u", "idn_1").output_if_applied_earlier(),
+            ),
+            (
+                DeleteWeb3Wallet::new("u", "idn_1").info(),
+                DeleteWeb3Wallet::new("u", "idn_1").output_if_applied_earlier(),
+            ),
+            (
+                DeleteExternalAccount::new("u", "idn_1").info(),
+                DeleteExternalAccount::new("u", "idn_1").output_if_applied_earlier(),
+            ),
+        ] {
+            assert!(info.removes_one_by_id(), "{}", info.operation_id);
+            let gone = gone.unwrap();
+            assert_eq!(gone.id.as_deref(), Some("idn_1"), "{}", info.operation_id);
+            assert!(gone.applied_earlier);
+        }
+        // The revoke's answer is the device itself, which is lost: the error stands.
+        let revoke = RevokeTrustedDevice::new("u", "td_1");
+        assert!(revoke.info().removes_one_by_id());
+        assert!(revoke.output_if_applied_earlier().is_none());
+        assert!(GetUser::new("u").output_if_applied_earlier().is_none());
+        assert!(!DeleteTotp::new("u").info().removes_one_by_id());
+    }
 }
