@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use clerk_core::{Body, Error};
+use clerk_core::{Applied, AppliedEarlier, Body, Error};
 use clerk_layers::retry::{ExponentialJitter, RetryBudget, RetryLayer, RetryPolicy, TowerBackoff};
 use http::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
@@ -14,6 +14,8 @@ use tower::{Layer, ServiceExt, service_fn};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     Status(u16),
+    /// The status as an `Err`, as a stack that maps statuses to errors gives it.
+    StatusError(u16),
     Connect,
     Reset,
     Timeout,
@@ -32,6 +34,9 @@ impl Outcome {
                 *response.status_mut() = StatusCode::from_u16(code).unwrap();
                 Ok(response)
             }
+            Outcome::StatusError(code) => Err(Error::from_response(
+                &Outcome::Status(code).produce().expect("a response"),
+            )),
             Outcome::Connect => Err(Error::connect("connection refused")),
             Outcome::Reset => Err(Error::transport("connection reset by peer")),
             Outcome::Timeout => Err(Error::timeout(Duration::from_secs(10))),
@@ -349,4 +354,141 @@ async fn one_attempt_means_no_retry() {
     .await;
     assert_eq!(attempts, 1);
     assert_eq!(result.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Whether the result says "a resend found it gone after an earlier attempt removed it".
+fn applied_earlier(result: &Result<Response<Body>, Error>) -> bool {
+    match result {
+        Ok(response) => {
+            let marked = response.extensions().get::<AppliedEarlier>().is_some();
+            assert_eq!(
+                Error::from_response(response).is_applied_earlier(),
+                marked,
+                "the error of the response says what its extension says"
+            );
+            marked
+        }
+        Err(err) => err.is_applied_earlier(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_404_to_a_resent_delete_after_a_lost_answer_means_the_first_attempt_deleted_it() {
+    let removals = [
+        "/v1/users/user_1",
+        "/v1/users/user_1/passkeys/idn_1",
+        "/v1/users/user_1/web3_wallets/idn_2",
+        "/v1/users/user_1/external_accounts/eac_3",
+        "/v1/users/user_1/trusted_devices/td_4",
+    ];
+    let lost = [
+        Outcome::Reset,
+        Outcome::Timeout,
+        Outcome::Status(502),
+        Outcome::Status(503),
+        Outcome::Status(500),
+    ];
+    for path in removals {
+        for first in lost {
+            let case = format!("DELETE {path}: {first:?}, then 404");
+            let (result, attempts, _, _) = run(
+                fast_policy(),
+                request("DELETE", path),
+                vec![first, Outcome::Status(404)],
+            )
+            .await;
+            assert_eq!(attempts, 2, "{case}");
+            assert!(applied_earlier(&result), "{case}");
+            let response = result.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_FOUND,
+                "{case}: as it came"
+            );
+            let err = Error::from_response(&response);
+            assert!(err.is_not_found(), "{case}");
+            assert_eq!(err.applied(), Applied::Yes, "{case}");
+        }
+    }
+
+    // Any earlier ambiguous attempt counts, even with a provably harmless one after it.
+    let (result, attempts, _, _) = run(
+        fast_policy(),
+        request("DELETE", "/v1/users/user_1"),
+        vec![Outcome::Reset, Outcome::Status(429), Outcome::Status(404)],
+    )
+    .await;
+    assert_eq!(attempts, 3);
+    assert!(applied_earlier(&result));
+
+    // A stack that hands statuses back as errors gets the mark on the error.
+    let (result, _, _, _) = run(
+        fast_policy(),
+        request("DELETE", "/v1/users/user_1"),
+        vec![Outcome::Timeout, Outcome::StatusError(404)],
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(err.is_applied_earlier() && err.is_not_found(), "{err:?}");
+    assert!(err.to_string().contains("earlier attempt"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_404_stays_not_found_on_a_first_attempt_after_a_harmless_failure_or_for_other_calls() {
+    let not_marked = |case: &str, result: &Result<Response<Body>, Error>| {
+        assert!(!applied_earlier(result), "{case}");
+        let status = match result {
+            Ok(response) => response.status(),
+            Err(err) => err.status().unwrap(),
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND, "{case}");
+    };
+    // The first attempt: the user did not exist.
+    let (result, attempts, _, _) = run(
+        fast_policy(),
+        request("DELETE", "/v1/users/user_1"),
+        vec![Outcome::Status(404)],
+    )
+    .await;
+    assert_eq!(attempts, 1);
+    not_marked("404 first", &result);
+    let (result, _, _, _) = run(
+        fast_policy(),
+        request("DELETE", "/v1/users/user_1"),
+        vec![Outcome::StatusError(404)],
+    )
+    .await;
+    not_marked("404 error first", &result);
+
+    // Earlier attempts that provably did nothing.
+    for first in [Outcome::Connect, Outcome::Status(429), Outcome::HeldBack] {
+        let (result, attempts, _, _) = run(
+            fast_policy(),
+            request("DELETE", "/v1/users/user_1"),
+            vec![first, Outcome::Status(404)],
+        )
+        .await;
+        assert_eq!(attempts, 2, "{first:?}");
+        not_marked(&format!("{first:?} then 404"), &result);
+    }
+
+    // Calls whose 404 names the user, or that remove nothing.
+    for (method, path) in [
+        ("GET", "/v1/users/user_1"),
+        ("PATCH", "/v1/users/user_1"),
+        ("POST", "/v1/users/user_1/ban"),
+        ("DELETE", "/v1/users/user_1/totp"),
+        ("DELETE", "/v1/users/user_1/mfa"),
+        ("DELETE", "/v1/users/user_1/backup_code"),
+        ("DELETE", "/v1/users/user_1/profile_image"),
+    ] {
+        let (result, attempts, _, _) = run(
+            fast_policy(),
+            request(method, path),
+            vec![Outcome::Reset, Outcome::Status(404)],
+        )
+        .await;
+        assert_eq!(attempts, 2, "{method} {path}");
+        not_marked(&format!("{method} {path}: reset then 404"), &result);
+    }
 }

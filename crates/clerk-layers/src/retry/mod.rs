@@ -15,6 +15,23 @@
 //! | any other status (2xx, 3xx, other 4xx, 501, …) | returned as is | returned as is |
 //! | decode, body too large, invalid request | returned as is | returned as is |
 //!
+//! # A delete whose answer was lost
+//!
+//! A `DELETE /users/{user_id}` applied by the server whose answer is lost (reset,
+//! timeout, 502 from a proxy) is retried, and the resend gets `404`. For the
+//! operations that remove one thing by id ([`OperationInfo::removes_one_by_id`]:
+//! the user, passkey, web3 wallet and external account deletes, the trusted-device
+//! revoke), a `404` to a resend after an attempt that may have been applied means
+//! the earlier attempt did it ([`Applied::of_resend`]). The policy returns that
+//! `404` as it came (it does not invent a body the server never sent) with
+//! [`AppliedEarlier`] in its extensions, or marks a `404` error
+//! [`Error::into_applied_earlier`]; [`Error::from_response`] of it has
+//! [`Error::is_applied_earlier`]. `clerk-tower`'s `Clerk` turns it into the
+//! [`DeletedObject`] the lost answer would have been, marked
+//! [`DeletedObject::applied_earlier`]. A `404` to a first attempt, or after
+//! attempts that provably did nothing (a connect error, a 429), is a plain
+//! not-found.
+//!
 //! Whether a call is idempotent comes from [`OperationInfo::retry_class`]
 //! (`RetryClass::NotIdempotent` for `POST /users`; reads, deletes, updates,
 //! ban/unban/lock/unlock, verifications and bulk ban/unban are idempotent); a
@@ -84,6 +101,13 @@
 //! ```
 //!
 //! [`OperationInfo::retry_class`]: clerk_core::OperationInfo::retry_class
+//! [`OperationInfo::removes_one_by_id`]: clerk_core::OperationInfo::removes_one_by_id
+//! [`Applied::of_resend`]: clerk_core::Applied::of_resend
+//! [`AppliedEarlier`]: clerk_core::AppliedEarlier
+//! [`Error::into_applied_earlier`]: clerk_core::Error::into_applied_earlier
+//! [`Error::is_applied_earlier`]: clerk_core::Error::is_applied_earlier
+//! [`DeletedObject`]: clerk_core::DeletedObject
+//! [`DeletedObject::applied_earlier`]: clerk_core::DeletedObject::applied_earlier
 //! [`Error::is_outcome_unknown`]: clerk_core::Error::is_outcome_unknown
 //! [`Error::from_response`]: clerk_core::Error::from_response
 //! [`Error::rate_limited`]: clerk_core::Error::rate_limited

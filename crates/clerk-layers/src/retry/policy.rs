@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clerk_core::{Applied, Body, Error, OperationInfo, RetryClass, retry_after};
+use clerk_core::{Applied, AppliedEarlier, Body, Error, OperationInfo, RetryClass, retry_after};
 use http::{Request, Response, StatusCode};
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
@@ -87,8 +87,9 @@ enum Failure {
 /// The retry policy for Clerk requests, for `tower::retry::Retry` (through
 /// [`RetryLayer`](super::RetryLayer)). See the [module docs](super) for the rules.
 ///
-/// Per-call state (the attempt count and the schedule) lives in the copy tower
-/// makes for each call; the [`RetryBudget`] is shared by all copies.
+/// Per-call state (the attempt count, the schedule, whether an earlier attempt may
+/// have been applied) lives in the copy tower makes for each call; the
+/// [`RetryBudget`] is shared by all copies.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy<D = ExponentialJitter> {
     max_attempts: u32,
@@ -97,6 +98,8 @@ pub struct RetryPolicy<D = ExponentialJitter> {
     budget: RetryBudget,
     schedule: D,
     attempts: u32,
+    /// [`Applied::Maybe`] once an attempt of this call may have been applied.
+    earlier: Applied,
 }
 
 impl RetryPolicy {
@@ -110,6 +113,7 @@ impl RetryPolicy {
             budget: RetryBudget::default(),
             schedule: ExponentialJitter::default(),
             attempts: 0,
+            earlier: Applied::No,
         }
     }
 
@@ -164,6 +168,7 @@ impl<D: DelaySchedule> RetryPolicy<D> {
             budget: self.budget,
             schedule,
             attempts: 0,
+            earlier: Applied::No,
         }
     }
 
@@ -213,6 +218,37 @@ fn classify(result: &Result<Response<Body>, Error>) -> Option<(Failure, Option<D
     Some((failure, wait))
 }
 
+/// Marks a `404` to a resend that found the thing gone after an earlier attempt may
+/// have removed it ([`Applied::of_resend`]): the response carries [`AppliedEarlier`],
+/// an error [`Error::is_applied_earlier`].
+fn mark_applied_earlier<B>(
+    request: &Request<B>,
+    earlier: Applied,
+    result: &mut Result<Response<Body>, Error>,
+) {
+    let Some(status) = (match result {
+        Ok(response) => Some(response.status()),
+        Err(err) if err.is_not_found() => err.status(),
+        Err(_) => None,
+    }) else {
+        return;
+    };
+    if status.is_success()
+        || Applied::of_resend(&OperationInfo::of(request), earlier, status) != Applied::Yes
+    {
+        return;
+    }
+    match result {
+        Ok(response) => {
+            response.extensions_mut().insert(AppliedEarlier);
+        }
+        Err(err) => {
+            let marked = std::mem::replace(err, Error::timeout(Duration::ZERO));
+            *err = marked.into_applied_earlier();
+        }
+    }
+}
+
 /// Marks the result as "may have been applied".
 fn into_outcome_unknown(result: &mut Result<Response<Body>, Error>) {
     let err = match result {
@@ -234,7 +270,15 @@ where
         request: &mut Request<B>,
         result: &mut Result<Response<Body>, Error>,
     ) -> Option<Self::Future> {
-        let (failure, wait) = classify(result)?;
+        let Some((failure, wait)) = classify(result) else {
+            if self.attempts > 0 {
+                mark_applied_earlier(request, self.earlier, result);
+            }
+            return None;
+        };
+        if failure == Failure::Ambiguous {
+            self.earlier = Applied::Maybe;
+        }
         let safe = match failure {
             Failure::NotSent | Failure::RateLimited => true,
             Failure::Ambiguous => OperationInfo::of(request).retry_class == RetryClass::Idempotent,
