@@ -108,6 +108,15 @@ where
     /// a timeout, a connection lost after sending, a 5xx, a 2xx with an unreadable
     /// body) fails with [`Error::is_outcome_unknown`], whatever layer noticed and
     /// whatever the retry settings.
+    ///
+    /// A delete whose first attempt was applied but whose answer was lost, and
+    /// whose resend found the thing gone ([`Error::is_applied_earlier`], set by the
+    /// retry layer), succeeds with what the lost answer would have said
+    /// ([`Operation::output_if_applied_earlier`]: for the user, passkey, web3 wallet
+    /// and external account deletes a [`DeletedObject`](clerk_core::DeletedObject)
+    /// with `applied_earlier: true`), so "delete this user" is done once the user
+    /// is gone. The trusted-device revoke, whose answer is the device, keeps the
+    /// error. A `404` to a first attempt stays an [`Error::is_not_found`] error.
     pub async fn execute<O: Operation>(&self, operation: O) -> Result<O::Output, Error> {
         operation.check_api_version(self.api_version)?;
         let mut request = operation.build_request(&self.base_url)?;
@@ -127,6 +136,9 @@ where
             Err(err) => Err(err),
         };
         match result {
+            Err(err) if err.is_applied_earlier() => {
+                operation.output_if_applied_earlier().ok_or(err)
+            }
             Err(err) if not_idempotent && !err.is_outcome_unknown() && err.applied().may_have() => {
                 Err(err.into_outcome_unknown())
             }

@@ -273,7 +273,10 @@ where
         self.clerk.execute(GetUser::new(user_id)).await
     }
 
-    /// Deletes a user (`DELETE /users/{user_id}`).
+    /// Deletes a user (`DELETE /users/{user_id}`). When the first attempt was
+    /// applied but its answer lost, the resend's `404` means the user is gone:
+    /// `Ok`, with [`DeletedObject::applied_earlier`] set (see [`Clerk::execute`]);
+    /// an unknown id is an [`Error::is_not_found`] error.
     pub async fn delete(&self, user_id: impl Into<String>) -> Result<DeletedObject, Error> {
         self.clerk.execute(DeleteUser::new(user_id)).await
     }

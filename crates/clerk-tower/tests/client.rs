@@ -699,3 +699,80 @@ async fn typed_calls_send_the_version_they_were_checked_against() {
         ["2025-11-10", "2025-04-10", "2025-11-10"]
     );
 }
+
+/// Appends entries to the emulator's scripted fault queue (its control API, raw HTTP).
+async fn script_faults(emu: &Emulator, next: serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({ "next": next }).to_string();
+    let mut stream = tokio::net::TcpStream::connect(emu.addr())
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /_emulator/faults HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_delete_whose_answer_was_lost_succeeds_and_says_the_first_attempt_did_it() {
+    let emu = emulator(Config::new().rate_limit(RateLimit::Off)).await;
+    let clerk = client(&emu);
+    let ids = create_users(&clerk, "lost", 2).await;
+    // The emulator deletes the user, then drops the connection: the resend gets 404.
+    script_faults(
+        &emu,
+        serde_json::json!([{"kind": "lost_response", "operation": "DeleteUser"}]),
+    )
+    .await;
+    let deleted = clerk
+        .users()
+        .delete(ids[0].clone())
+        .await
+        .expect("the user is gone: deleted by the attempt whose answer was lost");
+    assert_eq!(
+        (
+            deleted.object,
+            deleted.id.as_deref(),
+            deleted.deleted,
+            deleted.applied_earlier
+        ),
+        (
+            clerk_tower::models::ObjectType::User,
+            Some(ids[0].as_str()),
+            true,
+            true
+        )
+    );
+    let stats = emu.stats();
+    assert_eq!(
+        stats.requests_per_operation["DeleteUser"], 2,
+        "sent, resent"
+    );
+    assert_eq!(stats.faults_injected["lost_response"], 1);
+    assert!(
+        clerk
+            .users()
+            .get(ids[0].clone())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // An answered delete is not marked.
+    let plain = clerk.users().delete(ids[1].clone()).await.expect("delete");
+    assert!(plain.deleted && !plain.applied_earlier);
+
+    // A 404 to the first attempt is what it says.
+    let err = clerk
+        .users()
+        .delete(ids[1].clone())
+        .await
+        .expect_err("already deleted");
+    assert!(err.is_not_found() && !err.is_applied_earlier(), "{err:?}");
+    emu.shutdown().await.unwrap();
+}
