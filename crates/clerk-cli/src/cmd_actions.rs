@@ -89,6 +89,9 @@ pub(crate) fn parse_ids(text: &str) -> Result<Vec<String>, String> {
 #[derive(Debug, Default)]
 struct Tally {
     done: AtomicUsize,
+    /// Deletes whose answer was lost and whose resend found the user gone: done
+    /// (the first attempt deleted them), counted in `done` too.
+    gone_on_resend: AtomicUsize,
     failures: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
@@ -133,14 +136,18 @@ async fn act(clerk: &Clerk, action: Action, chunk: &[String], tally: &Tally) {
         }
         Action::Delete | Action::Lock | Action::Unlock => {
             for id in chunk {
+                // `true`: a delete the client resent after a lost answer, found gone.
                 let result = match action {
-                    Action::Delete => users.delete(id.clone()).await.map(drop),
-                    Action::Lock => users.lock(id.clone()).await.map(drop),
-                    _ => users.unlock(id.clone()).await.map(drop),
+                    Action::Delete => users.delete(id.clone()).await.map(|d| d.applied_earlier),
+                    Action::Lock => users.lock(id.clone()).await.map(|_| false),
+                    _ => users.unlock(id.clone()).await.map(|_| false),
                 };
                 match result {
-                    Ok(()) => {
+                    Ok(gone_on_resend) => {
                         tally.done.fetch_add(1, Relaxed);
+                        if gone_on_resend {
+                            tally.gone_on_resend.fetch_add(1, Relaxed);
+                        }
                     }
                     Err(err) => tally.fail(code_of(&err), std::slice::from_ref(id)),
                 }
@@ -203,6 +210,7 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
     let wall = started.elapsed();
     let m = clerk.metrics();
     let done = tally.done.load(Relaxed);
+    let gone_on_resend = tally.gone_on_resend.load(Relaxed);
     let failures = tally.failures.lock().map(|f| f.clone()).unwrap_or_default();
     let failed: usize = failures.values().map(Vec::len).sum();
     if args.output.json {
@@ -211,6 +219,7 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
         say!(
             "{}",
             json!({"action": action.name(), "ids": ids.len(), "done": done, "failed": failed,
+                   "gone_on_resend": gone_on_resend,
                    "failed_by_code": by_code, "failed_ids": failures, "requests": m.attempts,
                    "retries": m.retries, "http_429": m.rate_limited, "wall_s": wall.as_secs_f64()})
         );
@@ -222,6 +231,12 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
             thousands(ids.len() as u64),
             human(wall)
         );
+        if gone_on_resend > 0 {
+            say!(
+                "  {} of them deleted by an attempt whose answer was lost (the resend found them gone)",
+                thousands(gone_on_resend as u64)
+            );
+        }
         for (code, ids) in &failures {
             let sample: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
             say!(

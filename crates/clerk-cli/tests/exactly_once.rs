@@ -2,7 +2,7 @@
 //! emulator on 127.0.0.1:0 with its faults scripted: late landings, garbled 2xx
 //! bodies, wrong objects, two runs at once, keyless records, conflicts, edited
 //! inputs, a half-imported instance, duplicates found and repaired, a foreign
-//! checkpoint, and a Retry-After of a day.
+//! checkpoint, and a Retry-After of a day; and `delete` after a lost response.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -492,4 +492,97 @@ async fn a_retry_after_of_a_day_stops_the_import_resumably() {
         String::from_utf8_lossy(&rerun.stderr)
     );
     assert_eq!(users(&emu).await.len(), 3);
+}
+
+/// `clerk-users ARGS… --api-url … --secret-key … --rate-limit off`.
+fn clerk_users(emu: &Emulator, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
+    cmd.env_remove("CLERK_SECRET_KEY")
+        .env_remove("CLERK_API_URL")
+        .env_remove("RUST_LOG")
+        .args(args)
+        .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
+        .args(["--rate-limit", "off"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn a_delete_whose_answer_was_lost_counts_the_user_as_deleted() {
+    let emu = emulator().await;
+    let clerk = client(&emu);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let user = clerk
+            .users()
+            .create(CreateUser::new().external_id(format!("del-{i}")))
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    let dir = temp_dir("delete-lost");
+    let file = dir.join("ids.txt");
+    std::fs::write(&file, format!("{}\n{}\n", ids[0], ids[1])).unwrap();
+    // The first DELETE is applied and its connection dropped: the resend gets 404.
+    let lost = json!({"kind": "lost_response", "operation": "DeleteUser"});
+    script(&emu, json!([lost])).await;
+    let output = run(clerk_users(
+        &emu,
+        &[
+            "delete",
+            "--ids",
+            &file.display().to_string(),
+            "--concurrency",
+            "1",
+        ],
+    ))
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("delete: 2 of 2 users"), "{stdout}");
+    assert!(
+        stdout.contains("1 of them deleted by an attempt whose answer was lost"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("failed"), "{stdout}");
+
+    // A lost answer and an id that never existed: the first is done, the second
+    // (404 to its first attempt) fails the run.
+    std::fs::write(&file, format!("{}\nuser_never_existed\n", ids[2])).unwrap();
+    script(&emu, json!([lost])).await;
+    let output = run(clerk_users(
+        &emu,
+        &[
+            "delete",
+            "--ids",
+            &file.display().to_string(),
+            "--concurrency",
+            "1",
+            "--json",
+        ],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let report = report(&output);
+    assert_eq!(
+        (
+            report["done"].as_u64(),
+            report["gone_on_resend"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        report["failed_ids"]["resource_not_found"],
+        json!(["user_never_existed"]),
+        "{report}"
+    );
+    assert!(users(&emu).await.is_empty(), "all three deleted");
+    assert_eq!(emu.stats().faults_injected["lost_response"], 2);
 }
