@@ -177,6 +177,8 @@ struct Clients {
     reqwest: reqwest::Client,
     base_url: String,
     user_id: String,
+    /// (c)'s `Authorization` value, built once as the auth layer builds it.
+    raw_auth: http::HeaderValue,
 }
 
 impl Clients {
@@ -196,6 +198,11 @@ impl Clients {
                 .build()?,
             base_url: base_url.trim_end_matches('/').to_owned(),
             user_id: user_id.to_owned(),
+            raw_auth: {
+                let mut auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))?;
+                auth.set_sensitive(true);
+                auth
+            },
         })
     }
 
@@ -233,6 +240,7 @@ impl Clients {
             reqwest: self.reqwest.clone(),
             base_url: self.base_url.clone(),
             user_id: self.user_id.clone(),
+            raw_auth: self.raw_auth.clone(),
         }
     }
 
@@ -255,9 +263,8 @@ impl Clients {
     async fn raw_get(&self) -> Result<User, BoxError> {
         let operation = GetUser::new(&self.user_id);
         let mut request = operation.build_request(&self.base)?;
-        let auth = http::HeaderValue::from_str(&format!("Bearer {KEY}"))?;
         let headers = request.headers_mut();
-        headers.insert(http::header::AUTHORIZATION, auth);
+        headers.insert(http::header::AUTHORIZATION, self.raw_auth.clone());
         headers.insert(
             clerk_tower::layers::auth::CLERK_API_VERSION,
             http::HeaderValue::from_static(clerk_tower::API_VERSION),
