@@ -46,6 +46,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use clerk_core::{ApiVersion, Error, SecretKey};
@@ -62,8 +63,15 @@ pub const USER_AGENT_VALUE: &str = concat!("clerk-tower/", env!("CARGO_PKG_VERSI
 pub const CLERK_API_VERSION: HeaderName = HeaderName::from_static("clerk-api-version");
 
 /// Sets `Authorization: Bearer <key>`, marked sensitive. See the [module docs](self).
+///
+/// Cloning the layer or its service is one reference count: the stack clones its
+/// services on every call.
 #[derive(Clone)]
 pub struct AuthLayer {
+    config: Arc<AuthConfig>,
+}
+
+struct AuthConfig {
     key: SecretKey,
     header: Result<HeaderValue, &'static str>,
 }
@@ -83,13 +91,15 @@ impl AuthLayer {
                 Err(_) => Err("the Clerk secret key contains characters not allowed in a header"),
             }
         };
-        Self { key, header }
+        Self {
+            config: Arc::new(AuthConfig { key, header }),
+        }
     }
 
     /// Like [`AuthLayer::new`], but reports an unusable key now.
     pub fn try_new(key: SecretKey) -> Result<Self, Error> {
         let layer = Self::new(key);
-        match &layer.header {
+        match &layer.config.header {
             Ok(_) => Ok(layer),
             Err(message) => Err(Error::invalid_request(*message)),
         }
@@ -98,7 +108,9 @@ impl AuthLayer {
 
 impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthLayer").field("key", &self.key).finish()
+        f.debug_struct("AuthLayer")
+            .field("key", &self.config.key)
+            .finish()
     }
 }
 
@@ -151,7 +163,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        match &self.layer.header {
+        match &self.layer.config.header {
             Ok(value) => {
                 request.headers_mut().insert(AUTHORIZATION, value.clone());
                 ResponseFuture {
@@ -209,6 +221,13 @@ where
 /// [module docs](self).
 #[derive(Clone, Debug)]
 pub struct ClerkHeadersLayer {
+    values: Arc<ClerkHeaderValues>,
+}
+
+/// Shared by the layer and its services, so cloning a service (the stack does on
+/// every call) is one reference count.
+#[derive(Clone, Debug)]
+struct ClerkHeaderValues {
     user_agent: HeaderValue,
     api_version: HeaderValue,
 }
@@ -217,21 +236,23 @@ impl ClerkHeadersLayer {
     /// With `User-Agent: clerk-tower/<version>` and [`ApiVersion::DEFAULT`].
     pub fn new() -> Self {
         Self {
-            user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
-            api_version: HeaderValue::from_static(ApiVersion::DEFAULT.as_str()),
+            values: Arc::new(ClerkHeaderValues {
+                user_agent: HeaderValue::from_static(USER_AGENT_VALUE),
+                api_version: HeaderValue::from_static(ApiVersion::DEFAULT.as_str()),
+            }),
         }
     }
 
     /// With another `Clerk-API-Version`.
     pub fn api_version(mut self, version: ApiVersion) -> Self {
-        self.api_version = HeaderValue::from_static(version.as_str());
+        Arc::make_mut(&mut self.values).api_version = HeaderValue::from_static(version.as_str());
         self
     }
 
     /// With another `User-Agent` (e.g. `my-sync-job/1.2 clerk-tower/0.1`).
     /// Fails if the value cannot be a header value.
     pub fn with_user_agent(mut self, user_agent: &str) -> Result<Self, Error> {
-        self.user_agent = HeaderValue::from_str(user_agent)
+        Arc::make_mut(&mut self.values).user_agent = HeaderValue::from_str(user_agent)
             .map_err(|_| Error::invalid_request("the user agent is not a valid header value"))?;
         Ok(self)
     }
@@ -249,8 +270,7 @@ impl<S> Layer<S> for ClerkHeadersLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ClerkHeaders {
             inner,
-            user_agent: self.user_agent.clone(),
-            api_version: self.api_version.clone(),
+            values: Arc::clone(&self.values),
         }
     }
 }
@@ -259,8 +279,7 @@ impl<S> Layer<S> for ClerkHeadersLayer {
 #[derive(Clone, Debug)]
 pub struct ClerkHeaders<S> {
     inner: S,
-    user_agent: HeaderValue,
-    api_version: HeaderValue,
+    values: Arc<ClerkHeaderValues>,
 }
 
 impl<S> ClerkHeaders<S> {
@@ -294,12 +313,13 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let headers = request.headers_mut();
-        if !headers.contains_key(&CLERK_API_VERSION) {
-            headers.insert(CLERK_API_VERSION, self.api_version.clone());
-        }
-        if !headers.contains_key(USER_AGENT) {
-            headers.insert(USER_AGENT, self.user_agent.clone());
-        }
+        // One lookup each, whether the header is there or not.
+        headers
+            .entry(CLERK_API_VERSION)
+            .or_insert_with(|| self.values.api_version.clone());
+        headers
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.values.user_agent.clone());
         self.inner.call(request)
     }
 }

@@ -247,7 +247,11 @@ where
             }
         }
         // Entered while calling so spans of inner layers opened in `call` nest.
-        let future = span.in_scope(|| self.inner.call(request));
+        let future = if span.is_disabled() {
+            self.inner.call(request)
+        } else {
+            span.in_scope(|| self.inner.call(request))
+        };
         ResponseFuture {
             inner: future,
             span,
@@ -278,11 +282,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if this.span.is_disabled() {
+            return this.inner.poll(cx).map_err(Into::into);
+        }
         let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx)).map_err(Into::into);
-        if !this.span.is_disabled() {
-            record_outcome(this.span, *this.kind, this.stats.as_ref(), &result);
-        }
+        record_outcome(this.span, *this.kind, this.stats.as_ref(), &result);
         Poll::Ready(result)
     }
 }

@@ -397,3 +397,104 @@ async fn short_windows_keep_their_rate_and_their_bound() {
         );
     }
 }
+
+/// Counts its clones; answers at once.
+#[derive(Debug)]
+struct CountingClones(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Clone for CountingClones {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        CountingClones(self.0.clone())
+    }
+}
+
+impl Service<Request<Body>> for CountingClones {
+    type Response = Response<Body>;
+    type Error = Error;
+    type Future = std::future::Ready<Result<Response<Body>, Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<Body>) -> Self::Future {
+        std::future::ready(Ok(Response::new(Body::empty())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_with_room_is_sent_without_cloning_the_inner_service() {
+    let clones = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let limiter = RateLimiter::new(Quota::production());
+    let mut service = RateLimitLayer::new(limiter.clone()).layer(CountingClones(clones.clone()));
+    for _ in 0..3 {
+        let response = service
+            .ready()
+            .await
+            .unwrap()
+            .call(get("/v1/users"))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.extensions().get::<RateLimitWait>(),
+            Some(&RateLimitWait(Duration::ZERO))
+        );
+    }
+    assert_eq!(clones.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(limiter.snapshot().granted, 3);
+    // Past the burst the quota has no room: the request waits, on a clone.
+    let granted_before = limiter.snapshot().granted;
+    let mut waited = Duration::ZERO;
+    for _ in 0..quota_burst_plus_one(&limiter) {
+        let response = service
+            .ready()
+            .await
+            .unwrap()
+            .call(get("/v1/users"))
+            .await
+            .unwrap();
+        waited = waited.max(response.extensions().get::<RateLimitWait>().unwrap().0);
+    }
+    assert!(waited > Duration::ZERO);
+    assert!(clones.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(limiter.snapshot().granted > granted_before);
+}
+
+fn quota_burst_plus_one(limiter: &RateLimiter) -> u32 {
+    limiter.quota().burst() + 1
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_waiting_for_a_concurrency_permit_is_woken_when_one_frees() {
+    let (mock, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let limiter = RateLimiter::new(Quota::production());
+    let service = tower::ServiceBuilder::new()
+        .layer(RateLimitLayer::new(limiter.clone()))
+        .layer(clerk_layers::concurrency::GlobalConcurrencyLimitLayer::new(
+            1,
+        ))
+        .layer(tower::util::MapErrLayer::new(Error::from_boxed))
+        .service(mock);
+    handle.allow(2);
+    let mut first = tokio_test::task::spawn(service.clone().oneshot(get("/v1/users/a")));
+    tokio_test::assert_pending!(first.poll());
+    let (_, respond_first) = handle.next_request().await.unwrap();
+    // The only permit is taken: the second request is decided in `call` to wait,
+    // and its task must be the one woken when the permit frees.
+    let mut second = tokio_test::task::spawn(service.clone().oneshot(get("/v1/users/b")));
+    tokio_test::assert_pending!(second.poll());
+    assert_eq!(limiter.snapshot().granted, 1);
+    respond_first.send_response(Response::new(Body::empty()));
+    first.await.unwrap();
+    assert!(second.is_woken(), "the waiting request was not woken");
+    tokio_test::assert_pending!(second.poll());
+    let (request, respond_second) = handle.next_request().await.unwrap();
+    assert_eq!(request.uri().path(), "/v1/users/b");
+    respond_second.send_response(Response::new(Body::empty()));
+    second.await.unwrap();
+    assert_eq!(limiter.snapshot().granted, 2);
+}

@@ -42,7 +42,15 @@ pub struct Clerk<S = ClerkService> {
     metrics: Metrics,
     rate_limiter: Option<RateLimiter>,
     api_version: ApiVersion,
+    /// `api_version` as a header value, built once rather than on every call.
+    api_version_header: HeaderValue,
+    /// The version the stack's own headers layer sets when a request has none
+    /// (the default stack's); `None` for a stack we know nothing of.
+    stack_version: Option<ApiVersion>,
 }
+
+/// Checked when compiled, not on every call.
+const API_VERSION_HEADER: HeaderName = HeaderName::from_static(ApiVersion::HEADER);
 
 impl Clerk {
     /// A builder for the default stack.
@@ -68,6 +76,8 @@ where
             metrics: Metrics::default(),
             rate_limiter: None,
             api_version: ApiVersion::DEFAULT,
+            api_version_header: HeaderValue::from_static(ApiVersion::DEFAULT.as_str()),
+            stack_version: None,
         }
     }
 
@@ -84,6 +94,8 @@ where
             metrics,
             rate_limiter,
             api_version,
+            api_version_header: HeaderValue::from_static(api_version.as_str()),
+            stack_version: Some(api_version),
         }
     }
 
@@ -91,6 +103,7 @@ where
     #[must_use]
     pub fn with_api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = version;
+        self.api_version_header = HeaderValue::from_static(version.as_str());
         self
     }
 
@@ -121,11 +134,14 @@ where
         operation.check_api_version(self.api_version)?;
         let mut request = operation.build_request(&self.base_url)?;
         // The version checked is the version sent, whatever the stack's own
-        // headers layer would default to.
-        request.headers_mut().insert(
-            HeaderName::from_static(ApiVersion::HEADER),
-            HeaderValue::from_static(self.api_version.as_str()),
-        );
+        // headers layer would default to. When that layer sets this very version
+        // (the default stack, unless `with_api_version` changed it) it is left to
+        // it: a request without headers is cheaper to keep for a retry.
+        if self.stack_version != Some(self.api_version) {
+            request
+                .headers_mut()
+                .insert(API_VERSION_HEADER, self.api_version_header.clone());
+        }
         let not_idempotent = request
             .extensions()
             .get::<OperationInfo>()

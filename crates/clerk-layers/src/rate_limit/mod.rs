@@ -16,9 +16,11 @@
 //!    line, so one hot user never stalls the others. Users whose quota has fully
 //!    refilled are evicted, so memory stays bounded.
 //!    [`RateLimiter::without_per_user_limit`] turns this step off.
-//! 2. **Readiness.** The inner service (a clone, moved into the response future)
-//!    is readied — e.g. a concurrency permit is taken — before the grant, so the
-//!    request leaves as soon as it is granted.
+//! 2. **Readiness.** The inner service is readied — e.g. a concurrency permit is
+//!    taken — before the grant, so the request leaves as soon as it is granted.
+//!    When it is ready at once and the quota has room (the common case) the grant
+//!    is taken and the request sent in `call`, with no clone of the inner service
+//!    and no allocation; otherwise a clone of it waits in the response future.
 //! 3. **FIFO line.** Requests take turns through a fair mutex; only the head of the
 //!    line sleeps on the limiter, so 64 waiters cost one timer, not 64 polls per
 //!    grant, and the p99 wait stays close to the mean. When nobody is in line and
@@ -30,9 +32,10 @@
 //!    tests are deterministic), with burst and period derived so that no window
 //!    of length `W` ever holds more than `N` grants: see [`Quota`].
 //!
-//! The wait is acquired inside the response future (never in `poll_ready`), so a
-//! caller that readies the service and never calls it takes nothing, and
-//! dropping a waiting future takes nothing either. Each response carries a
+//! The wait is acquired in `call` or inside the response future (never in
+//! `poll_ready`), so a caller that readies the service and never calls it takes
+//! nothing, and dropping a waiting future takes nothing either (a future dropped
+//! unpolled after an on-the-spot grant wastes that one grant, never more). Each response carries a
 //! [`RateLimitWait`] extension (the trace layer above records it as
 //! `rate_limit.wait_ms`), and [`RateLimiter::snapshot`] reports grants, waiters,
 //! cooldown and 429s.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use clerk_core::{Error, OperationInfo, retry_after};
@@ -94,43 +94,80 @@ where
     type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The wait happens in the response future, on a clone of the inner service
-        // readied there: nothing is reserved here, so nothing can leak.
+        // The wait happens in the response future, on the inner service readied
+        // there: nothing is reserved here, so nothing can leak.
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
         let per_user = if limiter.limits_per_user() {
             per_user_key(&request)
         } else {
             None
         };
-        let state = match per_user {
-            Some(key) => {
-                let per_user = limiter.clone();
-                State::PerUser {
-                    wait: Box::pin(async move {
-                        let _waiting = per_user.waiting_guard();
-                        per_user.wait_per_user(&key).await;
-                    }),
-                    started: Instant::now(),
-                    inner: Some(inner),
-                    request: Some(request),
+        if let Some(key) = per_user {
+            let per_user = limiter.clone();
+            let wait = Box::pin(async move {
+                let _waiting = per_user.waiting_guard();
+                per_user.wait_per_user(&key).await;
+            });
+            let inner = self.take_inner();
+            return ResponseFuture::waiting(
+                limiter,
+                Stage::PerUser(wait, Instant::now()),
+                inner,
+                request,
+            );
+        }
+        // The common case, a quota with room and a free permit, is decided here and
+        // costs no clone of the inner service and no allocation. The inner service is
+        // readied with a no-op waker: if it is not ready, it goes (with whatever it
+        // registered) into the response future, whose poll readies it again with
+        // the task's waker.
+        let mut no_op = Context::from_waker(Waker::noop());
+        match self.inner.poll_ready(&mut no_op) {
+            Poll::Ready(Ok(())) if limiter.try_grant_now() => {
+                limiter.finish(Duration::ZERO);
+                let future = self.inner.call(request);
+                ResponseFuture {
+                    state: State::Calling { future },
+                    limiter,
+                    waited: Duration::ZERO,
                 }
             }
-            None => State::Readying {
-                inner: Some(inner),
-                request: Some(request),
+            // Readied (e.g. holding its permit) but no grant yet: wait for one.
+            Poll::Ready(Ok(())) => {
+                let inner = self.take_inner();
+                let wait = global_wait(&limiter);
+                ResponseFuture::waiting(
+                    limiter,
+                    Stage::Global(wait, Instant::now()),
+                    inner,
+                    request,
+                )
+            }
+            Poll::Ready(Err(err)) => ResponseFuture {
+                state: State::Failed {
+                    error: Some(err.into()),
+                },
+                limiter,
+                waited: Duration::ZERO,
             },
-        };
-        ResponseFuture {
-            state,
-            limiter,
-            waited: Duration::ZERO,
+            Poll::Pending => {
+                let inner = self.take_inner();
+                ResponseFuture::waiting(limiter, Stage::Readying, inner, request)
+            }
         }
+    }
+}
+
+impl<S: Clone> RateLimit<S> {
+    /// The inner service, in whatever state it is, for a response future to keep;
+    /// a fresh clone stays here.
+    fn take_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        mem::replace(&mut self.inner, clone)
     }
 }
 
@@ -147,11 +184,21 @@ fn per_user_key<B>(request: &Request<B>) -> Option<String> {
 
 type Wait = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+fn global_wait(limiter: &RateLimiter) -> Wait {
+    let limiter = limiter.clone();
+    Box::pin(async move {
+        let _waiting = limiter.waiting_guard();
+        limiter.wait_global().await;
+    })
+}
+
 pin_project! {
-    /// Response future of [`RateLimit`]: waits for the user's limit, readies the
-    /// inner service (e.g. takes a concurrency permit), waits for the instance
-    /// quota and the 429 cooldown, then sends. When the quota has room and nobody
-    /// queues, the grant is taken on the spot, without an allocation.
+    /// Response future of [`RateLimit`]. When the quota has room, nobody queues and
+    /// the inner service is ready, the request was granted and sent in `call` and
+    /// this only forwards the inner future. Otherwise it waits for the user's limit,
+    /// readies the inner service (e.g. takes a concurrency permit), waits for the
+    /// instance quota and the 429 cooldown, then sends; that state lives in one
+    /// allocation, so the common case stays small.
     pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -169,11 +216,45 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
-        PerUser { wait: Wait, started: Instant, inner: Option<S>, request: Option<Request<ReqBody>> },
-        Readying { inner: Option<S>, request: Option<Request<ReqBody>> },
-        Global { wait: Wait, started: Instant, inner: Option<S>, request: Option<Request<ReqBody>> },
+        Waiting { waiting: Box<Waiting<S, ReqBody>> },
         Calling { #[pin] future: S::Future },
+        Failed { error: Option<Error> },
         Done,
+    }
+}
+
+/// A request that could not be sent at once, with the service that will send it.
+struct Waiting<S, ReqBody> {
+    stage: Stage,
+    inner: Option<S>,
+    request: Option<Request<ReqBody>>,
+}
+
+enum Stage {
+    /// Waiting for the user's own limit (since the instant).
+    PerUser(Wait, Instant),
+    /// Readying the inner service.
+    Readying,
+    /// Readied; waiting for the instance quota and the cooldown (since the instant).
+    Global(Wait, Instant),
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn waiting(limiter: RateLimiter, stage: Stage, inner: S, request: Request<ReqBody>) -> Self {
+        ResponseFuture {
+            state: State::Waiting {
+                waiting: Box::new(Waiting {
+                    stage,
+                    inner: Some(inner),
+                    request: Some(request),
+                }),
+            },
+            limiter,
+            waited: Duration::ZERO,
+        }
     }
 }
 
@@ -188,70 +269,45 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::PerUser {
-                    wait,
-                    started,
-                    inner,
-                    request,
-                } => {
-                    ready!(wait.as_mut().poll(cx));
-                    *this.waited += started.elapsed();
-                    let (inner, request) = (inner.take(), request.take());
-                    this.state.set(State::Readying { inner, request });
-                }
-                StateProj::Readying { inner, request } => {
-                    // Readied *before* the grant, so nothing between the grant and
-                    // the send can bunch requests together.
-                    let Some(service) = inner.as_mut() else {
-                        return Poll::Ready(Err(Error::invalid_request(
-                            "rate limit future polled after completion",
-                        )));
+                StateProj::Waiting { waiting } => {
+                    let granted = match &mut waiting.stage {
+                        Stage::PerUser(wait, started) => {
+                            ready!(wait.as_mut().poll(cx));
+                            *this.waited += started.elapsed();
+                            waiting.stage = Stage::Readying;
+                            continue;
+                        }
+                        Stage::Readying => {
+                            // Readied *before* the grant, so nothing between the
+                            // grant and the send can bunch requests together.
+                            let Some(service) = waiting.inner.as_mut() else {
+                                this.state.set(State::Done);
+                                continue;
+                            };
+                            if let Err(err) = ready!(service.poll_ready(cx)) {
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(err.into()));
+                            }
+                            if !this.limiter.try_grant_now() {
+                                waiting.stage =
+                                    Stage::Global(global_wait(this.limiter), Instant::now());
+                                continue;
+                            }
+                            (waiting.inner.take(), waiting.request.take())
+                        }
+                        Stage::Global(wait, started) => {
+                            ready!(wait.as_mut().poll(cx));
+                            *this.waited += started.elapsed();
+                            (waiting.inner.take(), waiting.request.take())
+                        }
                     };
-                    if let Err(err) = ready!(service.poll_ready(cx)) {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(err.into()));
-                    }
-                    let (inner, request) = (inner.take(), request.take());
-                    if this.limiter.try_grant_now() {
-                        this.state.set(State::Done);
-                        start_call(
-                            this.state.as_mut(),
-                            this.limiter,
-                            *this.waited,
-                            inner,
-                            request,
-                        );
-                    } else {
-                        let limiter = this.limiter.clone();
-                        this.state.set(State::Global {
-                            wait: Box::pin(async move {
-                                let _waiting = limiter.waiting_guard();
-                                limiter.wait_global().await;
-                            }),
-                            started: Instant::now(),
-                            inner,
-                            request,
-                        });
-                    }
-                }
-                StateProj::Global {
-                    wait,
-                    started,
-                    inner,
-                    request,
-                } => {
-                    ready!(wait.as_mut().poll(cx));
-                    *this.waited += started.elapsed();
-                    let (inner, request) = (inner.take(), request.take());
                     // The finished wait must never be polled again.
                     this.state.set(State::Done);
-                    start_call(
-                        this.state.as_mut(),
-                        this.limiter,
-                        *this.waited,
-                        inner,
-                        request,
-                    );
+                    if let (Some(mut inner), Some(request)) = granted {
+                        this.limiter.finish(*this.waited);
+                        let future = inner.call(request);
+                        this.state.set(State::Calling { future });
+                    }
                 }
                 StateProj::Calling { future } => {
                     let result = ready!(future.poll(cx)).map_err(Into::into);
@@ -272,6 +328,13 @@ where
                         response
                     }));
                 }
+                StateProj::Failed { error } => {
+                    let error = error.take();
+                    this.state.set(State::Done);
+                    if let Some(error) = error {
+                        return Poll::Ready(Err(error));
+                    }
+                }
                 StateProj::Done => {
                     return Poll::Ready(Err(Error::invalid_request(
                         "rate limit future polled after completion",
@@ -280,25 +343,6 @@ where
             }
         }
     }
-}
-
-/// Records the grant and sends the request on the readied service (the state
-/// stays `Done` if either is missing, which the states above never allow).
-fn start_call<S, ReqBody>(
-    mut state: Pin<&mut State<S, ReqBody>>,
-    limiter: &RateLimiter,
-    waited: Duration,
-    inner: Option<S>,
-    request: Option<Request<ReqBody>>,
-) where
-    S: Service<Request<ReqBody>>,
-{
-    let (Some(mut inner), Some(request)) = (inner, request) else {
-        return;
-    };
-    limiter.finish(waited);
-    let future = inner.call(request);
-    state.set(State::Calling { future });
 }
 
 impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
