@@ -1,9 +1,13 @@
 //! Exporting a big instance: the emulator is seeded with 1,000,000 users (from a
-//! seed file, so seeding is quick) and its resident memory is reported; a child
-//! process (this binary, re-run) streams them with `list_all` in pages of 500 and
-//! writes one JSON line per user, as `clerk-users export` does, then reports its
-//! peak RSS (VmHWM) and users per second. Exporting a tenth and then all of them
-//! shows whether the exporter's memory grows with the number of users.
+//! seed file, so seeding is quick: one email, names, an external id and two public
+//! metadata keys each) and what it then holds is reported against its memory budget
+//! ([`BUDGET_BYTES_PER_USER`]; the run fails above it); a child process (this binary,
+//! re-run) streams them with `list_all` in pages of 500 and writes one JSON line per
+//! user, as `clerk-users export` does, then reports its peak RSS (VmHWM) and users per
+//! second. Exporting a tenth and then all of them shows whether the exporter's memory
+//! grows with the number of users.
+//!
+//! The seed file goes to the temporary directory (`TMPDIR`; ~140 MB at 1,000,000).
 //!
 //! ```text
 //! cargo bench --bench export_memory
@@ -21,6 +25,12 @@ use futures_util::TryStreamExt;
 
 const KEY: &str = "sk_live_bench_export_memory";
 const CHILD_ENV: &str = "CLERK_BENCH_EXPORT_CHILD";
+
+/// The emulator's memory budget: resident memory added per user held (the users of
+/// this bench), on top of [`BUDGET_BASE_BYTES`]. 1,000,000 users: 2.9 GiB.
+const BUDGET_BYTES_PER_USER: u64 = 3 * 1024;
+/// The budget's fixed part (the runtime, the server, empty tables).
+const BUDGET_BASE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Peak resident set size of this process, in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> Option<u64> {
@@ -114,13 +124,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     let _ = std::fs::remove_file(&seed);
-    let held = status_kib("VmRSS:").unwrap_or(0).saturating_sub(rss_before);
+    let held = status_kib("VmRSS:").unwrap_or(0).saturating_sub(rss_before) * 1024;
+    let seeding_peak = peak_rss_kib().unwrap_or(0) * 1024;
+    let budget = BUDGET_BASE_BYTES + BUDGET_BYTES_PER_USER * total as u64;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
-        "export_memory: emulator seeded with {total} users in {:.1} s; it holds them in {:.0} MiB ({:.0} bytes per user)",
+        "export_memory: emulator seeded with {total} users in {:.1} s; it holds them in {:.0} MiB RSS \
+         ({:.0} bytes per user; budget {:.0} MiB), peak {:.0} MiB while seeding",
         started.elapsed().as_secs_f64(),
-        held as f64 / 1024.0,
-        held as f64 * 1024.0 / total.max(1) as f64
+        mib(held),
+        held as f64 / total.max(1) as f64,
+        mib(budget),
+        mib(seeding_peak)
     );
+    if held > budget {
+        return Err(format!(
+            "the emulator holds {total} users in {:.0} MiB, over its budget of {:.0} MiB",
+            mib(held),
+            mib(budget)
+        )
+        .into());
+    }
     let url = emu.base_url();
     let small = total / 10;
     let runs = [small, total];

@@ -136,8 +136,9 @@ pub(crate) struct UserExtras {
     pub(crate) password_compromised: bool,
     #[serde(default)]
     pub(crate) trusted_devices: Vec<TrustedDevice>,
+    /// Boxed: most users have none, and inline it would add 248 bytes to every user.
     #[serde(default)]
-    pub(crate) subscription: Option<Subscription>,
+    pub(crate) subscription: Option<Box<Subscription>>,
     /// The credit ledger, oldest first; the balance is its sum.
     #[serde(default)]
     pub(crate) credit_ledger: Vec<CreditEntry>,

@@ -97,6 +97,9 @@ pub(crate) fn ban_many(call: &Call, bytes: &[u8]) -> ApiResult<Response> {
     let body = JsonBody::parse(bytes, None)?;
     let mut data = call.inst.write();
     let done = user_actions::ban_many(&mut data, &body, call.op == Op::UsersBan, call.now)?;
-    let users: Vec<&User> = done.iter().filter_map(|id| data.users.get(id)).collect();
+    let users: Vec<&User> = done
+        .iter()
+        .filter_map(|id| data.users.get(id).map(|u| &**u))
+        .collect();
     users_array(call, &data, &users)
 }

@@ -248,8 +248,10 @@ pub(crate) fn set_subscription(
         period_end: now + days * 86_400_000,
         created_at: now,
     };
-    data.modify_user(user_id, |u| u.extras.subscription = Some(subscription))
-        .ok_or_else(ApiError::not_found)
+    data.modify_user(user_id, |u| {
+        u.extras.subscription = Some(Box::new(subscription))
+    })
+    .ok_or_else(ApiError::not_found)
 }
 
 /// `POST /users/{id}/billing/credits`: one ledger entry per idempotency key; a key seen

@@ -310,7 +310,7 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
         return Ok(page);
     }
     let mut users = Vec::new();
-    filter_users(q, data, data.users.values(), |u| {
+    filter_users(q, data, data.users.values().map(|u| &**u), |u| {
         users.push(u);
         ControlFlow::Continue(())
     })?;
@@ -324,7 +324,7 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
 /// How many users a `GET /users/count` query matches.
 pub(crate) fn count(q: &Query, data: &InstanceData) -> ApiResult<usize> {
     let mut n = 0;
-    filter_users(q, data, data.users.values(), |_| {
+    filter_users(q, data, data.users.values().map(|u| &**u), |_| {
         n += 1;
         ControlFlow::Continue(())
     })?;

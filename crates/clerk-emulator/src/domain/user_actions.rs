@@ -8,7 +8,9 @@ use crate::store::InstanceData;
 
 /// Deletes a user, returning the removed record.
 pub(crate) fn delete_user(data: &mut InstanceData, user_id: &str) -> ApiResult<User> {
-    data.remove_user(user_id).ok_or_else(ApiError::not_found)
+    data.remove_user(user_id)
+        .map(|u| *u)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// A change of a user's standing, or of its profile image, that takes no body.
