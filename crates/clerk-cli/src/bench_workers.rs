@@ -125,7 +125,7 @@ async fn worker_import(args: &WorkerArgs, clerk: &Clerk) -> CliResult<Value> {
     let started = unix_micros();
     let result = import::run(
         clerk,
-        items,
+        futures_util::stream::iter(items.into_iter().map(Ok)),
         &replay,
         Arc::new(writer),
         options,

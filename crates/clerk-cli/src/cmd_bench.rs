@@ -18,14 +18,15 @@ use serde_json::{Value, json};
 
 use crate::args::{RateSpec, parse_key, parse_rate};
 use crate::bench_report::{QuotaLine, Timeline};
-use crate::cmd_import::prepare;
-use crate::input::{Format, Input, Record};
+use crate::check::check;
 use crate::progress::{self, Progress};
+use crate::records::RawRecord;
 use crate::report::{Latencies, human, projection, thousands, timed};
 use crate::terminal::say;
 use crate::{CliError, CliResult, synth};
 use clerk_migrate::import::{self, Item, Options, Summary};
 use clerk_migrate::journal;
+use clerk_migrate::shard::Shard;
 
 /// Which of Clerk's instance types to emulate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -251,24 +252,29 @@ pub(crate) async fn start_target(
 
 /// The synthetic users of run `run_id`, validated and converted like a file's records.
 pub(crate) fn synthetic_items(run_id: u32, users: u64) -> CliResult<Vec<Item>> {
-    let records: Vec<Record> = (0..users)
-        .map(|i| Record {
-            index: i as usize,
-            line: i as usize + 1,
-            body: crate::input::Body::from_map(synth::user(run_id, i)),
-        })
-        .collect();
-    let prepared = prepare(Input {
-        records,
-        problems: Vec::new(),
-        format: Some(Format::Jsonl),
-    });
-    if let Some(p) = prepared.problems.first() {
+    let record = |i: u64| RawRecord {
+        offset: i,
+        line: i as usize + 1,
+        body: Ok(synth::user(run_id, i)),
+    };
+    let checked = check(
+        (0..users).map(|i| Ok(record(i))),
+        &std::env::temp_dir(),
+        Shard::ALL,
+        |i| Ok(Some(synth::user(run_id, i))),
+    )
+    .map_err(|e| CliError::failure(format!("checking the synthetic users: {e}")))?;
+    if let Some(p) = checked.problems.into_sorted().first() {
         return Err(CliError::failure(format!(
             "synthetic user failed validation: {p}"
         )));
     }
-    Ok(prepared.items)
+    Ok((0..users)
+        .map(|i| {
+            let RawRecord { line, body, .. } = record(i);
+            Item::new(i as usize, line, body.unwrap_or_default())
+        })
+        .collect())
 }
 
 pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
@@ -324,7 +330,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     let result = {
         let import = import::run(
             &clerk,
-            items,
+            futures_util::stream::iter(items.into_iter().map(Ok)),
             &replay,
             Arc::new(writer),
             options,

@@ -1,24 +1,23 @@
 //! `clerk-users import FILE`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use clerk_tower::users::CreateUser;
 use serde_json::{Value, json};
 
 use crate::args::{ConnectArgs, OPERATION_TIMEOUT, OutputArgs, parse_duration};
-use crate::input::{self, Format, Record};
+use crate::check::{Accepted, Checked, accepted, check_file};
+use crate::input::Format;
 use crate::progress::{self, Progress};
+use crate::records::Records;
 use crate::report::{Latencies, human, thousands};
 use crate::terminal::{say, tell};
-use crate::validate::{Problem, Validator};
 use crate::{CliError, CliResult};
 use clerk_migrate::import::{self, Item, Options, Summary};
 use clerk_migrate::journal;
-use clerk_migrate::record::{Lookup, record_key};
 use clerk_migrate::shard::Shard;
 
 /// Bulk-create users from a file, exactly once.
@@ -85,121 +84,79 @@ pub(crate) fn sibling(file: &Path, suffix: &str) -> PathBuf {
     file.with_file_name(name)
 }
 
-/// Validated input: the records to send, and the problems of the others.
-pub(crate) struct Prepared {
-    /// Records read, valid or not (the unreadable ones are counted apart).
-    pub(crate) total: usize,
-    /// The records with problems, kept for the failed-records file.
-    pub(crate) invalid_records: Vec<Record>,
-    /// The valid records as requests, in input order.
-    pub(crate) items: Vec<Item>,
-    pub(crate) problems: Vec<Problem>,
-    /// Indexes of records that have problems.
-    pub(crate) invalid: HashSet<usize>,
-    pub(crate) unreadable: usize,
+/// Length and modification time: a file that changes between the check and the
+/// send (or while sending) stops the run.
+fn stamp(path: &Path) -> std::io::Result<(u64, Option<std::time::SystemTime>)> {
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.len(), meta.modified().ok()))
 }
 
-/// Validates records and turns the valid ones into requests.
-pub(crate) fn prepare(input: input::Input) -> Prepared {
-    let mut problems: Vec<Problem> = input
-        .problems
-        .iter()
-        .map(|p| Problem {
-            line: p.line,
-            field: p.field.clone(),
-            message: p.message.clone(),
-        })
-        .collect();
-    let unreadable = input.problems.len();
-    let mut validator = Validator::default();
-    let mut invalid = HashSet::new();
-    let mut invalid_records = Vec::new();
-    let total = input.records.len();
-    let mut items = Vec::with_capacity(total);
-    let mut identities: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    // Each record is decoded once here (validation, key, lookup, request check) and
-    // again when it is sent; its compact body moves into its item, so a million
-    // records are held once.
-    for record in input.records {
-        let map = record.body.to_map();
-        let before = problems.len();
-        validator.check(record.line, &map, &mut problems);
-        if problems.len() > before {
-            invalid.insert(record.index);
-            invalid_records.push(record);
-            continue;
-        }
-        let (index, line) = (record.index, record.line);
-        if let Err(err) = serde_json::from_value::<CreateUser>(Value::Object(map.clone())) {
-            invalid.insert(index);
-            problems.push(Problem {
-                line,
-                field: None,
-                message: err.to_string(),
-            });
-            continue;
-        }
-        let item = Item::new(index, line, map);
-        // The journal is keyed by identity: two records with one identity are one user.
-        if let Some(first) = identities.insert(item.key.clone(), line) {
-            invalid.insert(index);
-            problems.push(Problem {
-                line,
-                field: None,
-                message: format!(
-                    "same identity ({:?}) as the record on line {first}",
-                    item.key
-                ),
-            });
-            continue;
-        }
-        items.push(item);
-    }
-    problems.sort_by_key(|p| p.line);
-    Prepared {
-        total,
-        invalid_records,
-        items,
-        problems,
-        invalid,
-        unreadable,
-    }
-}
+/// Records pulled by the run at most ahead of it.
+const READ_AHEAD: usize = 1024;
 
 pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
-    let input = input::read_file(&args.file, args.format)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
-    let format = input.format.unwrap_or(Format::Auto);
-    let mut prepared = prepare(input);
+    let shard = args.shard.unwrap_or_default();
+    let suffix = |what: &str| match args.shard {
+        Some(s) => format!(".shard-{}-of-{}.{what}", s.index(), s.count()),
+        None => format!(".{what}"),
+    };
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| sibling(&args.file, &suffix("checkpoint.jsonl")));
+    // Scratch files (a sort spilled to disk) go next to the checkpoint.
+    let scratch_dir = match checkpoint.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let cannot_read =
+        |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", args.file.display()));
+    let stamped = stamp(&args.file).map_err(cannot_read)?;
+    // Every shard validates the whole file (an identifier used twice is a problem
+    // wherever its records land), then sends its own records.
+    let file = args.file.clone();
+    let format = args.format;
+    let dir = scratch_dir.clone();
+    let checked = tokio::task::spawn_blocking(move || check_file(&file, format, &dir, shard))
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?
+        .map_err(cannot_read)?;
+    let format = checked.layout.format;
     let json = args.output.json;
-    let problem_count = prepared.problems.len();
+    let problem_count = checked.problems.total();
+    let invalid_records = checked.invalid_records();
+    let records = checked.records + checked.unreadable;
+    let (valid, in_shard) = (checked.valid, checked.in_shard);
+    let (unkeyed, unkeyed_lines) = (checked.unkeyed, checked.unkeyed_lines.clone());
+    let mut checked = checked;
+    let problems = std::mem::take(&mut checked.problems).into_sorted();
+    let checked = Arc::new(checked);
     if !json {
-        for p in prepared.problems.iter().take(200) {
+        for p in problems.iter().take(200) {
             tell!("{p}");
         }
         if problem_count > 200 {
             tell!("… and {} more problems", problem_count - 200);
         }
     }
-    let invalid_records = prepared.invalid.len() + prepared.unreadable;
     if args.dry_run {
         if json {
-            let problems: Vec<Value> = prepared
-                .problems
+            let problems: Vec<Value> = problems
                 .iter()
                 .map(|p| json!({"line": p.line, "field": p.field, "message": p.message}))
                 .collect();
             say!(
                 "{}",
-                json!({"format": format.to_string(), "records": prepared.total + prepared.unreadable,
-                       "valid": prepared.items.len(), "invalid": invalid_records, "problems": problems})
+                json!({"format": format.to_string(), "records": records,
+                       "valid": valid, "invalid": invalid_records, "problems": problems,
+                       "problems_total": problem_count})
             );
         } else {
             say!(
                 "{}: {} records ({format}), {} valid, {} with problems; nothing sent (dry run)",
                 args.file.display(),
-                thousands((prepared.total + prepared.unreadable) as u64),
-                thousands(prepared.items.len() as u64),
+                thousands(records as u64),
+                thousands(valid as u64),
                 thousands(invalid_records as u64)
             );
         }
@@ -215,33 +172,15 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
              Fix them, or pass --skip-invalid to import the valid records"
         )));
     }
-
-    // Every shard validates the whole file (an identifier used twice is a problem
-    // wherever its records land), then keeps its own records.
-    let shard = args.shard.unwrap_or_default();
-    prepared.items.retain(|item| shard.contains(&item.key));
-    prepared
-        .invalid_records
-        .retain(|r| shard.contains(&record_key(&r.body.to_map())));
-    let suffix = |what: &str| match args.shard {
-        Some(s) => format!(".shard-{}-of-{}.{what}", s.index(), s.count()),
-        None => format!(".{what}"),
-    };
-    let unkeyed: Vec<usize> = prepared
-        .items
-        .iter()
-        .filter(|i| i.lookup == Lookup::None)
-        .map(|i| i.line)
-        .collect();
-    if !unkeyed.is_empty() && !args.allow_unkeyed {
-        let lines: Vec<String> = unkeyed.iter().take(20).map(usize::to_string).collect();
+    if unkeyed > 0 && !args.allow_unkeyed {
+        let lines: Vec<String> = unkeyed_lines.iter().map(usize::to_string).collect();
         return Err(CliError::usage(format!(
             "{} record(s) have no lookup key (external_id, email, phone, username or web3 wallet), \
              line(s) {}{}: after a lost response or a kill they cannot be checked, so they could \
              be duplicated or lost. Add a key, or pass --allow-unkeyed to import them at most once",
-            unkeyed.len(),
+            unkeyed,
             lines.join(", "),
-            if unkeyed.len() > 20 { ", …" } else { "" }
+            if unkeyed > 20 { ", …" } else { "" }
         )));
     }
 
@@ -253,16 +192,12 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         .attempt_timeout(args.attempt_timeout)
         .build()
         .map_err(|e| CliError::usage(format!("cannot build the Clerk client: {e}")))?;
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| sibling(&args.file, &suffix("checkpoint.jsonl")));
     let (replay, writer) =
         journal::open(&checkpoint).map_err(|e| CliError::usage(e.to_string()))?;
     let quota_rps = args.connect.quota_rps();
     let progress = Progress::new(
         progress::wanted(json),
-        Some(prepared.items.len() as u64),
+        Some(in_shard as u64),
         &clerk,
         quota_rps,
     );
@@ -274,9 +209,11 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         max_wait: args.max_wait,
         repair: args.repair,
     };
+    // The second pass reads the file as the run sends, a bounded window ahead.
+    let items = send_pass(&args.file, &checked, shard, stamped);
     let summary = import::run(
         &clerk,
-        prepared.items,
+        items,
         &replay,
         Arc::new(writer),
         options,
@@ -291,29 +228,19 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         .failed_out
         .clone()
         .unwrap_or_else(|| sibling(&args.file, &suffix("failed.jsonl")));
-    let mut failed: Vec<(usize, &Value)> = summary
-        .failures
-        .iter()
-        .map(|f| (f.index, &f.body))
-        .collect();
-    let invalid_bodies: Vec<(usize, Value)> = if args.skip_invalid {
-        prepared
-            .invalid_records
-            .iter()
-            .map(|r| (r.index, Value::Object(r.body.to_map())))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    failed.extend(invalid_bodies.iter().map(|(index, body)| (*index, body)));
-    failed.sort_unstable_by_key(|(index, _)| *index);
-    let failed_written = if failed.is_empty() {
+    let invalid_to_write = args.skip_invalid && invalid_records > 0;
+    let failed_written = if summary.failures.is_empty() && !invalid_to_write {
         None
     } else {
-        write_failed(&failed_out, &failed).map_err(|e| {
-            CliError::failure(format!("cannot write {}: {e}", failed_out.display()))
-        })?;
-        Some(failed_out)
+        write_failed(
+            &failed_out,
+            &args.file,
+            &checked,
+            shard,
+            &summary,
+            args.skip_invalid,
+        )
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", failed_out.display())))?
     };
 
     let conflicts_out = args
@@ -369,14 +296,96 @@ fn write_conflicts(path: &Path, summary: &Summary) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Writes the failed records' bodies, in input order, as JSON Lines.
-fn write_failed(path: &Path, failed: &[(usize, &Value)]) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(clerk_migrate::files::create_private(path)?);
-    for (_, body) in failed {
-        serde_json::to_writer(&mut out, body)?;
-        out.write_all(b"\n")?;
+/// Writes the failed records' bodies, in input order, as JSON Lines: the run's
+/// failures, and with `--skip-invalid` the invalid records of this shard (read from
+/// the input again). `None` when there was nothing to write.
+fn write_failed(
+    path: &Path,
+    input: &Path,
+    checked: &Checked,
+    shard: Shard,
+    summary: &Summary,
+    skip_invalid: bool,
+) -> std::io::Result<Option<PathBuf>> {
+    let mut failures = summary.failures.iter().peekable();
+    let mut out: Option<std::io::BufWriter<std::fs::File>> = None;
+    let mut write = |body: &Value| -> std::io::Result<()> {
+        let out = match &mut out {
+            Some(out) => out,
+            None => out.insert(std::io::BufWriter::new(
+                clerk_migrate::files::create_private(path)?,
+            )),
+        };
+        serde_json::to_writer(&mut *out, body)?;
+        out.write_all(b"\n")
+    };
+    if skip_invalid && !checked.invalid.is_empty() {
+        let records = Records::reopen(input, &checked.layout)?;
+        for record in accepted(records, checked, shard) {
+            let Accepted::Invalid { index, body } = record? else {
+                continue;
+            };
+            while let Some(f) = failures.next_if(|f| f.index < index) {
+                write(&f.body)?;
+            }
+            write(&Value::Object(body))?;
+        }
     }
-    out.flush()
+    for f in failures {
+        write(&f.body)?;
+    }
+    match out {
+        Some(mut out) => {
+            out.flush()?;
+            Ok(Some(path.to_owned()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The records the run sends, read from `path` on a thread of their own as the run
+/// pulls them ([`READ_AHEAD`] at most ahead), stopping the run if the file changes.
+fn send_pass(
+    path: &Path,
+    checked: &Arc<Checked>,
+    shard: Shard,
+    stamped: (u64, Option<std::time::SystemTime>),
+) -> impl futures_util::Stream<Item = Result<Item, String>> + use<> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Item, String>>(READ_AHEAD);
+    let tx_err = tx.clone();
+    let (path, checked) = (path.to_owned(), Arc::clone(checked));
+    let read = move || -> Result<(), String> {
+        let shown = path.display();
+        let changed = || format!("{shown} changed since it was checked; rerun to check it again");
+        if stamp(&path).map_err(|e| format!("reading {shown}: {e}"))? != stamped {
+            return Err(changed());
+        }
+        let records =
+            Records::reopen(&path, &checked.layout).map_err(|e| format!("reading {shown}: {e}"))?;
+        for (n, record) in accepted(records, &checked, shard).enumerate() {
+            if n % 10_000 == 9_999 && stamp(&path).ok() != Some(stamped) {
+                return Err(changed());
+            }
+            match record.map_err(|e| format!("reading {shown}: {e}"))? {
+                Accepted::Item(item) => {
+                    if tx.blocking_send(Ok(item)).is_err() {
+                        return Ok(());
+                    }
+                }
+                Accepted::Invalid { .. } => {}
+            }
+        }
+        if stamp(&path).ok() != Some(stamped) {
+            return Err(changed());
+        }
+        Ok(())
+    };
+    std::thread::spawn(move || {
+        if let Err(why) = read() {
+            let _ = tx_err.blocking_send(Err(why));
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
 }
 
 /// The files a run wrote.

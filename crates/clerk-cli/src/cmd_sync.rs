@@ -14,12 +14,15 @@ use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
 use crate::args::{ConnectArgs, OutputArgs};
-use crate::cmd_import::{prepare, sibling};
-use crate::input::{self, Format};
+use crate::check::{Accepted, accepted, check_file};
+use crate::cmd_import::sibling;
+use crate::input::Format;
 use crate::progress::{self, Progress};
+use crate::records::Records;
 use crate::report::{Latencies, human, thousands};
 use crate::terminal::{say, tell};
 use crate::{CliError, CliResult};
+use clerk_migrate::shard::Shard;
 
 /// How records are matched to Clerk users.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -143,22 +146,37 @@ impl Observer for BarObserver {
 }
 
 pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
-    let input = input::read_file(&args.file, args.format)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
-    let prepared = prepare(input);
+    let cannot_read =
+        |e: std::io::Error| CliError::usage(format!("cannot read {}: {e}", args.file.display()));
+    let dir = match args.file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut checked = check_file(&args.file, args.format, &dir, Shard::ALL).map_err(cannot_read)?;
     let json = args.output.json;
-    if !prepared.problems.is_empty() {
+    if checked.problems.total() > 0 {
+        let total = checked.problems.total();
         if !json {
-            for p in prepared.problems.iter().take(200) {
+            for p in std::mem::take(&mut checked.problems)
+                .into_sorted()
+                .iter()
+                .take(200)
+            {
                 tell!("{p}");
             }
         }
         // A record left out would read as "missing" and could be banned or deleted.
         return Err(CliError::usage(format!(
-            "{} problem(s) in {} record(s); nothing was sent. Sync needs every record valid",
-            prepared.problems.len(),
-            prepared.invalid.len() + prepared.unreadable
+            "{total} problem(s) in {} record(s); nothing was sent. Sync needs every record valid",
+            checked.invalid_records()
         )));
+    }
+    let records = Records::reopen(&args.file, &checked.layout).map_err(cannot_read)?;
+    let mut items = Vec::with_capacity(checked.valid);
+    for record in accepted(records, &checked, Shard::ALL) {
+        if let Accepted::Item(item) = record.map_err(cannot_read)? {
+            items.push(item);
+        }
     }
     let options = args.options();
     let latencies = Arc::new(Latencies::default());
@@ -170,7 +188,7 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     let show = progress::wanted(json);
 
     let started = Instant::now();
-    let source = futures_util::stream::iter(prepared.items.into_iter().map(|item| {
+    let source = futures_util::stream::iter(items.into_iter().map(|item| {
         Ok::<_, std::convert::Infallible>(SourceRecord::new(item.body.to_map()).at_line(item.line))
     }));
     let reading = Progress::new(show, None, &clerk, quota_rps);

@@ -3,13 +3,17 @@
 //! migration-tool's user format, each record tagged with the line it starts on.
 
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use clerk_core::users::{CreateUser, FieldKind};
 use serde_json::{Map, Value};
 
+#[cfg(test)]
+use crate::records::Records;
+use crate::records::strip_position;
+
 /// One input record: a Clerk `CreateUser` body (snake_case fields), not yet validated.
+#[cfg(test)]
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Record {
     /// Position in the input, from 0; the checkpoint journal is keyed by it.
@@ -20,6 +24,7 @@ pub(crate) struct Record {
     pub(crate) body: Body,
 }
 
+#[cfg(test)]
 pub(crate) use clerk_migrate::record::Body;
 
 /// A record that could not even be read (not JSON, not an object, bad CSV row).
@@ -43,6 +48,7 @@ impl fmt::Display for ReadProblem {
 }
 
 /// The records read, and the problems of the ones that could not be read.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub(crate) struct Input {
     pub(crate) records: Vec<Record>,
@@ -96,119 +102,36 @@ pub(crate) fn field_kind(field: &str) -> Option<FieldKind> {
         .map(|(_, kind)| *kind)
 }
 
-/// Reads `path` in `format` (`Auto` detects it).
-pub(crate) fn read_file(path: &Path, format: Format) -> std::io::Result<Input> {
-    let bytes = std::fs::read(path)?;
-    let is_csv_name = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    Ok(parse(&bytes, format, is_csv_name))
-}
-
-/// Parses input bytes; `csv_name` tells detection the file is called `*.csv`.
+/// Parses input bytes; `csv_name` tells detection the input is called `*.csv`. The
+/// in-memory way in (tests, fuzzing): `import` streams files with [`Records`].
+#[cfg(test)]
 pub(crate) fn parse(bytes: &[u8], format: Format, csv_name: bool) -> Input {
-    let format = match format {
-        Format::Auto => detect(bytes, csv_name),
-        other => other,
-    };
-    let mut input = match format {
-        Format::Csv => read_csv(bytes, false),
-        Format::Json => read_json_array(bytes),
-        Format::Jsonl | Format::Auto => read_json_lines(bytes),
-        Format::MigrationTool => {
-            if csv_name || (!starts_with_json(bytes)) {
-                read_csv(bytes, true)
-            } else if first_non_ws(bytes) == Some(b'[') {
-                read_json_array(bytes)
-            } else {
-                read_json_lines(bytes)
-            }
+    let mut records = Records::from_bytes(bytes, format, csv_name);
+    let mut input = Input::default();
+    for raw in records.by_ref() {
+        // Reading from memory cannot fail.
+        let Ok(raw) = raw else { break };
+        match raw.body {
+            Ok(body) => input.records.push(Record {
+                index: input.records.len(),
+                line: raw.line,
+                body: Body::from_map(body),
+            }),
+            Err(problems) => input.problems.extend(problems),
         }
-    };
-    let migration = format == Format::MigrationTool
-        || input
-            .records
-            .first()
-            .is_some_and(|r| looks_like_migration_tool(&r.body.to_map()));
-    if migration {
-        convert_migration_tool(&mut input);
-        input.format = Some(Format::MigrationTool);
-    } else {
-        input.format = Some(format);
     }
+    input.format = Some(records.layout().format);
     input
 }
 
-fn first_non_ws(bytes: &[u8]) -> Option<u8> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
-}
-
-fn starts_with_json(bytes: &[u8]) -> bool {
-    matches!(first_non_ws(bytes), Some(b'[' | b'{'))
-}
-
-fn detect(bytes: &[u8], csv_name: bool) -> Format {
-    match first_non_ws(bytes) {
-        Some(b'[') => Format::Json,
-        Some(b'{') => Format::Jsonl,
-        _ if csv_name => Format::Csv,
-        Some(_) => Format::Csv,
-        None => Format::Jsonl,
-    }
-}
-
-/// Line numbers of byte offsets that only move forward: each byte is counted once,
-/// so locating every element of a large array stays linear.
-struct Lines<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    line: usize,
-    /// Bytes looked at so far (never more than the input's length).
-    scanned: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self {
-            bytes,
-            offset: 0,
-            line: 1,
-            scanned: 0,
-        }
-    }
-
-    /// The 1-based line of `offset` (at or after the previous one asked).
-    fn at(&mut self, offset: usize) -> usize {
-        let offset = offset.min(self.bytes.len());
-        if offset > self.offset {
-            self.line += self.bytes[self.offset..offset]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            self.scanned += offset - self.offset;
-            self.offset = offset;
-        }
-        self.line
-    }
-}
-
-fn as_object(
-    value: Value,
-    line: usize,
-    problems: &mut Vec<ReadProblem>,
-) -> Option<Map<String, Value>> {
+pub(crate) fn as_object(value: Value, line: usize) -> Result<Map<String, Value>, ReadProblem> {
     match value {
-        Value::Object(map) => Some(map),
-        other => {
-            problems.push(ReadProblem {
-                line,
-                field: None,
-                message: format!("expected a JSON object, found {}", kind(&other)),
-            });
-            None
-        }
+        Value::Object(map) => Ok(map),
+        other => Err(ReadProblem {
+            line,
+            field: None,
+            message: format!("expected a JSON object, found {}", kind(&other)),
+        }),
     }
 }
 
@@ -221,149 +144,6 @@ pub(crate) fn kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-fn read_json_lines(bytes: &[u8]) -> Input {
-    let mut input = Input::default();
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let line = i + 1;
-        let text = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Value>(text) {
-            Ok(value) => {
-                if let Some(body) = as_object(value, line, &mut input.problems) {
-                    let index = input.records.len() + input.problems.len();
-                    input.records.push(Record {
-                        index,
-                        line,
-                        body: Body::from_map(body),
-                    });
-                }
-            }
-            Err(err) => input.problems.push(ReadProblem {
-                line,
-                field: None,
-                message: format!(
-                    "invalid JSON at column {}: {}",
-                    err.column(),
-                    strip_position(&err)
-                ),
-            }),
-        }
-    }
-    reindex(&mut input);
-    input
-}
-
-/// Record indexes count only records that were read; problems do not take an index,
-/// so fixing a broken line does not shift the journal keys of the records after it
-/// (the key check catches any other shift).
-fn reindex(input: &mut Input) {
-    for (i, record) in input.records.iter_mut().enumerate() {
-        record.index = i;
-    }
-}
-
-fn strip_position(err: &serde_json::Error) -> String {
-    let text = err.to_string();
-    match text.find(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
-    }
-}
-
-fn read_json_array(bytes: &[u8]) -> Input {
-    let mut input = Input::default();
-    let mut lines = Lines::new(bytes);
-    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
-        3
-    } else {
-        0
-    };
-    let skip_ws = |mut at: usize| {
-        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
-            at += 1;
-        }
-        at
-    };
-    let mut at = skip_ws(bom);
-    if bytes.get(at) != Some(&b'[') {
-        input.problems.push(ReadProblem {
-            line: lines.at(at),
-            field: None,
-            message: "expected a JSON array of user objects".into(),
-        });
-        return input;
-    }
-    at = skip_ws(at + 1);
-    let trailing = |at: usize, input: &mut Input, lines: &mut Lines<'_>| {
-        let rest = skip_ws(at + 1);
-        if rest < bytes.len() {
-            input.problems.push(ReadProblem {
-                line: lines.at(rest),
-                field: None,
-                message: "unexpected content after the JSON array".into(),
-            });
-        }
-    };
-    if bytes.get(at) == Some(&b']') {
-        trailing(at, &mut input, &mut lines);
-        return input;
-    }
-    loop {
-        let line = lines.at(at);
-        let mut stream = serde_json::Deserializer::from_slice(&bytes[at..]).into_iter::<Value>();
-        match stream.next() {
-            Some(Ok(value)) => {
-                at += stream.byte_offset();
-                if let Some(body) = as_object(value, line, &mut input.problems) {
-                    input.records.push(Record {
-                        index: 0,
-                        line,
-                        body: Body::from_map(body),
-                    });
-                }
-            }
-            Some(Err(err)) => {
-                // A broken element ends the array: nothing after it can be located reliably.
-                input.problems.push(ReadProblem {
-                    line: line + err.line().saturating_sub(1),
-                    field: None,
-                    message: format!("invalid JSON: {}", strip_position(&err)),
-                });
-                break;
-            }
-            None => {
-                input.problems.push(ReadProblem {
-                    line,
-                    field: None,
-                    message: "the JSON array is not closed (missing `]`)".into(),
-                });
-                break;
-            }
-        }
-        at = skip_ws(at);
-        match bytes.get(at) {
-            Some(b',') => at = skip_ws(at + 1),
-            Some(b']') => {
-                trailing(at, &mut input, &mut lines);
-                break;
-            }
-            _ => {
-                input.problems.push(ReadProblem {
-                    line: lines.at(at),
-                    field: None,
-                    message: "expected `,` or `]` after an array element".into(),
-                });
-                break;
-            }
-        }
-    }
-    reindex(&mut input);
-    input
 }
 
 pub(crate) fn split_list(cell: &str) -> Vec<Value> {
@@ -436,85 +216,40 @@ fn csv_cell(header: &str, cell: &str, migration: bool) -> Result<Option<Value>, 
     Ok(Some(value))
 }
 
-fn read_csv(bytes: &[u8], migration_hint: bool) -> Input {
-    let mut input = Input::default();
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .trim(csv::Trim::Headers)
-        .from_reader(bytes);
-    let headers = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(err) => {
-            input.problems.push(ReadProblem {
-                line: 1,
-                field: None,
-                message: format!("invalid CSV header: {err}"),
-            });
-            return input;
-        }
-    };
-    let migration = migration_hint
-        || headers
-            .iter()
-            .any(|h| matches!(h, "userId" | "firstName" | "passwordHasher"));
-    for row in reader.records() {
-        let row = match row {
-            Ok(row) => row,
-            Err(err) => {
-                let line = err.position().map_or(0, |p| p.line() as usize);
-                input.problems.push(ReadProblem {
-                    line,
-                    field: None,
-                    message: format!("invalid CSV row: {err}"),
-                });
-                continue;
+/// One CSV row as a create body (or migration-tool user), typed by its header.
+pub(crate) fn csv_row(
+    headers: &[String],
+    row: &csv::StringRecord,
+    migration: bool,
+    line: usize,
+) -> Result<Map<String, Value>, Vec<ReadProblem>> {
+    let mut body = Map::new();
+    let mut problems = Vec::new();
+    for (header, cell) in headers.iter().zip(row.iter()) {
+        match csv_cell(header, cell, migration) {
+            Ok(Some(value)) => {
+                body.insert(header.clone(), value);
             }
-        };
-        let line = row.position().map_or(0, |p| p.line() as usize);
-        let mut body = Map::new();
-        let mut bad = false;
-        for (header, cell) in headers.iter().zip(row.iter()) {
-            match csv_cell(header, cell, migration) {
-                Ok(Some(value)) => {
-                    body.insert(header.to_owned(), value);
-                }
-                Ok(None) => {}
-                Err(message) => {
-                    bad = true;
-                    input.problems.push(ReadProblem {
-                        line,
-                        field: Some(header.to_owned()),
-                        message,
-                    });
-                }
-            }
-        }
-        if !bad {
-            input.records.push(Record {
-                index: 0,
+            Ok(None) => {}
+            Err(message) => problems.push(ReadProblem {
                 line,
-                body: Body::from_map(body),
-            });
+                field: Some(header.clone()),
+                message,
+            }),
         }
     }
-    reindex(&mut input);
-    input
+    if problems.is_empty() {
+        Ok(body)
+    } else {
+        Err(problems)
+    }
 }
 
-fn looks_like_migration_tool(body: &Map<String, Value>) -> bool {
+pub(crate) fn looks_like_migration_tool(body: &Map<String, Value>) -> bool {
     body.contains_key("userId")
         || (body.contains_key("email") && !body.contains_key("email_address"))
         || body.contains_key("firstName")
         || body.contains_key("passwordHasher")
-}
-
-/// Converts migration-tool users into Clerk create bodies. Unknown migration-tool
-/// fields are kept under their own names, so validation reports them.
-fn convert_migration_tool(input: &mut Input) {
-    for record in &mut input.records {
-        record.body = Body::from_map(crate::migration_tool::to_clerk(record.body.to_map()));
-    }
 }
 
 pub(crate) fn strings(value: Value) -> Vec<Value> {
@@ -571,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn locating_every_element_of_an_array_reads_each_byte_once() {
+    fn every_element_of_a_large_array_gets_its_line() {
         let elements: Vec<String> = (0..5000).map(|i| format!("{{\n\"n\": {i}\n}}")).collect();
         let text = format!("[\n{}\n]", elements.join(",\n"));
         let input = parse(text.as_bytes(), Format::Json, false);
@@ -581,16 +316,6 @@ mod tests {
         for (i, r) in input.records.iter().enumerate() {
             assert_eq!(r.line, 2 + 3 * i, "element {i}");
         }
-        let mut lines = Lines::new(text.as_bytes());
-        for (r, (offset, _)) in input.records.iter().zip(text.match_indices('{')) {
-            assert_eq!(lines.at(offset), r.line);
-        }
-        assert!(
-            lines.scanned <= text.len(),
-            "{} > {}",
-            lines.scanned,
-            text.len()
-        );
     }
 
     #[test]

@@ -10,15 +10,18 @@ mod args;
 mod bench_report;
 #[cfg(feature = "emulator")]
 mod bench_workers;
+mod check;
 mod cmd_actions;
 #[cfg(feature = "emulator")]
 mod cmd_bench;
 mod cmd_export;
 mod cmd_import;
 mod cmd_sync;
+mod dedup;
 mod input;
 mod migration_tool;
 mod progress;
+mod records;
 #[cfg(feature = "emulator")]
 mod redis_server;
 mod report;

@@ -1,10 +1,10 @@
+// Over 600 lines only with its unit tests (the code is ~330).
 //! Validation of create bodies before anything is sent: field names and types (clerk-core's
 //! table of the `CreateUser` body), then Clerk's own rules from `clerk-rules` (the ones the
 //! emulator applies): emails, E.164 phone numbers, usernames, web3 wallets, the password
 //! policy, password hashers and digests, RFC 3339 timestamps, TOTP secrets and backup codes;
 //! and identifiers used twice within the file. Every problem names its line and field.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use clerk_core::users::FieldKind;
@@ -34,34 +34,145 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The problems of a file, in line order: all of them counted, the first
+/// [`ProblemLog::KEPT`] by line kept (a file of a million bad records is reported
+/// in bounded memory; nobody reads past the first thousands).
+#[derive(Debug, Default)]
+pub(crate) struct ProblemLog {
+    /// Max-heap on (line, arrival): the kept ones are the lowest.
+    kept: std::collections::BinaryHeap<(usize, u64, ProblemText)>,
+    total: u64,
+}
+
+/// A problem without its line (the heap's key holds it).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ProblemText {
+    field: Option<String>,
+    message: String,
+}
+
+impl ProblemLog {
+    /// Problems kept, at most.
+    pub(crate) const KEPT: usize = 10_000;
+
+    /// Adds a problem.
+    pub(crate) fn push(&mut self, problem: Problem) {
+        let seq = self.total;
+        self.total += 1;
+        if self.kept.len() >= Self::KEPT
+            && self
+                .kept
+                .peek()
+                .is_some_and(|(line, ..)| *line <= problem.line)
+        {
+            return;
+        }
+        self.kept.push((
+            problem.line,
+            seq,
+            ProblemText {
+                field: problem.field,
+                message: problem.message,
+            },
+        ));
+        if self.kept.len() > Self::KEPT {
+            self.kept.pop();
+        }
+    }
+
+    /// Problems found (kept or not).
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The kept problems, by line (in the order found within a line).
+    pub(crate) fn into_sorted(self) -> Vec<Problem> {
+        self.kept
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(line, _, text)| Problem {
+                line,
+                field: text.field,
+                message: text.message,
+            })
+            .collect()
+    }
+}
+
 /// Validates every record; returns the problems, in input order (the tests' way
-/// in; `import` runs the [`Validator`] as it decodes each record).
+/// in; `import` streams its files through [`crate::check::check_file`], which runs
+/// the [`Validator`] on each record and the file-wide uniqueness check).
 #[cfg(test)]
 pub(crate) fn validate(records: &[crate::input::Record]) -> Vec<Problem> {
-    let mut validator = Validator::default();
-    let mut problems = Vec::new();
-    for record in records {
-        validator.check(record.line, &record.body.to_map(), &mut problems);
-    }
-    problems
+    let dir = std::env::temp_dir();
+    let raw = records.iter().enumerate().map(|(i, r)| {
+        Ok(crate::records::RawRecord {
+            offset: i as u64,
+            line: r.line,
+            body: Ok(r.body.to_map()),
+        })
+    });
+    let reread = |offset: u64| Ok(records.get(offset as usize).map(|r| r.body.to_map()));
+    let checked = crate::check::check(raw, &dir, clerk_migrate::shard::Shard::ALL, reread)
+        .expect("in-memory records");
+    checked.problems.into_sorted()
 }
 
-/// Checks records one at a time, remembering the identifiers seen so far, so a
-/// caller that decodes each record once can validate it from that decoding.
-#[derive(Debug, Default)]
-pub(crate) struct Validator {
-    /// identifier kind + normalised value → first line it appeared on
-    seen: HashMap<(&'static str, String), usize>,
+/// One identifier a record claims: no other record of the file may claim it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Claim {
+    /// What it is, as the messages name it (`email address`), or `identity` (the
+    /// journal key of a record without identifiers).
+    pub(crate) kind: &'static str,
+    /// The value compared: normalised as Clerk compares it.
+    pub(crate) key: String,
+    /// Where it is (`email_address[1]`); `None` for the identity.
+    pub(crate) field: Option<String>,
+    /// Its position among the record's claims (the same on every read of the record).
+    pub(crate) slot: u32,
 }
+
+/// The slot of a record's identity claim.
+pub(crate) const IDENTITY_SLOT: u32 = u32::MAX;
+
+/// The identifiers `body` claims, each once, in a stable order; `twice` gets the
+/// ones the record itself repeats.
+pub(crate) fn claims(
+    body: &Map<String, Value>,
+    mut twice: impl FnMut(&Identifier<'_>),
+) -> Vec<Claim> {
+    let mut out: Vec<Claim> = Vec::new();
+    for (slot, ident) in identifiers(body).iter().enumerate() {
+        let key = ident.key();
+        if out.iter().any(|c| c.kind == ident.kind && c.key == key) {
+            twice(ident);
+            continue;
+        }
+        out.push(Claim {
+            kind: ident.kind,
+            key: key.to_owned(),
+            field: Some(ident.field.clone()),
+            slot: u32::try_from(slot).unwrap_or(IDENTITY_SLOT - 1),
+        });
+    }
+    out
+}
+
+/// Checks records one at a time. Identifiers used twice *within the file* are found
+/// by the caller from the [`Claim`]s each check returns (a file-wide check in bounded
+/// memory); the ones a record repeats itself are problems here.
+#[derive(Debug, Default)]
+pub(crate) struct Validator;
 
 impl Validator {
-    /// Checks the record on `line`; appends its problems to `problems`.
+    /// Checks the record on `line`; appends its problems to `problems` and returns
+    /// the identifiers it claims.
     pub(crate) fn check(
         &mut self,
         line: usize,
         body: &Map<String, Value>,
         problems: &mut Vec<Problem>,
-    ) {
+    ) -> Vec<Claim> {
         let mut push = |field: Option<String>, message: String| {
             problems.push(Problem {
                 line,
@@ -71,30 +182,21 @@ impl Validator {
         };
         let idents = identifiers(body);
         check_record(body, &idents, &mut push);
-        for ident in idents {
-            let key = (ident.kind, ident.key().to_owned());
-            match self.seen.get(&key) {
-                Some(first) if *first != line => push(
-                    Some(ident.field),
-                    format!(
-                        "{} {:?} is already used by the record on line {first}",
-                        key.0, key.1
-                    ),
+        claims(body, |ident| {
+            push(
+                Some(ident.field.clone()),
+                format!(
+                    "{} {:?} appears twice in this record",
+                    ident.kind,
+                    ident.key()
                 ),
-                Some(_) => push(
-                    Some(ident.field),
-                    format!("{} {:?} appears twice in this record", key.0, key.1),
-                ),
-                None => {
-                    self.seen.insert(key, line);
-                }
-            }
-        }
+            );
+        })
     }
 }
 
 /// One identifier of a record, checked by Clerk's rule for its kind.
-struct Identifier<'a> {
+pub(crate) struct Identifier<'a> {
     /// What it is, as the messages name it (`email address`).
     kind: &'static str,
     /// Where it is (`email_address[1]`).

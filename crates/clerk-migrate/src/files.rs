@@ -19,6 +19,80 @@ pub fn append_private(path: &Path) -> io::Result<File> {
     private(OpenOptions::new().create(true).append(true), path)
 }
 
+/// A scratch file in `dir` (a sort spilled to disk, records kept for a later pass),
+/// readable by its owner only and gone when dropped: on Unix it is unlinked as soon
+/// as it is created, so not even a `kill -9` leaves it behind.
+pub fn scratch(dir: &Path, what: &str) -> io::Result<Scratch> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        ".clerk-{what}-{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = dir.join(name);
+    let file = private(
+        OpenOptions::new().read(true).write(true).create_new(true),
+        &path,
+    )?;
+    #[cfg(unix)]
+    {
+        std::fs::remove_file(&path)?;
+        Ok(Scratch { file })
+    }
+    #[cfg(not(unix))]
+    Ok(Scratch { file, path })
+}
+
+/// A scratch file from [`scratch`]: removed when dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    file: File,
+    #[cfg(not(unix))]
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    /// The open file (read and write).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset`, leaving the file position alone.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            let (mut buf, mut offset) = (buf, offset);
+            while !buf.is_empty() {
+                match std::os::windows::fs::FileExt::seek_read(&self.file, buf, offset)? {
+                    0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    n => {
+                        buf = &mut buf[n..];
+                        offset += n as u64;
+                    }
+                }
+            }
+            Ok(())
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            let _ = (buf, offset);
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 fn private(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
     #[cfg(unix)]
     {
@@ -61,6 +135,19 @@ mod tests {
             std::fs::read_to_string(&old).unwrap(),
             "x",
             "append keeps the content"
+        );
+        let scratch = scratch(&dir, "test").unwrap();
+        assert_eq!(
+            scratch.file().metadata().unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            !std::fs::read_dir(&dir).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")),
+            "a scratch file leaves no name behind"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -1,17 +1,22 @@
 // Over 600 lines on purpose: the exactly-once create loop (resume, send, settle, reconcile,
 // verify) is one sequence whose steps share the run's state; record, journal and lookups
 // are their own modules.
-//! The import engine: creates every record exactly once, through a bounded pool of
-//! workers sharing one rate-limited client, the [checkpoint journal](crate::journal)
-//! and reconciliation by lookup key.
+//! The import engine: creates every record exactly once, through a bounded window of
+//! creates in flight sharing one rate-limited client, the [checkpoint
+//! journal](crate::journal) and reconciliation by lookup key. Records are pulled from
+//! a `Stream` as the window has room (a file is read as it is sent, never held), and
+//! the memory a run takes does not grow with the number of records: what it keeps
+//! is the window, the records settling (at most a settle delay's worth), and the
+//! failures and conflicts it reports; records in doubt wait for the final
+//! verification in a scratch file next to the journal.
 //!
 //! 1. **Resume.** Records the journal lists as done are skipped. Records a killed
 //!    run had sent without an outcome are *in doubt*: their create may still land,
 //!    so nothing happens to them until it no longer can (the settle delay after the
 //!    latest moment it was sent).
 //! 2. **Reconcile first.** Every other record with a lookup key is looked up before
-//!    anything is created (batched, ≤ 100 values and ≤ 7 KB of URL per list call),
-//!    on a fresh checkpoint too: an instance that already holds some records gets
+//!    it is created (500 records read ahead at a time, ≤ 100 values and ≤ 7 KB of
+//!    URL per list call), on a fresh checkpoint too: an instance that already holds some records gets
 //!    no duplicates. A found user counts as *already present* only if it agrees on
 //!    every identifier of the record; otherwise the record is a **conflict**, reported
 //!    and left alone.
@@ -21,8 +26,9 @@
 //!    else conflict); any other 4xx fails. A create that **may have been applied**
 //!    ([`Applied::may_have`]: timeout, reset, 5xx, lost response, a 2xx with an
 //!    unreadable body) is never resent at once: it waits for the settle delay (past
-//!    the attempt timeout, so an attempt still on its way has landed), is looked up,
-//!    and only if nothing is found is it created again (a bounded number of rounds).
+//!    the attempt timeout, so an attempt still on its way has landed) while the
+//!    other records go on, is looked up, and only if nothing is found is it created
+//!    again (a bounded number of rounds).
 //! 4. **Verify.** At the end every record that went through an ambiguous path is
 //!    looked up again and must match exactly one user; duplicates are reported and,
 //!    with [`Options::repair`], the newer ones deleted and journaled.
@@ -30,7 +36,10 @@
 //! Records without any lookup key ([`Lookup::None`]) cannot be reconciled: one that
 //! fails ambiguously is reported failed, never resent — at most once, not exactly once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -39,8 +48,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clerk_core::{Applied, Error, User};
 use clerk_tower::Clerk;
 use clerk_tower::users::{CreateUser, ListUsers};
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use serde_json::{Map, Value};
 
+use crate::files::{self, Scratch};
 use crate::journal::{Entry, JournalWriter, Outcome, Replay};
 use crate::record::{Body, Lookup, MAX_LOOKUP_URL, disagreements};
 
@@ -234,10 +245,9 @@ impl Summary {
     }
 }
 
-/// State shared by the workers of one run.
+/// State shared by the tasks of one run.
 struct Run<'a> {
     clerk: &'a Clerk,
-    items: &'a [Item],
     journal: &'a JournalWriter,
     options: Options,
     progress: &'a dyn Progress,
@@ -250,6 +260,16 @@ struct Run<'a> {
     conflicts: Mutex<Vec<Conflict>>,
     /// Why the run stopped early (journal error, a wait over the cap).
     stop: Mutex<Option<String>>,
+}
+
+/// A record on its way through the run.
+struct Work {
+    item: Item,
+    /// Create rounds so far (a round ends when an ambiguous create has settled).
+    round: u32,
+    /// Whether it went through an ambiguous path: a killed run left it in flight, or
+    /// a create of this run may have been applied. Verified at the end.
+    in_doubt: bool,
 }
 
 /// What reconciling a record against the users found for it concluded.
@@ -265,33 +285,37 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn code_of(err: &Error) -> String {
     err.clerk_errors()
         .first()
         .map_or_else(|| err.error_type().into_owned(), |e| e.code.clone())
 }
 
-/// Imports `items` (the valid records). See the [module docs](self).
-pub async fn run(
+/// Records read ahead of the creates, looked up in one go (≤ 100 values per call).
+const RECONCILE_BATCH: usize = 500;
+
+/// Imports the valid records `items` yields, in a bounded window: records are pulled
+/// from the stream as the creates need them, never collected. An `Err` from the
+/// stream stops the run (resumable). See the [module docs](self).
+pub async fn run<S>(
     clerk: &Clerk,
-    items: Vec<Item>,
+    items: S,
     replay: &Replay,
     journal: Arc<JournalWriter>,
     options: Options,
     progress: Arc<dyn Progress>,
-) -> Result<Summary, String> {
+) -> Result<Summary, String>
+where
+    S: Stream<Item = Result<Item, String>>,
+{
     let started = Instant::now();
     let before = clerk.metrics();
-    let total = items.len();
-    let (done, pending): (Vec<Item>, Vec<Item>) = items
-        .into_iter()
-        .partition(|item| replay.is_done(&item.key));
-    let skipped = done.len();
-    drop(done);
-    progress.set_position(skipped as u64);
     let run = Run {
         clerk,
-        items: &pending,
         journal: &journal,
         options,
         progress: &*progress,
@@ -304,76 +328,168 @@ pub async fn run(
         conflicts: Mutex::new(Vec::new()),
         stop: Mutex::new(None),
     };
-    let unkeyed = pending.iter().filter(|i| i.lookup == Lookup::None).count();
 
     // 1. Records a killed run left in flight settle before anything is decided.
-    let now_ms = unix_ms();
-    let mut ambiguous: HashSet<usize> = HashSet::new();
-    let mut settle_until = 0;
-    for (i, item) in pending.iter().enumerate() {
-        if let Some(sent) = replay.in_flight_since(&item.key) {
-            ambiguous.insert(i);
-            let op_ms = u64::try_from(options.operation_timeout.as_millis()).unwrap_or(u64::MAX);
-            let settle_ms = u64::try_from(options.settle_delay.as_millis()).unwrap_or(u64::MAX);
-            let sent_by = now_ms.min(sent.saturating_add(op_ms));
-            settle_until = settle_until.max(sent_by.saturating_add(settle_ms));
+    if let Some(sent) = replay.latest_in_flight {
+        let now_ms = unix_ms();
+        let sent_by = now_ms.min(sent.saturating_add(millis(options.operation_timeout)));
+        let settle_until = sent_by.saturating_add(millis(options.settle_delay));
+        if settle_until > now_ms {
+            let wait = Duration::from_millis(settle_until - now_ms);
+            run.settling_ms.fetch_add(settle_until - now_ms, Relaxed);
+            run.wait(
+                wait,
+                &format!(
+                    "{} records a previous run left in flight settle ({} s)",
+                    replay.in_flight,
+                    wait.as_secs()
+                ),
+            )
+            .await;
         }
     }
-    if settle_until > now_ms {
-        let wait = Duration::from_millis(settle_until - now_ms);
-        run.settling_ms.fetch_add(settle_until - now_ms, Relaxed);
-        run.wait(
-            wait,
-            &format!(
-                "{} records a previous run left in flight settle ({} s)",
-                ambiguous.len(),
-                wait.as_secs()
-            ),
-        )
-        .await;
-    }
 
-    // 2. Reconcile every pending record with a key before creating anything.
-    let all: Vec<usize> = (0..pending.len()).collect();
-    let mut queue = run.settle(&all, &ambiguous, true).await?;
+    let total = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let unkeyed = AtomicUsize::new(0);
+    let mut log = AmbiguousLog::new(journal.path());
+    // The stream and the window borrow the run until the last create is done.
+    {
+        let run_ref = &run;
+        let (total_ref, skipped_ref, unkeyed_ref) = (&total, &skipped, &unkeyed);
+        // 2. Skip what is done, and look every other record up before creating it.
+        let fresh = items
+            .take_while(move |_| futures_util::future::ready(run_ref.stopped().is_none()))
+            .filter_map(move |item| {
+                let work = match item {
+                    Err(why) => {
+                        run_ref.stop_with(why);
+                        None
+                    }
+                    Ok(item) => {
+                        total_ref.fetch_add(1, Relaxed);
+                        match replay.state(&item.key) {
+                            Err(err) => {
+                                run_ref.stop_with(format!("reading the checkpoint: {err}"));
+                                None
+                            }
+                            Ok(Some(state)) if state.outcome.is_some_and(Outcome::is_done) => {
+                                skipped_ref.fetch_add(1, Relaxed);
+                                run_ref.progress.inc(1);
+                                None
+                            }
+                            Ok(state) => {
+                                if item.lookup == Lookup::None {
+                                    unkeyed_ref.fetch_add(1, Relaxed);
+                                }
+                                let in_doubt = state.is_some_and(|s| s.in_flight_since.is_some());
+                                Some(Work {
+                                    item,
+                                    round: 1,
+                                    in_doubt,
+                                })
+                            }
+                        }
+                    }
+                };
+                futures_util::future::ready(work)
+            })
+            .chunks(RECONCILE_BATCH)
+            .map(move |batch| run_ref.settle(batch, true))
+            .buffered(2)
+            .flat_map(|absent| futures_util::stream::iter(absent.unwrap_or_default()));
+        let mut fresh = std::pin::pin!(fresh.fuse());
 
-    // 3. Create, in rounds: an ambiguous create is settled, looked up, and resent only if absent.
-    let mut round = 0;
-    while !queue.is_empty() && run.stopped().is_none() {
-        round += 1;
-        if round > 1 {
-            run.resent.fetch_add(queue.len() as u64, Relaxed);
-        }
-        let deferred = run.create_all(&queue).await;
-        if deferred.is_empty() {
-            break;
-        }
-        ambiguous.extend(deferred.iter().copied());
-        run.settling_ms.fetch_add(
-            u64::try_from(options.settle_delay.as_millis()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
-        run.wait(
-            options.settle_delay,
-            &format!(
-                "{} ambiguous creates settle before they are looked up ({} s)",
-                deferred.len(),
-                options.settle_delay.as_secs()
-            ),
-        )
-        .await;
-        let absent = run.settle(&deferred, &ambiguous, false).await?;
-        queue = Vec::new();
-        for i in absent {
-            if round >= options.max_create_attempts as usize {
-                run.fail(
-                    i,
-                    "outcome_unknown",
-                    "still absent after every attempt".into(),
-                )
-                .await;
-            } else {
-                queue.push(i);
+        // 3. Create within the window; an ambiguous create settles, is looked up, and is
+        //    created again only if absent.
+        let concurrency = options.concurrency.max(1);
+        let mut creating = FuturesUnordered::new();
+        let mut looking: FuturesUnordered<_> = FuturesUnordered::new();
+        let mut retry: VecDeque<Work> = VecDeque::new();
+        let mut next_fresh: Option<Work> = None;
+        let mut settling: VecDeque<(tokio::time::Instant, Work)> = VecDeque::new();
+        let mut fresh_done = false;
+        loop {
+            let stopped = run.stopped().is_some();
+            while !stopped && creating.len() < concurrency {
+                let Some(work) = retry.pop_front().or_else(|| next_fresh.take()) else {
+                    break;
+                };
+                creating.push(run.create_one(work));
+            }
+            if stopped && creating.is_empty() && looking.is_empty() {
+                break;
+            }
+            if fresh_done
+                && next_fresh.is_none()
+                && creating.is_empty()
+                && looking.is_empty()
+                && retry.is_empty()
+                && settling.is_empty()
+            {
+                break;
+            }
+            // Nothing to do but wait for ambiguous creates to settle.
+            let idle = fresh_done && creating.is_empty() && looking.is_empty() && retry.is_empty();
+            let due = settling.front().map(|(at, _)| *at);
+            let idle_since = Instant::now();
+            if idle && let Some(at) = due {
+                let secs = at
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .as_secs();
+                run.progress.waiting(Some(&format!(
+                    "{} ambiguous creates settle before they are looked up ({secs} s)",
+                    settling.len()
+                )));
+            }
+            tokio::select! {
+                biased;
+                Some(deferred) = creating.next(), if !creating.is_empty() => {
+                    if let Some(mut work) = deferred {
+                        if !work.in_doubt {
+                            work.in_doubt = true;
+                            log.push(&work.item).map_err(|e| format!("writing a scratch file: {e}"))?;
+                        }
+                        let at = tokio::time::Instant::now() + options.settle_delay;
+                        settling.push_back((at, work));
+                    }
+                }
+                Some(absent) = looking.next(), if !looking.is_empty() => {
+                    let absent: Vec<Work> = absent?;
+                    for mut work in absent {
+                        if work.round >= options.max_create_attempts {
+                            run.fail(&work.item, "outcome_unknown", "still absent after every attempt".into())
+                                .await;
+                        } else {
+                            work.round += 1;
+                            run.resent.fetch_add(1, Relaxed);
+                            retry.push_back(work);
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)),
+                    if due.is_some() && looking.is_empty() && !stopped => {
+                    if idle {
+                        run.progress.waiting(None);
+                        run.settling_ms.fetch_add(millis(idle_since.elapsed()), Relaxed);
+                    }
+                    let now = tokio::time::Instant::now();
+                    let mut batch = Vec::new();
+                    while batch.len() < RECONCILE_BATCH
+                        && let Some((at, _)) = settling.front()
+                        && *at <= now
+                        && let Some((_, work)) = settling.pop_front()
+                    {
+                        batch.push(work);
+                    }
+                    looking.push(run.settle(batch, false));
+                }
+                next = fresh.next(), if !fresh_done && next_fresh.is_none() && !stopped => {
+                    match next {
+                        Some(work) => next_fresh = Some(work),
+                        None => fresh_done = true,
+                    }
+                }
             }
         }
     }
@@ -384,12 +500,21 @@ pub async fn run(
     }
 
     // 4. Verify every record that went through an ambiguous path.
-    let mut verify: Vec<usize> = ambiguous
-        .into_iter()
-        .filter(|i| pending[*i].lookup != Lookup::None)
-        .collect();
-    verify.sort_unstable();
-    let duplicates = run.verify(&verify).await?;
+    let mut duplicates = Vec::new();
+    let mut verified = 0;
+    let mut batches = log
+        .read_back()
+        .map_err(|e| format!("reading a scratch file: {e}"))?;
+    loop {
+        let batch = batches
+            .next_batch(RECONCILE_BATCH)
+            .map_err(|e| format!("reading a scratch file: {e}"))?;
+        if batch.is_empty() {
+            break;
+        }
+        verified += batch.len();
+        duplicates.extend(run.verify(&batch).await?);
+    }
 
     let after = clerk.metrics();
     let mut failures = run.failures.into_inner().unwrap_or_default();
@@ -397,16 +522,16 @@ pub async fn run(
     let mut conflicts = run.conflicts.into_inner().unwrap_or_default();
     conflicts.sort_by_key(|c| c.index);
     Ok(Summary {
-        total,
-        skipped,
+        total: total.into_inner(),
+        skipped: skipped.into_inner(),
         created: run.created.load(Relaxed),
         already_present: run.already_present.load(Relaxed),
         failed: failures.len(),
         failures,
         conflicts,
-        verified: verify.len(),
+        verified,
         duplicates,
-        unkeyed,
+        unkeyed: unkeyed.into_inner(),
         requests: after.attempts.saturating_sub(before.attempts),
         retries: after.retries.saturating_sub(before.retries) + run.resent.load(Relaxed),
         http_429: after.rate_limited.saturating_sub(before.rate_limited),
@@ -414,6 +539,97 @@ pub async fn run(
         wall: started.elapsed(),
         settling: Duration::from_millis(run.settling_ms.load(Relaxed)),
     })
+}
+
+/// The records that went through an ambiguous path, kept for the final
+/// verification in a scratch file next to the journal (not in memory: under faults
+/// they are a share of every record).
+struct AmbiguousLog {
+    dir: PathBuf,
+    file: Option<(Scratch, BufWriter<File>)>,
+}
+
+impl AmbiguousLog {
+    fn new(journal: &Path) -> Self {
+        let dir = match journal.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        Self { dir, file: None }
+    }
+
+    fn push(&mut self, item: &Item) -> std::io::Result<()> {
+        let out = match &mut self.file {
+            Some((_, out)) => out,
+            None => {
+                let scratch = files::scratch(&self.dir, "verify")?;
+                let out = BufWriter::new(scratch.file().try_clone()?);
+                &mut self.file.insert((scratch, out)).1
+            }
+        };
+        let line = serde_json::json!({
+            "i": item.index, "l": item.line, "k": item.key, "f": item.fingerprint,
+            "b": item.body.as_str(),
+        });
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")
+    }
+
+    fn read_back(mut self) -> std::io::Result<LogReader> {
+        let Some((scratch, mut out)) = self.file.take() else {
+            return Ok(LogReader { reader: None });
+        };
+        out.flush()?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(LogReader {
+            reader: Some((scratch, BufReader::new(file))),
+        })
+    }
+}
+
+struct LogReader {
+    reader: Option<(Scratch, BufReader<File>)>,
+}
+
+impl LogReader {
+    fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<Item>> {
+        let mut batch = Vec::new();
+        let Some((_, reader)) = &mut self.reader else {
+            return Ok(batch);
+        };
+        let mut line = String::new();
+        while batch.len() < max {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                break;
+            }
+            let logged: Logged = serde_json::from_str(&line)?;
+            let map = match serde_json::from_str(&logged.b)? {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            batch.push(Item {
+                index: logged.i,
+                line: logged.l,
+                key: logged.k,
+                fingerprint: logged.f,
+                lookup: Lookup::for_body(&map),
+                body: Body::from_map(map),
+            });
+        }
+        Ok(batch)
+    }
+}
+
+/// One line of the [`AmbiguousLog`].
+#[derive(serde::Deserialize)]
+struct Logged {
+    i: usize,
+    l: usize,
+    k: String,
+    f: u64,
+    b: String,
 }
 
 impl Run<'_> {
@@ -436,12 +652,11 @@ impl Run<'_> {
     /// Journals a final outcome; the record counts once it is on disk.
     async fn finish(
         &self,
-        i: usize,
+        item: &Item,
         outcome: Outcome,
         user_id: Option<String>,
         code: Option<String>,
     ) -> bool {
-        let item = &self.items[i];
         let entry = Entry {
             fp: format!("{:016x}", item.fingerprint),
             user_id,
@@ -465,10 +680,9 @@ impl Run<'_> {
         true
     }
 
-    async fn fail(&self, i: usize, code: &str, message: String) {
-        let item = &self.items[i];
+    async fn fail(&self, item: &Item, code: &str, message: String) {
         if self
-            .finish(i, Outcome::Failed, None, Some(code.to_owned()))
+            .finish(item, Outcome::Failed, None, Some(code.to_owned()))
             .await
             && let Ok(mut failures) = self.failures.lock()
         {
@@ -482,11 +696,10 @@ impl Run<'_> {
         }
     }
 
-    async fn conflict(&self, i: usize, user_id: String, fields: Vec<&'static str>) {
-        let item = &self.items[i];
+    async fn conflict(&self, item: &Item, user_id: String, fields: Vec<&'static str>) {
         let code = format!("conflict: {} differ", fields.join(", "));
         if self
-            .finish(i, Outcome::Conflict, Some(user_id.clone()), Some(code))
+            .finish(item, Outcome::Conflict, Some(user_id.clone()), Some(code))
             .await
             && let Ok(mut conflicts) = self.conflicts.lock()
         {
@@ -500,8 +713,8 @@ impl Run<'_> {
         }
     }
 
-    fn verdict(&self, i: usize, users: &[User]) -> Verdict {
-        let body = self.items[i].body.to_map();
+    fn verdict(item: &Item, users: &[User]) -> Verdict {
+        let body = item.body.to_map();
         let mut agreeing: Vec<&User> = users
             .iter()
             .filter(|u| disagreements(&body, u).is_empty())
@@ -514,57 +727,56 @@ impl Run<'_> {
         }
     }
 
-    /// Looks up `indexes` and journals the ones found (already present, or a
+    /// Looks `batch` up and journals the records found (already present, or a
     /// conflict); returns the ones absent that may be created. A record without a
     /// key that was in doubt is failed rather than risked twice.
-    async fn settle(
-        &self,
-        indexes: &[usize],
-        ambiguous: &HashSet<usize>,
-        first: bool,
-    ) -> Result<Vec<usize>, String> {
-        let found = self.lookup_many(indexes).await?;
+    async fn settle(&self, batch: Vec<Work>, first: bool) -> Result<Vec<Work>, String> {
+        let items: Vec<&Item> = batch.iter().map(|w| &w.item).collect();
+        let found = match self.lookup_many(&items).await {
+            Ok(found) => found,
+            Err(why) => {
+                self.stop_with(why.clone());
+                return Err(why);
+            }
+        };
         let mut absent = Vec::new();
-        for &i in indexes {
+        for (i, work) in batch.into_iter().enumerate() {
             if self.stopped().is_some() {
                 break;
             }
             let users = found.get(&i).map_or(&[][..], Vec::as_slice);
-            match self.verdict(i, users) {
+            match Self::verdict(&work.item, users) {
                 Verdict::Present(id) => {
-                    self.finish(i, Outcome::AlreadyPresent, Some(id), None)
+                    self.finish(&work.item, Outcome::AlreadyPresent, Some(id), None)
                         .await;
                 }
-                Verdict::Conflict(id, fields) => self.conflict(i, id, fields).await,
+                Verdict::Conflict(id, fields) => self.conflict(&work.item, id, fields).await,
                 Verdict::Absent
-                    if self.items[i].lookup == Lookup::None
-                        && (ambiguous.contains(&i) || !first) =>
+                    if work.item.lookup == Lookup::None && (work.in_doubt || !first) =>
                 {
                     self.fail(
-                        i,
+                        &work.item,
                         "outcome_unknown",
                         "may have been created, and has no lookup key to check: not resent".into(),
                     )
                     .await;
                 }
-                Verdict::Absent => absent.push(i),
+                Verdict::Absent => absent.push(work),
             }
         }
         Ok(absent)
     }
 
-    /// The users matching each record's lookup, in list calls of at most 100
-    /// values and [`MAX_LOOKUP_URL`] bytes.
-    async fn lookup_many(&self, indexes: &[usize]) -> Result<HashMap<usize, Vec<User>>, String> {
+    /// The users matching each record's lookup (by position in `items`), in list
+    /// calls of at most 100 values and [`MAX_LOOKUP_URL`] bytes.
+    async fn lookup_many(&self, items: &[&Item]) -> Result<HashMap<usize, Vec<User>>, String> {
         let mut by_kind: BTreeMap<u8, Vec<usize>> = BTreeMap::new();
-        for &i in indexes {
-            if self.items[i].lookup.value().is_some() {
-                by_kind
-                    .entry(self.items[i].lookup.kind())
-                    .or_default()
-                    .push(i);
+        for (i, item) in items.iter().enumerate() {
+            if item.lookup.value().is_some() {
+                by_kind.entry(item.lookup.kind()).or_default().push(i);
             }
         }
+        let value = |i: usize| items[i].lookup.value().unwrap_or("");
         let mut found: HashMap<usize, Vec<User>> = HashMap::new();
         for (kind, members) in by_kind {
             let mut rest = &members[..];
@@ -572,8 +784,7 @@ impl Run<'_> {
                 let mut len = 0;
                 let mut take = 0;
                 while take < rest.len() && take < 100 {
-                    let add =
-                        Lookup::encoded_len(self.items[rest[take]].lookup.value().unwrap_or(""));
+                    let add = Lookup::encoded_len(value(rest[take]));
                     if take > 0 && len + add > MAX_LOOKUP_URL {
                         break;
                     }
@@ -582,10 +793,7 @@ impl Run<'_> {
                 }
                 let (chunk, tail) = rest.split_at(take);
                 rest = tail;
-                let values: Vec<String> = chunk
-                    .iter()
-                    .filter_map(|i| self.items[*i].lookup.value().map(str::to_owned))
-                    .collect();
+                let values: Vec<String> = chunk.iter().map(|i| value(*i).to_owned()).collect();
                 let users = self.list(kind, &values).await?;
                 let mut by_value: HashMap<String, Vec<&User>> = HashMap::new();
                 for user in &users {
@@ -594,8 +802,7 @@ impl Run<'_> {
                     }
                 }
                 for &i in chunk {
-                    let value = self.items[i].lookup.value().unwrap_or("");
-                    if let Some(users) = by_value.get(value) {
+                    if let Some(users) = by_value.get(value(i)) {
                         found.insert(i, users.iter().map(|u| (*u).clone()).collect());
                     }
                 }
@@ -616,39 +823,15 @@ impl Run<'_> {
             .map_err(|e| format!("looking records up on the server failed: {e}"))
     }
 
-    /// Creates `queue` with the worker pool; returns the records whose create may
-    /// have been applied (to settle and look up).
-    async fn create_all(&self, queue: &[usize]) -> Vec<usize> {
-        let next = AtomicUsize::new(0);
-        let deferred = Mutex::new(Vec::new());
-        let workers = self.options.concurrency.clamp(1, queue.len().max(1));
-        let work = (0..workers).map(|_| async {
-            while self.stopped().is_none() {
-                let Some(&i) = queue.get(next.fetch_add(1, Relaxed)) else {
-                    break;
-                };
-                if self.create_one(i).await
-                    && let Ok(mut d) = deferred.lock()
-                {
-                    d.push(i);
-                }
-            }
-        });
-        futures_util::future::join_all(work).await;
-        let mut deferred = deferred.into_inner().unwrap_or_default();
-        deferred.sort_unstable();
-        deferred
-    }
-
-    /// Creates one record; `true` when the create may have been applied and must be
-    /// settled and looked up.
-    async fn create_one(&self, i: usize) -> bool {
-        let item = &self.items[i];
+    /// Creates one record; returns it when the create may have been applied and must
+    /// be settled and looked up.
+    async fn create_one(&self, work: Work) -> Option<Work> {
+        let item = &work.item;
         let create: CreateUser = match serde_json::from_str(item.body.as_str()) {
             Ok(create) => create,
             Err(err) => {
-                self.fail(i, "invalid_record", err.to_string()).await;
-                return false;
+                self.fail(item, "invalid_record", err.to_string()).await;
+                return None;
             }
         };
         let mut attempt = 0;
@@ -662,32 +845,33 @@ impl Run<'_> {
             // Written ahead: a rerun after kill -9 knows this create may be in flight.
             if let Err(err) = self.journal.append(sent).await {
                 self.stop_with(err.to_string());
-                return false;
+                return None;
             }
             let err = match self.clerk.users().create(create.clone()).await {
                 Ok(user) => {
-                    self.finish(i, Outcome::Created, Some(user.id), None).await;
-                    return false;
+                    self.finish(item, Outcome::Created, Some(user.id), None)
+                        .await;
+                    return None;
                 }
                 Err(err) => err,
             };
             match err.applied() {
                 _ if err.has_code("form_identifier_exists") => {
-                    self.identifier_taken(i, &err).await;
-                    return false;
+                    self.identifier_taken(item, &err).await;
+                    return None;
                 }
                 Applied::No if attempt < self.options.max_create_attempts => {
                     let wait = err.retry_after().unwrap_or_else(|| {
                         Duration::from_millis(50u64 << attempt.min(6)).min(Duration::from_secs(2))
                     });
                     if wait > self.options.max_wait {
-                        self.fail(i, &code_of(&err), err.to_string()).await;
+                        self.fail(item, &code_of(&err), err.to_string()).await;
                         self.stop_with(format!(
                             "Clerk asked to wait {} s (Retry-After), more than the {} s this run waits",
                             wait.as_secs(),
                             self.options.max_wait.as_secs()
                         ));
-                        return false;
+                        return None;
                     }
                     self.resent.fetch_add(1, Relaxed);
                     if err.is_rate_limited() {
@@ -700,10 +884,10 @@ impl Run<'_> {
                         tokio::time::sleep(wait).await;
                     }
                 }
-                applied if applied.may_have() => return true,
+                applied if applied.may_have() => return Some(work),
                 _ => {
-                    self.fail(i, &code_of(&err), err.to_string()).await;
-                    return false;
+                    self.fail(item, &code_of(&err), err.to_string()).await;
+                    return None;
                 }
             }
         }
@@ -711,8 +895,8 @@ impl Run<'_> {
 
     /// A 422 `form_identifier_exists`: whoever holds one of the record's
     /// identifiers is found, and the record is already present or a conflict.
-    async fn identifier_taken(&self, i: usize, err: &Error) {
-        let body = self.items[i].body.to_map();
+    async fn identifier_taken(&self, item: &Item, err: &Error) {
+        let body = item.body.to_map();
         let mut users: Vec<User> = Vec::new();
         for lookup in Lookup::all_for_body(&body) {
             let Some(value) = lookup.value() else {
@@ -727,28 +911,29 @@ impl Run<'_> {
                     }
                 }
                 Err(message) => {
-                    self.fail(i, &code_of(err), message).await;
+                    self.fail(item, &code_of(err), message).await;
                     return;
                 }
             }
         }
-        match self.verdict(i, &users) {
+        match Self::verdict(item, &users) {
             Verdict::Present(id) => {
-                self.finish(i, Outcome::AlreadyPresent, Some(id), None)
+                self.finish(item, Outcome::AlreadyPresent, Some(id), None)
                     .await;
             }
-            Verdict::Conflict(id, fields) => self.conflict(i, id, fields).await,
-            Verdict::Absent => self.fail(i, &code_of(err), err.to_string()).await,
+            Verdict::Conflict(id, fields) => self.conflict(item, id, fields).await,
+            Verdict::Absent => self.fail(item, &code_of(err), err.to_string()).await,
         }
     }
 
     /// Each record must match exactly one agreeing user; extra ones are reported
     /// (and deleted with `repair`: the newer ones, journaled).
-    async fn verify(&self, indexes: &[usize]) -> Result<Vec<Duplicate>, String> {
-        let found = self.lookup_many(indexes).await?;
+    async fn verify(&self, batch: &[Item]) -> Result<Vec<Duplicate>, String> {
+        let keyed: Vec<&Item> = batch.iter().filter(|i| i.lookup != Lookup::None).collect();
+        let found = self.lookup_many(&keyed).await?;
         let mut duplicates = Vec::new();
-        for &i in indexes {
-            let body = self.items[i].body.to_map();
+        for (i, item) in keyed.iter().enumerate() {
+            let body = item.body.to_map();
             let mut agreeing: Vec<&User> = found
                 .get(&i)
                 .map(|users| {
@@ -772,7 +957,7 @@ impl Run<'_> {
                         Ok(_) => {
                             let entry = Entry {
                                 user_id: Some(id.clone()),
-                                ..Entry::new(self.items[i].key.clone(), Outcome::DeletedDuplicate)
+                                ..Entry::new(item.key.clone(), Outcome::DeletedDuplicate)
                             };
                             self.journal
                                 .append(entry)
@@ -787,8 +972,8 @@ impl Run<'_> {
                 }
             }
             duplicates.push(Duplicate {
-                line: self.items[i].line,
-                key: self.items[i].key.clone(),
+                line: item.line,
+                key: item.key.clone(),
                 kept,
                 extra,
                 deleted,

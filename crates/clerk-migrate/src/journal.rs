@@ -1,3 +1,5 @@
+// Over 600 lines only with its unit tests (the code is ~590): the journal, its writer,
+// and the replay that folds a journal of any length into a table of bounded memory.
 //! The checkpoint journal: append-only JSON Lines, one line per event of a record,
 //! keyed by the record's **identity** ([`Lookup::identity`](crate::record::Lookup::identity):
 //! its lookup key, else a content hash), never by its position, so a fixed,
@@ -19,13 +21,15 @@
 //!   is the start of an entry (a `kill -9` mid-write) is cut off. The directory is
 //!   fsync'ed after the journal is created, so the file itself survives a crash.
 //!
-//! Replay keeps one compact [`State`] per key (outcome, user id, when sent, a
-//! 64-bit fingerprint), not the records. [`Outcome`] has room for other jobs
+//! Replay reads the journal line by line and keeps one compact [`State`] per key
+//! (a 16-byte digest of the key, the outcome, when sent), not the entries; a journal
+//! of more than 262,144 keys is folded into a sorted table in a scratch file next to
+//! it, so replaying 5 million keys takes the memory of replaying 262,144. [`Outcome`] has room for other jobs
 //! (`sync`): `updated`, `deleted`, `banned` are journaled and replayed the same way.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -112,54 +116,313 @@ impl Entry {
 }
 
 /// What the journal says about one key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct State {
     /// The last final outcome (anything but `sent`).
     pub outcome: Option<Outcome>,
-    /// The user id of that outcome.
-    pub user_id: Option<String>,
     /// When the last create was sent, if no final outcome came after it: the
     /// record may have been created by a run that died.
     pub in_flight_since: Option<u64>,
 }
 
-/// The journal as read at start.
+impl State {
+    /// The state after `later` (the fold of a later stretch of the journal).
+    fn then(self, later: Self) -> Self {
+        match later.outcome {
+            Some(_) => later,
+            None => Self {
+                outcome: self.outcome,
+                in_flight_since: later.in_flight_since.or(self.in_flight_since),
+            },
+        }
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        match entry.outcome {
+            Outcome::Sent => self.in_flight_since = entry.at.or(Some(0)),
+            Outcome::DeletedDuplicate => {}
+            outcome => {
+                self.outcome = Some(outcome);
+                self.in_flight_since = None;
+            }
+        }
+    }
+}
+
+/// Keys folded in memory before the fold is spilled to disk: the replay of a
+/// journal of any length holds at most this many keys (~12 MB).
+const REPLAY_CHUNK_KEYS: usize = 1 << 18;
+
+/// A key's 128-bit digest (SHA-256, truncated): what the replay table is keyed by,
+/// so a key costs 16 bytes however long it is.
+fn key_digest(key: &str) -> u128 {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(key.as_bytes());
+    let mut first = [0; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_be_bytes(first)
+}
+
+const OUTCOMES: [Outcome; 10] = [
+    Outcome::Sent,
+    Outcome::Created,
+    Outcome::AlreadyPresent,
+    Outcome::Conflict,
+    Outcome::Failed,
+    Outcome::DeletedDuplicate,
+    Outcome::Updated,
+    Outcome::Deleted,
+    Outcome::Banned,
+    Outcome::Unknown,
+];
+
+fn encode_state(state: State) -> (u64, u64) {
+    let outcome = state.outcome.map_or(0, |o| {
+        OUTCOMES
+            .iter()
+            .position(|x| *x == o)
+            .map_or(0, |i| i as u64 + 1)
+    });
+    (
+        outcome,
+        state.in_flight_since.map_or(0, |at| at.saturating_add(1)),
+    )
+}
+
+fn decode_state(outcome: u64, in_flight: u64) -> State {
+    State {
+        outcome: usize::try_from(outcome)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| OUTCOMES.get(i).copied()),
+        in_flight_since: in_flight.checked_sub(1),
+    }
+}
+
+/// Entries of the final table per block: one block (4 KiB) is read per look-up.
+const BLOCK_ENTRIES: usize = 128;
+/// `[digest high, digest low, outcome, in flight + 1]`.
+const TABLE_ENTRY: usize = 32;
+
+/// The state of every key, in memory when the journal is short, else a sorted table
+/// in a scratch file with one in-memory index entry per block.
+#[derive(Debug)]
+enum Table {
+    Memory(HashMap<u128, State>),
+    Disk {
+        file: crate::files::Scratch,
+        /// The first digest of each block.
+        index: Vec<u128>,
+        entries: u64,
+    },
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::Memory(HashMap::new())
+    }
+}
+
+impl Table {
+    fn get(&self, digest: u128) -> io::Result<Option<State>> {
+        match self {
+            Self::Memory(map) => Ok(map.get(&digest).copied()),
+            Self::Disk {
+                file,
+                index,
+                entries,
+            } => {
+                let Some(block) = index
+                    .partition_point(|first| *first <= digest)
+                    .checked_sub(1)
+                else {
+                    return Ok(None);
+                };
+                let start = (block * BLOCK_ENTRIES) as u64;
+                let count = (*entries - start).min(BLOCK_ENTRIES as u64) as usize;
+                let mut bytes = vec![0; count * TABLE_ENTRY];
+                file.read_exact_at(&mut bytes, start * TABLE_ENTRY as u64)?;
+                let decoded: Vec<[u64; 4]> = bytes
+                    .chunks_exact(TABLE_ENTRY)
+                    .map(<[u64; 4] as crate::spill::Fixed>::decode)
+                    .collect();
+                let found = decoded
+                    .binary_search_by_key(&digest, |e| (u128::from(e[0]) << 64) | u128::from(e[1]));
+                Ok(found
+                    .ok()
+                    .map(|i| decode_state(decoded[i][2], decoded[i][3])))
+            }
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Self::Memory(map) => map.len() as u64,
+            Self::Disk { entries, .. } => *entries,
+        }
+    }
+}
+
+/// The journal as read at start: one compact state per key (a 16-byte digest, the
+/// outcome, when sent), not the entries; past 262,144 keys the table is
+/// sorted on disk, next to the journal, so a replay's memory does not grow with it.
 #[derive(Debug, Default)]
 pub struct Replay {
-    /// The state of each key.
-    pub states: HashMap<String, State>,
+    table: Table,
     /// Entries read.
     pub entries: usize,
     /// Bytes of a torn last line that were cut off.
     pub torn_bytes: usize,
+    /// Keys with a create sent and no outcome after it.
+    pub in_flight: usize,
+    /// The latest of their `sent` times (Unix ms).
+    pub latest_in_flight: Option<u64>,
 }
 
 impl Replay {
+    /// What the journal says about `key` (`None`: nothing).
+    pub fn state(&self, key: &str) -> io::Result<Option<State>> {
+        self.table.get(key_digest(key))
+    }
+
     /// Whether a record is done.
-    pub fn is_done(&self, key: &str) -> bool {
-        self.states
-            .get(key)
+    pub fn is_done(&self, key: &str) -> io::Result<bool> {
+        Ok(self
+            .state(key)?
             .and_then(|s| s.outcome)
-            .is_some_and(Outcome::is_done)
+            .is_some_and(Outcome::is_done))
     }
 
     /// When a killed run sent a create for `key` that has no outcome.
-    pub fn in_flight_since(&self, key: &str) -> Option<u64> {
-        self.states.get(key).and_then(|s| s.in_flight_since)
+    pub fn in_flight_since(&self, key: &str) -> io::Result<Option<u64>> {
+        Ok(self.state(key)?.and_then(|s| s.in_flight_since))
     }
 
-    fn apply(&mut self, entry: Entry) {
-        self.entries += 1;
-        let state = self.states.entry(entry.key).or_default();
-        match entry.outcome {
-            Outcome::Sent => state.in_flight_since = entry.at.or(Some(0)),
-            Outcome::DeletedDuplicate => {}
-            outcome => {
-                state.outcome = Some(outcome);
-                state.user_id = entry.user_id;
-                state.in_flight_since = None;
-            }
+    /// Keys the journal knows.
+    pub fn keys(&self) -> u64 {
+        self.table.len()
+    }
+
+    /// Whether the table was spilled to disk (a long journal).
+    pub fn on_disk(&self) -> bool {
+        matches!(self.table, Table::Disk { .. })
+    }
+}
+
+/// Folds journal entries key by key, spilling every [`REPLAY_CHUNK_KEYS`] keys.
+struct Folder {
+    dir: PathBuf,
+    chunk_keys: usize,
+    chunk: HashMap<u128, State>,
+    chunks: u64,
+    sorter: Option<crate::spill::Sorter<[u64; 5]>>,
+}
+
+impl Folder {
+    fn new(dir: PathBuf, chunk_keys: usize) -> Self {
+        Self {
+            dir,
+            chunk_keys,
+            chunk: HashMap::new(),
+            chunks: 0,
+            sorter: None,
         }
+    }
+
+    fn apply(&mut self, entry: &Entry) -> io::Result<()> {
+        self.chunk
+            .entry(key_digest(&entry.key))
+            .or_default()
+            .apply(entry);
+        if self.chunk.len() >= self.chunk_keys {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> io::Result<()> {
+        let dir = &self.dir;
+        let run_len = self.chunk_keys;
+        let sorter = self
+            .sorter
+            .get_or_insert_with(|| crate::spill::Sorter::new(dir.clone(), run_len));
+        for (digest, state) in self.chunk.drain() {
+            let (outcome, in_flight) = encode_state(state);
+            sorter.push([
+                (digest >> 64) as u64,
+                digest as u64,
+                self.chunks,
+                outcome,
+                in_flight,
+            ])?;
+        }
+        self.chunks += 1;
+        Ok(())
+    }
+
+    /// The table, and the keys in flight with the latest `sent` time.
+    fn finish(mut self) -> io::Result<(Table, usize, Option<u64>)> {
+        if self.sorter.is_none() {
+            let in_flight = self.chunk.values().filter_map(|s| s.in_flight_since);
+            let (count, latest) = in_flight.fold((0, None), |(n, latest), at| {
+                (n + 1, Some(latest.map_or(at, |l: u64| l.max(at))))
+            });
+            return Ok((Table::Memory(self.chunk), count, latest));
+        }
+        self.spill()?;
+        let Some(sorter) = self.sorter.take() else {
+            return Err(io::Error::other("replay: no sorter"));
+        };
+        let file = crate::files::scratch(&self.dir, "replay")?;
+        let mut out = io::BufWriter::with_capacity(64 * 1024, file.file());
+        let mut index = Vec::new();
+        let (mut entries, mut in_flight, mut latest) = (0u64, 0usize, None::<u64>);
+        let mut current: Option<(u128, State)> = None;
+        let mut write = |digest: u128, state: State, out: &mut io::BufWriter<&File>| {
+            if let Some(at) = state.in_flight_since {
+                in_flight += 1;
+                latest = Some(latest.map_or(at, |l| l.max(at)));
+            }
+            if entries % BLOCK_ENTRIES as u64 == 0 {
+                index.push(digest);
+            }
+            entries += 1;
+            let (outcome, flight) = encode_state(state);
+            let mut bytes = [0; TABLE_ENTRY];
+            crate::spill::Fixed::encode(
+                &[(digest >> 64) as u64, digest as u64, outcome, flight],
+                &mut bytes,
+            );
+            out.write_all(&bytes)
+        };
+        // Sorted by digest, then chunk: each key's stretches come in journal order.
+        for entry in sorter.finish()? {
+            let [high, low, _chunk, outcome, flight] = entry?;
+            let digest = (u128::from(high) << 64) | u128::from(low);
+            let state = decode_state(outcome, flight);
+            current = match current {
+                Some((d, s)) if d == digest => Some((d, s.then(state))),
+                Some((d, s)) => {
+                    write(d, s, &mut out)?;
+                    Some((digest, state))
+                }
+                None => Some((digest, state)),
+            };
+        }
+        if let Some((d, s)) = current {
+            write(d, s, &mut out)?;
+        }
+        out.flush()?;
+        drop(out);
+        Ok((
+            Table::Disk {
+                file,
+                index,
+                entries,
+            },
+            in_flight,
+            latest,
+        ))
     }
 }
 
@@ -194,10 +457,9 @@ pub fn open(path: &Path) -> io::Result<(Replay, JournalWriter)> {
         }
         Err(TryLockError::Error(err)) => return Err(err),
     }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    let len = file.metadata()?.len();
     let mut replay = Replay::default();
-    if bytes.is_empty() {
+    if len == 0 {
         file.write_all(HEADER.as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_data()?;
@@ -205,9 +467,9 @@ pub fn open(path: &Path) -> io::Result<(Replay, JournalWriter)> {
             sync_dir(path)?;
         }
     } else {
-        replay = read(path, &bytes)?;
+        replay = read(path, &file)?;
         if replay.torn_bytes > 0 {
-            file.set_len((bytes.len() - replay.torn_bytes) as u64)?;
+            file.set_len(len - replay.torn_bytes as u64)?;
             file.sync_data()?;
         }
     }
@@ -215,38 +477,57 @@ pub fn open(path: &Path) -> io::Result<(Replay, JournalWriter)> {
     Ok((replay, JournalWriter::start(file, path)?))
 }
 
-/// Reads a journal's bytes without touching the file.
-fn read(path: &Path, bytes: &[u8]) -> io::Result<Replay> {
-    let mut lines = bytes.split_inclusive(|b| *b == b'\n');
-    let header = lines.next().unwrap_or_default();
-    if header.strip_suffix(b"\n") != Some(HEADER.as_bytes()) {
+/// Reads a journal line by line, without touching the file; the scratch file of a
+/// long journal's table goes next to it.
+fn read(path: &Path, file: &File) -> io::Result<Replay> {
+    read_folding(path, file, REPLAY_CHUNK_KEYS)
+}
+
+fn read_folding(path: &Path, file: &File, chunk_keys: usize) -> io::Result<Replay> {
+    let mut reader = io::BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    if line.strip_suffix(b"\n") != Some(HEADER.as_bytes()) {
         return Err(refuse(
             path,
             "not a clerk-users checkpoint journal (or one from an older version); \
              it was left untouched: pass another --checkpoint",
         ));
     }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut folder = Folder::new(dir, chunk_keys);
     let mut replay = Replay::default();
-    let mut lines = lines.enumerate().peekable();
-    while let Some((i, line)) = lines.next() {
+    for number in 2.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
         let Some(text) = line.strip_suffix(b"\n") else {
             // The last line, without its newline: a torn write is the start of an entry.
-            if lines.peek().is_none() && line.starts_with(b"{\"key\":") {
+            if line.starts_with(b"{\"key\":") {
                 replay.torn_bytes = line.len();
                 break;
             }
             return Err(refuse(
                 path,
-                format!("line {} is not a journal entry", i + 2),
+                format!("line {number} is not a journal entry"),
             ));
         };
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let entry: Entry = serde_json::from_slice(text)
-            .map_err(|err| refuse(path, format!("damaged at line {}: {err}", i + 2)))?;
-        replay.apply(entry);
+            .map_err(|err| refuse(path, format!("damaged at line {number}: {err}")))?;
+        replay.entries += 1;
+        folder.apply(&entry)?;
     }
+    let (table, in_flight, latest) = folder.finish()?;
+    replay.table = table;
+    replay.in_flight = in_flight;
+    replay.latest_in_flight = latest;
     Ok(replay)
 }
 
@@ -385,10 +666,10 @@ mod tests {
         }
         let (replay, _writer) = open(&path).unwrap();
         assert_eq!(replay.entries, 52);
-        assert!(!replay.is_done("x:k7") && replay.is_done("x:k3"));
-        assert_eq!(replay.states["x:k3"].user_id.as_deref(), Some("user_3"));
-        assert_eq!(replay.in_flight_since("x:k60"), Some(1060));
-        assert_eq!(replay.in_flight_since("x:k3"), None);
+        assert!(!replay.is_done("x:k7").unwrap() && replay.is_done("x:k3").unwrap());
+        assert_eq!(replay.in_flight_since("x:k60").unwrap(), Some(1060));
+        assert_eq!(replay.in_flight_since("x:k3").unwrap(), None);
+        assert_eq!((replay.in_flight, replay.latest_in_flight), (1, Some(1060)));
     }
 
     #[tokio::test]
@@ -422,7 +703,7 @@ mod tests {
         }
         let (replay, _w) = open(&path).unwrap();
         assert_eq!((replay.entries, replay.torn_bytes), (2, 0));
-        assert!(replay.is_done("x:k1"));
+        assert!(replay.is_done("x:k1").unwrap());
     }
 
     #[test]
@@ -460,7 +741,62 @@ mod tests {
         )
         .unwrap();
         let (replay, _w) = open(&path).unwrap();
-        assert_eq!(replay.states["x:a"].outcome, Some(Outcome::Unknown));
-        assert!(!replay.is_done("x:a"));
+        assert_eq!(
+            replay.state("x:a").unwrap().and_then(|s| s.outcome),
+            Some(Outcome::Unknown)
+        );
+        assert!(!replay.is_done("x:a").unwrap());
+    }
+
+    #[test]
+    fn a_long_journal_replays_from_a_table_on_disk_with_the_same_states() {
+        let path = temp_path("long");
+        let mut text = format!("{HEADER}\n");
+        let keys = 3000;
+        // Each key's entries are spread over the journal (and so over the folded
+        // chunks): sent, then an outcome much later, some resent after a failure.
+        for round in 0..3 {
+            for k in 0..keys {
+                let outcome = match (round, k % 5) {
+                    (0, _) => "sent",
+                    (1, 0) => "failed",
+                    (1, 1) => "deleted_duplicate",
+                    (1, _) => "created",
+                    (2, 0) => "sent",
+                    (2, 4) => "already_present",
+                    _ => continue,
+                };
+                text.push_str(&format!(
+                    "{{\"key\":\"x:k{k}\",\"outcome\":\"{outcome}\",\"at\":{}}}\n",
+                    100 * round + k
+                ));
+            }
+        }
+        std::fs::write(&path, &text).unwrap();
+        let file = File::open(&path).unwrap();
+        let memory = read_folding(&path, &file, usize::MAX).unwrap();
+        let file = File::open(&path).unwrap();
+        let disk = read_folding(&path, &file, 100).unwrap();
+        assert!(!memory.on_disk() && disk.on_disk());
+        assert_eq!((memory.keys(), disk.keys()), (keys as u64, keys as u64));
+        assert_eq!(
+            (memory.in_flight, memory.latest_in_flight),
+            (disk.in_flight, disk.latest_in_flight)
+        );
+        for k in 0..keys {
+            let key = format!("x:k{k}");
+            let state = disk.state(&key).unwrap();
+            assert_eq!(state, memory.state(&key).unwrap(), "{key}");
+            let expected = match k % 5 {
+                0 => (Some(Outcome::Failed), Some(200 + k as u64)),
+                1 => (None, Some(k as u64)),
+                4 => (Some(Outcome::AlreadyPresent), None),
+                _ => (Some(Outcome::Created), None),
+            };
+            let state = state.unwrap();
+            assert_eq!((state.outcome, state.in_flight_since), expected, "{key}");
+        }
+        assert_eq!(disk.state("x:absent").unwrap(), None);
+        assert_eq!(disk.state("x:k").unwrap(), None);
     }
 }

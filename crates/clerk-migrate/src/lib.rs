@@ -7,7 +7,8 @@
 //! - [`journal`]: the checkpoint journal, append-only JSON Lines made durable
 //!   (group-committed `fsync`) before an outcome counts, read back on a rerun;
 //! - [`shard`]: `K/N`, which records one of N processes sharing an input takes;
-//! - [`files`]: files of users' data, readable by their owner only;
+//! - [`files`]: files of users' data, readable by their owner only, and scratch files;
+//! - [`spill`]: sorting more than memory should hold, in runs spilled to disk;
 //! - [`import`]: the create loop — a bounded pool of workers sharing one
 //!   rate-limited [`clerk_tower::Clerk`]; an ambiguous create settles, is looked up,
 //!   and is resent only if absent; every run ends with a verification pass;
@@ -28,6 +29,7 @@
 //! let items = vec![Item::new(0, 1, body.as_object().cloned().unwrap_or_default())];
 //! // Locked against a second run; replayed: what is done is skipped.
 //! let (replay, writer) = journal::open("users.checkpoint.jsonl".as_ref()).map_err(|e| e.to_string())?;
+//! let items = futures_util::stream::iter(items.into_iter().map(Ok));
 //! let summary = import::run(&clerk, items, &replay, Arc::new(writer), Options::default(), Arc::new(NoProgress)).await?;
 //! println!(
 //!     "created {} · already present {} · verified {} ambiguous records: {} duplicates",
@@ -41,4 +43,5 @@ pub mod import;
 pub mod journal;
 pub mod record;
 pub mod shard;
+pub mod spill;
 pub mod sync;

@@ -43,7 +43,7 @@ async fn lookups_of_long_external_ids_are_chunked_by_url_length() {
     let (replay, writer) = journal::open(&dir.join("checkpoint.jsonl")).unwrap();
     let summary = import::run(
         &clerk,
-        items,
+        futures_util::stream::iter(items.into_iter().map(Ok)),
         &replay,
         Arc::new(writer),
         Options::default(),

@@ -269,7 +269,7 @@ async fn create_all(
     };
     let summary = import::run(
         clerk,
-        items,
+        futures_util::stream::iter(items.into_iter().map(Ok)),
         &replay,
         Arc::new(writer),
         import_options,
