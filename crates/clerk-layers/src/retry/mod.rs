@@ -1,7 +1,9 @@
 //! Retries that are safe for Clerk: the right failures, only when resending
 //! cannot duplicate a write, with bounded delays and a shared budget.
 //!
-//! [`RetryLayer`] wraps `tower::retry::Retry` with a [`RetryPolicy`].
+//! [`RetryLayer`] builds [`Retry`] services with a [`RetryPolicy`]: tower's retry
+//! loop (its policies work unchanged), except that the inner service is cloned
+//! only when a call is actually retried, not on every call.
 //!
 //! # What is retried
 //!
@@ -115,17 +117,18 @@
 
 mod policy;
 mod schedule;
+mod service;
 
 pub use policy::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_DELAY, DEFAULT_MAX_RETRY_AFTER, RetryBudget, RetryPolicy,
 };
 pub use schedule::{DelaySchedule, ExponentialJitter, TowerBackoff};
-pub use tower::retry::Retry;
+pub use service::{ResponseFuture, Retry};
 
 use tower_layer::Layer;
 
-/// Retries requests according to a [`RetryPolicy`]: a thin wrapper building
-/// `tower::retry::Retry` services. See the [module docs](self).
+/// Retries requests according to a [`RetryPolicy`]: builds [`Retry`] services.
+/// See the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct RetryLayer<D = ExponentialJitter> {
     policy: RetryPolicy<D>,
@@ -143,7 +146,7 @@ impl<D: DelaySchedule> RetryLayer<D> {
     }
 }
 
-impl<S, D: DelaySchedule> Layer<S> for RetryLayer<D> {
+impl<S: Clone, D: DelaySchedule> Layer<S> for RetryLayer<D> {
     type Service = Retry<RetryPolicy<D>, S>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -84,8 +84,9 @@ enum Failure {
     Ambiguous,
 }
 
-/// The retry policy for Clerk requests, for `tower::retry::Retry` (through
-/// [`RetryLayer`](super::RetryLayer)). See the [module docs](super) for the rules.
+/// The retry policy for Clerk requests, for [`Retry`](super::Retry) (through
+/// [`RetryLayer`](super::RetryLayer)) or `tower::retry::Retry`. See the
+/// [module docs](super) for the rules.
 ///
 /// Per-call state (the attempt count, the schedule, whether an earlier attempt may
 /// have been applied) lives in the copy tower makes for each call; the
@@ -190,11 +191,10 @@ fn is_retryable_server_status(status: StatusCode) -> bool {
 /// What a failed attempt was, by the one rule of [`Applied`]; `None` when it is not
 /// retried at all (a success, another 4xx, a decode error, a 501, …).
 fn classify(result: &Result<Response<Body>, Error>) -> Option<(Failure, Option<Duration>)> {
-    let (applied, status, wait, failed_in_transit) = match result {
+    let (applied, status, failed_in_transit) = match result {
         Ok(response) => (
             Applied::of_status(response.status()),
             Some(response.status()),
-            retry_after(response.headers()),
             false,
         ),
         // Already judged by an inner retry layer.
@@ -202,7 +202,6 @@ fn classify(result: &Result<Response<Body>, Error>) -> Option<(Failure, Option<D
         Err(err) => (
             err.applied(),
             err.status(),
-            err.retry_after(),
             err.is_transport() || err.is_timeout(),
         ),
     };
@@ -214,6 +213,11 @@ fn classify(result: &Result<Response<Body>, Error>) -> Option<(Failure, Option<D
             Failure::Ambiguous
         }
         _ => return None,
+    };
+    // Looked up only for a failure: a success is not searched for `Retry-After`.
+    let wait = match result {
+        Ok(response) => retry_after(response.headers()),
+        Err(err) => err.retry_after(),
     };
     Some((failure, wait))
 }
