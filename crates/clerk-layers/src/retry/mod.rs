@@ -51,7 +51,10 @@
 //! the [`DelaySchedule`] (exponential with jitter, [`ExponentialJitter`] on the
 //! `backoff` crate by default, [`TowerBackoff`] on tower's own backoff as the
 //! alternative) capped by [`RetryPolicy::with_max_delay`] (10 s). Sleeps use
-//! `tokio::time`, so paused-time tests control them.
+//! `tokio::time`, so paused-time tests control them. Each wait for a server's
+//! `Retry-After` is logged as an `INFO` event of target `clerk_layers::retry`
+//! (fields `operation`, `status`, `retry_after_s`, `attempt`): the call stalls
+//! for as long as the server said, and the log says why.
 //!
 //! The `backoff` crate is flagged unmaintained (RUSTSEC-2025-0012; its dependency
 //! `instant` is RUSTSEC-2024-0384). It is used only to compute delays, behind

@@ -311,6 +311,25 @@ where
             return None;
         }
         self.attempts += 1;
+        let status = match result {
+            Ok(response) => Some(response.status()),
+            Err(err) => err.status(),
+        };
+        if let (Some(wait), Some(status)) = (wait.filter(|w| !w.is_zero()), status) {
+            // The server asked for the pause: say so, since the call stalls for
+            // as long as it said (up to the cap) and nothing else shows why.
+            let operation = OperationInfo::of(request).operation_id;
+            tracing::info!(
+                target: "clerk_layers::retry",
+                operation,
+                status = status.as_u16(),
+                retry_after_s = wait.as_secs_f64(),
+                attempt = self.attempts + 1,
+                "waiting {} s (Retry-After) before resending {operation}: Clerk answered {}",
+                wait.as_secs_f64(),
+                status.as_u16(),
+            );
+        }
         // The replaced response is dropped here: its body is bytes already read,
         // so the connection was released when the transport finished it.
         Some(tokio::time::sleep(delay))
