@@ -138,8 +138,15 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // Quiet by default, but a wait the server asked for (Retry-After) is said:
+    // a run that stalls for it must not look hung.
+    let default = if verbose == 0 {
+        "warn,clerk_layers::retry=info"
+    } else {
+        level
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colours only on a terminal: a log file gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -479,12 +479,20 @@ async fn a_retry_after_of_a_day_stops_the_import_resumably() {
         started.elapsed() < Duration::from_secs(60),
         "no day-long wait"
     );
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("Retry-After") && stderr.contains("rerun with the same --checkpoint"),
+        stderr.contains(
+            "stopped: Clerk asked to wait 86400 s (Retry-After), more than the 30 s this run waits; \
+             rerun with the same --checkpoint to continue"
+        ),
         "{stderr}"
     );
+    assert!(
+        !stderr.contains("waiting"),
+        "nothing was waited for: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let rerun = run(import(&emu, &input, &["--json"])).await;
     assert!(
         rerun.status.success(),
@@ -585,4 +593,42 @@ async fn a_delete_whose_answer_was_lost_counts_the_user_as_deleted() {
     );
     assert!(users(&emu).await.is_empty(), "all three deleted");
     assert_eq!(emu.stats().faults_injected["lost_response"], 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_within_the_cap_is_waited_out_and_said() {
+    let emu = emulator().await;
+    let dir = temp_dir("retry-after-said");
+    let input = write_records(&dir, &by_external_id(1, "said"));
+    // One 429 asking for 2 s: the client's retry layer waits it out. Then four
+    // asking for 1 s: the retry layer gives up after its 4 attempts and the
+    // import waits the last one out itself before it sends the record again.
+    let ask = |secs: u64| json!({"kind": "429", "retry_after": secs, "operation": "CreateUser"});
+    script(&emu, json!([ask(2), ask(1), ask(1), ask(1), ask(1)])).await;
+    let started = Instant::now();
+    let output = run(import(&emu, &input, &["--concurrency", "1"])).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "every wait was waited"
+    );
+    assert!(
+        stderr
+            .contains("waiting 2 s (Retry-After) before resending CreateUser: Clerk answered 429"),
+        "the retry layer's wait is said: {stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("waiting 1 s (Retry-After) before resending CreateUser")
+            .count(),
+        3,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("waiting: 429: waiting 1 s (Retry-After)"),
+        "the import's own wait is said: {stderr}"
+    );
+    assert_eq!(users(&emu).await.len(), 1);
+    assert_eq!(emu.stats().faults_injected["429"], 5);
 }
