@@ -8,7 +8,22 @@
 //!   clients are (`format!` the URL, `bearer_auth`, `send`, `error_for_status`,
 //!   `json::<User>()`), no TLS on loopback;
 //! - **(c) raw**: our transport with no layers: the same request built by
-//!   [`GetUser`], the same headers set by hand, the same decoding.
+//!   [`GetUser`], the same three headers set by hand (the `Authorization` value
+//!   built once, as the auth layer builds it), the same decoding and validation
+//!   ([`GetUser`]'s `parse_response`).
+//!
+//! (a) and (c) share the transport's defaults (hyper-util's pool, no cap on idle
+//! connections, 8 MiB body cap) and both read the whole body under the cap. What
+//! (a) does on top, because its contract says so, and (c) does not: checks the
+//! operation against its API version; counts the call and the attempt (metrics);
+//! starts two timers (the operation's 60 s and the attempt's 10 s deadline); keeps
+//! a copy of the request for a retry and deposits into the retry budget (a mutex
+//! and a clock read, tower's `TpsBudget`); takes a governor grant (a clock read)
+//! and a concurrency permit (a semaphore, whose release takes its mutex); puts the
+//! `RateLimitWait` extension on the response; opens two spans (disabled here: no
+//! subscriber is installed, so they cost a check each); clones the type-erased
+//! stack for the call (`Service::call` takes `&mut self`, the client is shared)
+//! and boxes the call's future (960 bytes). Those are the (a)/(c) ratio.
 //!
 //! The emulator runs in a child process (this binary, re-run), so the client's CPU
 //! time is the whole process's: user + sys from `getrusage(RUSAGE_SELF)`, divided by
@@ -20,7 +35,7 @@
 //! ```text
 //! cargo bench --bench peers
 //! PEERS_REQUESTS=20000 PEERS_ROUNDS=9 cargo bench --bench peers
-//! bash benches/peers-callgrind.sh     # user-space instructions per request, steadier
+//! bash benches/peers-callgrind.sh     # user-space instructions per request (median of 3), steadier
 //! ```
 //!
 //! `PEERS_CLIENT=stack|reqwest|raw` runs only that client for `PEERS_REQUESTS`
