@@ -4,7 +4,7 @@
 use crate::body::{JsonBody, Patch, deep_merge};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
-use crate::model::{Email, LOCKOUT_SECS, Metadata, Phone, User, Wallet};
+use crate::model::{Email, LOCKOUT_SECS, Metadata, Phone, StoredMetadata, User, Wallet};
 use crate::store::{IdentKind, InstanceData};
 
 use super::credentials::{check_backup_codes, check_totp_secret, password_from_body};
@@ -204,9 +204,9 @@ pub(crate) fn create_user(
         passkeys: Vec::new(),
         external_accounts: Vec::new(),
         image_id: None,
-        public_metadata,
-        private_metadata,
-        unsafe_metadata,
+        public_metadata: StoredMetadata::new(&public_metadata),
+        private_metadata: StoredMetadata::new(&private_metadata),
+        unsafe_metadata: StoredMetadata::new(&unsafe_metadata),
         password_last_updated_at: password.as_ref().map(|_| now),
         password,
         totp_secret,
@@ -404,7 +404,7 @@ pub(crate) fn update_user(
                 (&mut u.unsafe_metadata, unsafe_),
             ] {
                 match patch {
-                    Patch::Set(m) => *field = m,
+                    Patch::Set(m) => *field = StoredMetadata::new(&m),
                     Patch::Null => field.clear(),
                     Patch::Absent => {}
                 }
@@ -484,7 +484,7 @@ fn write_metadata(
             (&mut u.unsafe_metadata, unsafe_),
         ] {
             match value {
-                Patch::Set(m) => write(field, m),
+                Patch::Set(m) => field.update(|field| write(field, m)),
                 Patch::Null => field.clear(),
                 Patch::Absent => {}
             }

@@ -4,7 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::{Email, ExternalAccount, MAX_ATTEMPTS, Metadata, Passkey, Phone, User, Wallet};
+use crate::model::{
+    Email, ExternalAccount, MAX_ATTEMPTS, Metadata, Passkey, Phone, StoredMetadata, User, Wallet,
+};
 use crate::store::InstanceData;
 
 mod billing;
@@ -258,9 +260,9 @@ pub(crate) struct UserView<'a> {
     profile_image_url: String,
     image_url: String,
     has_image: bool,
-    public_metadata: &'a Metadata,
-    private_metadata: &'a Metadata,
-    unsafe_metadata: &'a Metadata,
+    public_metadata: &'a StoredMetadata,
+    private_metadata: &'a StoredMetadata,
+    unsafe_metadata: &'a StoredMetadata,
     email_addresses: Vec<EmailView<'a>>,
     phone_numbers: Vec<PhoneView<'a>>,
     web3_wallets: Vec<WalletView<'a>>,
