@@ -208,6 +208,7 @@ mod body;
 mod config;
 mod domain;
 mod error;
+mod fault_spec;
 mod faults;
 mod ids;
 mod model;
@@ -225,7 +226,7 @@ pub mod totp;
 pub use args::EmulatorArgs;
 pub use config::{
     Config, ConfigError, DEFAULT_SECRET_KEY, DEFAULT_SLOW_APPLY_DELAY, FaultKind, FaultSpec,
-    Latency, RateLimit,
+    Latency, MAX_RATE_LIMIT_WINDOW, MIN_RATE_LIMIT_WINDOW, RateLimit,
 };
 pub use server::Emulator;
 pub use stats::{InstanceStats, Stats};

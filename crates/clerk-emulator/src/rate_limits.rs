@@ -6,6 +6,9 @@
 //! admitted request leaves the window, and its endpoint stays blocked for exactly that many
 //! seconds. `PATCH /users/{id}` and `PATCH /users/{id}/metadata` also share a per-user window
 //! of 10 requests per 10 s.
+//!
+//! All time arithmetic is checked: a window too long for the clock (the configuration refuses
+//! those, but the limiter does not rely on it) means "not yet", never a panic.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -15,8 +18,19 @@ pub(crate) const PER_USER_LIMIT: usize = 10;
 pub(crate) const PER_USER_WINDOW: Duration = Duration::from_secs(10);
 
 fn ceil_secs(d: Duration) -> u64 {
-    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let s = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     s.max(1)
+}
+
+/// `t + d`, or `None` past the end of the clock (read as "never").
+fn after(t: Instant, d: Duration) -> Option<Instant> {
+    t.checked_add(d)
+}
+
+/// Blocks `endpoint` for `secs` from `now`; a block past the end of the clock is not stored
+/// (the full window refuses the next request anyway).
+fn block_until(now: Instant, secs: u64) -> Option<Instant> {
+    after(now, Duration::from_secs(secs))
 }
 
 #[derive(Debug)]
@@ -35,10 +49,11 @@ impl Window {
 
     fn evict(&mut self, now: Instant) {
         while let Some(&front) = self.admitted.front() {
-            if front + self.len <= now {
-                self.admitted.pop_front();
-            } else {
-                break;
+            match after(front, self.len) {
+                Some(leaves) if leaves <= now => {
+                    self.admitted.pop_front();
+                }
+                _ => break,
             }
         }
     }
@@ -49,8 +64,10 @@ impl Window {
             return None;
         }
         let idx = self.admitted.len() - limit;
-        let free_at = self.admitted[idx] + self.len;
-        Some(free_at.saturating_duration_since(now))
+        Some(match after(self.admitted[idx], self.len) {
+            Some(free_at) => free_at.saturating_duration_since(now),
+            None => Duration::MAX,
+        })
     }
 }
 
@@ -122,8 +139,10 @@ impl Limiter {
             && let Some(wait) = self.window.wait(now, limit)
         {
             let secs = ceil_secs(wait);
-            self.blocked
-                .insert(endpoint, now + Duration::from_secs(secs));
+            match block_until(now, secs) {
+                Some(until) => self.blocked.insert(endpoint, until),
+                None => self.blocked.remove(endpoint),
+            };
             return Err(secs);
         }
         if let (Some(user), true) = (user, self.per_user) {
@@ -146,7 +165,7 @@ impl Limiter {
             w.evict(now);
             if let Some(wait) = w.wait(now, PER_USER_LIMIT) {
                 let secs = ceil_secs(wait);
-                *blocked = Some(now + Duration::from_secs(secs));
+                *blocked = block_until(now, secs);
                 return Err(secs);
             }
             w.admitted.push_back(now);
@@ -219,5 +238,31 @@ mod tests {
             Ok(())
         );
         assert_eq!(l.max_in_window(), 11);
+    }
+
+    #[test]
+    fn windows_too_long_for_the_clock_never_panic() {
+        let t0 = Instant::now();
+        for window in [
+            Duration::from_secs(1 << 63),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            let mut l = Limiter::new(Some(1), window, true);
+            assert_eq!(l.check(t0, "A", None), Ok(()));
+            // The first request never leaves the window: every later one is refused with
+            // the longest Retry-After there is, instead of overflowing `Instant + Duration`.
+            for i in 0..3 {
+                let now = t0 + Duration::from_secs(i);
+                let secs = l.check(now, "A", None).unwrap_err();
+                assert!(secs >= window.as_secs().min(u64::MAX - 1), "{secs}");
+                assert!(l.check(now, "B", Some("u1")).is_err());
+            }
+            assert_eq!(l.max_in_window(), 1);
+        }
+        assert_eq!(ceil_secs(Duration::MAX), u64::MAX);
+        assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
+        assert_eq!(block_until(t0, u64::MAX), None);
+        assert_eq!(after(t0, Duration::MAX), None);
     }
 }

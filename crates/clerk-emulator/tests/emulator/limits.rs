@@ -177,3 +177,55 @@ async fn default_limits_follow_the_instance_type_and_off_disables_them() {
     let r = off.control(Method::GET, "stats", &json!(null)).await;
     assert_eq!(r.body["requests_per_operation"]["GetUsersCount"], 120);
 }
+
+#[tokio::test]
+async fn absurd_rate_limit_windows_are_refused_at_start() {
+    // A window of 2^63 s used to start, then panic (`Instant + Duration` overflow) on every
+    // request after the first.
+    for (requests, window) in [
+        (1, Duration::from_secs(1 << 63)),
+        (1, Duration::MAX),
+        (1, Duration::ZERO),
+        (0, Duration::from_secs(10)),
+        (1, Duration::from_millis(86_400_001)),
+    ] {
+        let err = clerk_emulator::Emulator::start(
+            Config::new().rate_limit(RateLimit::Fixed { requests, window }),
+        )
+        .await
+        .expect_err("refused at start");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().starts_with("invalid rate limit"), "{err}");
+    }
+    // The longest accepted window works, request after request.
+    let api = Api::start(Config::new().rate_limit(RateLimit::Fixed {
+        requests: 2,
+        window: Duration::from_secs(86_400),
+    }))
+    .await;
+    api.get("/v1/users").await.ok("GetUserList");
+    api.get("/v1/users").await.ok("GetUserList");
+    let r = api.get("/v1/users").await;
+    assert_eq!(r.headers["retry-after"], "86400");
+    r.err(429, "too_many_requests");
+}
+
+#[test]
+fn the_binary_refuses_an_absurd_window_with_a_clear_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "1/9223372036854775808s",
+        ])
+        .output()
+        .expect("run clerk-emulator");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the window must be between 1ms and 24h"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "must not start listening");
+}
