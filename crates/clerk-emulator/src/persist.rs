@@ -7,6 +7,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -19,6 +20,62 @@ use crate::faults::FaultState;
 use crate::store::InstanceData;
 
 const STATE_VERSION: u64 = 1;
+
+/// The deepest nesting of arrays and objects a seed or state file may have: what a request body
+/// may have (serde_json's limit of 128, which [`crate::body`] applies), plus the levels the
+/// file puts above a user's fields (`instances`, the key, `data`, `users`, the id: 5 in the
+/// state file, 4 in the seed file) and room to spare. A file nested deeper is refused with a
+/// clear error instead of recursing without bound.
+pub(crate) const MAX_FILE_DEPTH: usize = 128 + 16;
+
+/// Decodes a seed or state file, accepting nesting up to [`MAX_FILE_DEPTH`]: serde_json's own
+/// limit (128) refused state files holding metadata the API had accepted.
+fn decode_file(text: &str) -> Result<Value, String> {
+    match serde_json::from_str(text) {
+        Err(e) if e.is_syntax() && e.to_string().starts_with("recursion limit exceeded") => {
+            let depth = nesting_depth(text.as_bytes());
+            if depth > MAX_FILE_DEPTH {
+                return Err(format!(
+                    "nested {depth} levels deep, more than the {MAX_FILE_DEPTH} allowed"
+                ));
+            }
+            let mut de = serde_json::Deserializer::from_str(text);
+            de.disable_recursion_limit();
+            let value = Value::deserialize(&mut de).map_err(|e| e.to_string())?;
+            de.end().map_err(|e| e.to_string())?;
+            Ok(value)
+        }
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+/// The deepest nesting of arrays and objects in `text`, strings skipped (the file has already
+/// failed to parse only for its depth, so it is well-formed JSON up to that point).
+fn nesting_depth(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    deepest
+}
 
 /// The state file names instances by a hash of their key, so no secret is written to disk.
 fn key_id(key: &str) -> String {
@@ -41,7 +98,7 @@ pub(crate) async fn build_app(config: &Config, origin: String) -> io::Result<App
         None => None,
     };
     if let (Some(text), Some(path)) = (state, &config.state_file) {
-        let snapshot: Value = serde_json::from_str(&text)
+        let snapshot = decode_file(&text)
             .map_err(|e| invalid(format!("state file {}: {e}", path.display())))?;
         let mut instances = match snapshot.get("instances") {
             Some(Value::Object(m)) => m.clone(),
@@ -128,10 +185,7 @@ fn take_id(
 /// Seed format (see the crate docs): `{"instances": {KEY: {"users": [..], "organizations": [..]}}}`
 /// or just `{"users": [..], "organizations": [..]}` for the first instance.
 fn apply_seed(text: &str, datas: &mut Vec<(String, InstanceData)>) -> Result<(), String> {
-    let root = as_object(
-        serde_json::from_str(text).map_err(|e| e.to_string())?,
-        "seed",
-    )?;
+    let root = as_object(decode_file(text)?, "seed")?;
     let mut per_key: Vec<(Option<String>, Map<String, Value>)> = Vec::new();
     if root.contains_key("instances") {
         let mut root = root;
@@ -317,4 +371,24 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_decode_to_their_depth_bound_and_no_deeper() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(decode_file(&nested(MAX_FILE_DEPTH)).is_ok());
+        let err = decode_file(&nested(MAX_FILE_DEPTH + 1)).unwrap_err();
+        assert_eq!(err, "nested 145 levels deep, more than the 144 allowed");
+        // A hostile file far deeper is measured, not recursed into.
+        assert!(decode_file(&nested(1_000_000)).is_err());
+        // Brackets inside strings (escaped quotes too) are not nesting.
+        let text = format!(r#"{{"a": "\"[[[[", "b": {}}}"#, nested(130));
+        assert_eq!(nesting_depth(text.as_bytes()), 131);
+        assert!(decode_file(&text).is_ok());
+        assert!(decode_file("{").is_err());
+    }
 }

@@ -266,3 +266,78 @@ fn binary_prints_its_address_and_writes_state_on_sigterm() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid rate limit"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `{"k": {"k": … 1 …}}`, `depth` objects deep.
+fn nested_metadata(depth: usize) -> serde_json::Value {
+    let mut v = json!(1);
+    for _ in 0..depth {
+        v = json!({ "k": v });
+    }
+    v
+}
+
+#[tokio::test]
+async fn metadata_as_deep_as_the_api_accepts_survives_a_restart() {
+    let dir = temp_path("deep");
+    let state = dir.join("state.json");
+    let config = || Config::new().rate_limit(RateLimit::Off).state_file(&state);
+    let api = Api::start(config()).await;
+    // The deepest body the API takes: 127 levels, the metadata object 126 of them.
+    api.post(
+        "/v1/users",
+        &json!({"public_metadata": nested_metadata(127)}),
+    )
+    .await
+    .err(400, "request_body_invalid");
+    let deep = nested_metadata(126);
+    let u = api
+        .create_user(
+            json!({"external_id": "deep", "public_metadata": deep, "private_metadata": deep}),
+        )
+        .await;
+    let id = u["id"].as_str().unwrap().to_owned();
+    let Api { emu, .. } = api;
+    emu.shutdown().await.unwrap();
+
+    // The snapshot puts its own levels above the user's: this file used to be refused at start.
+    let api = Api::start(config()).await;
+    let back = api.get(&format!("/v1/users/{id}")).await;
+    assert_eq!(back.status, 200, "{}", String::from_utf8_lossy(&back.raw));
+    let raw = back.body;
+    assert_eq!(raw["external_id"], "deep");
+    assert_eq!(raw["public_metadata"], deep);
+    assert_eq!(raw["private_metadata"], deep);
+    let Api { emu, .. } = api;
+    emu.shutdown().await.unwrap();
+    // And again: the file written by the reloaded emulator reloads too.
+    let api = Api::start(config()).await;
+    let count = api.get("/v1/users/count").await.ok("GetUsersCount");
+    assert_eq!(count["total_count"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_state_file_nested_without_bound_is_refused_with_a_clear_error() {
+    let dir = temp_path("hostile");
+    let state = dir.join("state.json");
+    let depth = 200_000;
+    std::fs::write(
+        &state,
+        format!(
+            r#"{{"version":1,"instances":{{"x":{}1{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let err = clerk_emulator::Emulator::start(Config::new().state_file(&state))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(
+        err.to_string()
+            .contains("levels deep, more than the 144 allowed"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
