@@ -212,20 +212,48 @@ async fn absurd_rate_limit_windows_are_refused_at_start() {
 
 #[test]
 fn the_binary_refuses_an_absurd_window_with_a_clear_error() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
         .args([
             "--listen",
             "127.0.0.1:0",
             "--rate-limit",
             "1/9223372036854775808s",
         ])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run clerk-emulator");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // It must exit by itself; one that starts listening is killed and the test fails.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(2), "{stdout}{stderr}");
     assert!(
         stderr.contains("the window must be between 1ms and 24h"),
         "{stderr}"
     );
-    assert!(out.stdout.is_empty(), "must not start listening");
+    assert!(stdout.is_empty(), "must not start listening: {stdout}");
 }
