@@ -5,7 +5,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::{Config, ConfigError, FaultSpec, Latency, RateLimit, redact_key};
+use std::time::Duration;
+
+use crate::config::{
+    Config, ConfigError, FaultSpec, Latency, RateLimit, parse_timeout, redact_key,
+};
 
 /// The emulator's command-line flags, shared by `clerk-emulator` and `clerk-users emulator`.
 #[derive(clap::Args, Clone)]
@@ -33,6 +37,16 @@ pub struct EmulatorArgs {
     /// JSON state file: loaded at start if present, written atomically on shutdown.
     #[arg(long = "state", value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Time a client has to send a request head; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub header_timeout: Duration,
+    /// Time a client has to send a request body once the server reads it (then 408, closed).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub body_timeout: Duration,
+    /// Connections served at once; beyond it new connections get a 503 and are closed.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 impl fmt::Debug for EmulatorArgs {
@@ -52,6 +66,9 @@ impl fmt::Debug for EmulatorArgs {
             .field("latency", &self.latency)
             .field("seed", &self.seed)
             .field("state", &self.state)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -61,7 +78,10 @@ impl EmulatorArgs {
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let mut config = Config::new()
             .listen(self.listen)
-            .rate_limit(self.rate_limit);
+            .rate_limit(self.rate_limit)
+            .header_timeout(self.header_timeout)
+            .body_timeout(self.body_timeout)
+            .max_connections(self.max_connections);
         for key in self.secret_keys {
             config = config.secret_key(key);
         }
@@ -84,8 +104,6 @@ impl EmulatorArgs {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::config::{DEFAULT_SECRET_KEY, FaultKind};
 
@@ -139,11 +157,36 @@ mod tests {
             vec!["x", "--faults", "reset=2"],
             vec!["x", "--latency", "9..1"],
             vec!["x", "--listen", "nowhere"],
+            vec!["x", "--body-timeout", "soon"],
+            vec!["x", "--header-timeout", "0s"],
         ] {
             assert!(Cli::try_parse_from(bad.clone()).is_err(), "{bad:?}");
         }
         let short = Cli::try_parse_from(["x", "--secret-key", "sk_1"]).unwrap();
         assert!(short.args.into_config().is_err());
+        for bad in [
+            ["x", "--max-connections", "0"],
+            ["x", "--body-timeout", "61m"],
+        ] {
+            let cli = Cli::try_parse_from(bad).unwrap();
+            assert!(cli.args.into_config().is_err(), "{bad:?}");
+        }
+        let tight = Cli::try_parse_from([
+            "x",
+            "--header-timeout",
+            "500ms",
+            "--body-timeout",
+            "2s",
+            "--max-connections",
+            "64",
+        ])
+        .unwrap()
+        .args
+        .into_config()
+        .unwrap();
+        assert_eq!(tight.header_timeout, Duration::from_millis(500));
+        assert_eq!(tight.body_timeout, Duration::from_secs(2));
+        assert_eq!(tight.max_connections, 64);
         let default = Cli::try_parse_from(["x"])
             .unwrap()
             .args

@@ -96,11 +96,20 @@ impl RateLimit {
 fn describe_window(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else if d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         format!("{d:?}")
     }
+}
+
+/// A read timeout flag: `500ms`, `30s`, `2m`.
+pub(crate) fn parse_timeout(s: &str) -> Result<Duration, ConfigError> {
+    parse_duration(s).ok_or_else(|| {
+        ConfigError::new(format!(
+            "invalid timeout {s:?}: expected a duration such as 500ms, 30s or 2m"
+        ))
+    })
 }
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -205,7 +214,22 @@ pub struct Config {
     pub(crate) latency: Option<Latency>,
     pub(crate) seed_file: Option<PathBuf>,
     pub(crate) state_file: Option<PathBuf>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
+
+/// How long a client may take to send a request head, and how long an idle keep-alive
+/// connection stays open (`--header-timeout`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request body once the server reads it
+/// (`--body-timeout`).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once (`--max-connections`): under the usual 1024 open-file limit,
+/// with room for the client side of in-process tests.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// The longest read timeout accepted.
+const MAX_READ_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 impl Default for Config {
     fn default() -> Self {
@@ -217,6 +241,9 @@ impl Default for Config {
             latency: None,
             seed_file: None,
             state_file: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -238,6 +265,9 @@ impl fmt::Debug for Config {
             .field("latency", &self.latency)
             .field("seed_file", &self.seed_file)
             .field("state_file", &self.state_file)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -294,6 +324,28 @@ impl Config {
         self
     }
 
+    /// How long a client may take to send a request head (headers included); also how long an
+    /// idle keep-alive connection stays open. Default [`DEFAULT_HEADER_TIMEOUT`].
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request body once the server starts reading it;
+    /// a body cut by it is answered 408 and its connection closed. Default
+    /// [`DEFAULT_BODY_TIMEOUT`].
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Connections served at once; beyond it a new connection gets a 503 and is closed at
+    /// once. Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
     pub(crate) fn keys(&self) -> Vec<String> {
         if self.secret_keys.is_empty() {
             vec![DEFAULT_SECRET_KEY.to_owned()]
@@ -306,6 +358,23 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.rate_limit.check()?;
+        for (flag, t) in [
+            ("header-timeout", self.header_timeout),
+            ("body-timeout", self.body_timeout),
+        ] {
+            if !(MIN_RATE_LIMIT_WINDOW..=MAX_READ_TIMEOUT).contains(&t) {
+                return Err(ConfigError::new(format!(
+                    "invalid --{flag}: expected 1ms to 1h (60m), got {}",
+                    describe_window(t)
+                )));
+            }
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::new(format!(
+                "invalid --max-connections: expected 1 to 1000000, got {}",
+                self.max_connections
+            )));
+        }
         for key in self.keys() {
             validate_key(&key)?;
         }

@@ -145,6 +145,16 @@ impl ApiError {
         )
     }
 
+    /// A body that did not arrive within `--body-timeout`.
+    pub(crate) fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "The request body was not received in time; the connection is closed.",
+        )
+    }
+
     pub(crate) fn body_json(&self) -> Value {
         let mut err = json!({
             "message": self.message,

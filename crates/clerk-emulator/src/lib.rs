@@ -206,6 +206,7 @@ mod app;
 mod args;
 mod body;
 mod config;
+mod connections;
 mod domain;
 mod error;
 mod fault_spec;
@@ -225,8 +226,9 @@ pub mod totp;
 
 pub use args::EmulatorArgs;
 pub use config::{
-    Config, ConfigError, DEFAULT_SECRET_KEY, DEFAULT_SLOW_APPLY_DELAY, FaultKind, FaultSpec,
-    Latency, MAX_RATE_LIMIT_WINDOW, MIN_RATE_LIMIT_WINDOW, RateLimit,
+    Config, ConfigError, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SECRET_KEY, DEFAULT_SLOW_APPLY_DELAY, FaultKind, FaultSpec, Latency,
+    MAX_RATE_LIMIT_WINDOW, MIN_RATE_LIMIT_WINDOW, RateLimit,
 };
 pub use server::Emulator;
 pub use stats::{InstanceStats, Stats};
