@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::api::control_guard::ControlAccess;
 use crate::config::{RateLimit, is_production_key, redact_key};
 use crate::faults::FaultState;
 use crate::rate_limits::Limiter;
@@ -92,6 +93,8 @@ pub(crate) struct App {
     pub(crate) faults: FaultState,
     /// Snapshot entries of instances not configured in this run, written back unchanged.
     pub(crate) dormant: Mutex<BTreeMap<String, serde_json::Value>>,
+    /// Who may use `/_emulator/`.
+    pub(crate) control: ControlAccess,
 }
 
 impl App {
@@ -100,6 +103,7 @@ impl App {
         origin: String,
         faults: FaultState,
         dormant: BTreeMap<String, serde_json::Value>,
+        control: ControlAccess,
     ) -> Self {
         let by_key = instances
             .iter()
@@ -112,6 +116,7 @@ impl App {
             counters: Counters::new(),
             faults,
             dormant: Mutex::new(dormant),
+            control,
         }
     }
 

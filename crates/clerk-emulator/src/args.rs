@@ -47,6 +47,19 @@ pub struct EmulatorArgs {
     /// Connections served at once; beyond it new connections get a 503 and are closed.
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// A token the control API (`/_emulator/`) then requires in the `Emulator-Control-Token`
+    /// header.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CLERK_EMULATOR_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+    /// A host name the control API accepts besides loopback, `localhost` and the listen
+    /// address (repeatable), e.g. a container's service name.
+    #[arg(long = "control-host", value_name = "NAME")]
+    pub control_hosts: Vec<String>,
 }
 
 impl fmt::Debug for EmulatorArgs {
@@ -69,6 +82,11 @@ impl fmt::Debug for EmulatorArgs {
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "<set>"),
+            )
+            .field("control_hosts", &self.control_hosts)
             .finish()
     }
 }
@@ -96,6 +114,12 @@ impl EmulatorArgs {
         }
         if let Some(state) = self.state {
             config = config.state_file(state);
+        }
+        if let Some(token) = self.control_token {
+            config = config.control_token(token);
+        }
+        for host in self.control_hosts {
+            config = config.control_host(host);
         }
         config.validate()?;
         Ok(config)
@@ -134,11 +158,17 @@ mod tests {
             "seed.json",
             "--state",
             "state.json",
+            "--control-token",
+            "ctl-topsecret-token",
+            "--control-host",
+            "emulator",
         ])
         .unwrap();
         assert!(!format!("{cli:?}").contains("topsecret"));
         let config = cli.args.into_config().unwrap();
         assert!(!format!("{config:?}").contains("topsecret"));
+        assert_eq!(config.control_token.as_deref(), Some("ctl-topsecret-token"));
+        assert_eq!(config.control_hosts, ["emulator"]);
         assert_eq!(config.keys().len(), 2);
         assert_eq!(
             config.rate_limit,

@@ -217,6 +217,8 @@ pub struct Config {
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) max_connections: usize,
+    pub(crate) control_token: Option<String>,
+    pub(crate) control_hosts: Vec<String>,
 }
 
 /// How long a client may take to send a request head, and how long an idle keep-alive
@@ -244,6 +246,8 @@ impl Default for Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            control_token: None,
+            control_hosts: Vec::new(),
         }
     }
 }
@@ -268,6 +272,11 @@ impl fmt::Debug for Config {
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "<set>"),
+            )
+            .field("control_hosts", &self.control_hosts)
             .finish()
     }
 }
@@ -346,6 +355,20 @@ impl Config {
         self
     }
 
+    /// A token the control API (`/_emulator/`) requires in the `Emulator-Control-Token`
+    /// header (`GET /_emulator/health` and images excepted). Never logged.
+    pub fn control_token(mut self, token: impl Into<String>) -> Self {
+        self.control_token = Some(token.into());
+        self
+    }
+
+    /// A host name the control API accepts in `Host` besides loopback addresses, `localhost`
+    /// and the listen address (e.g. a container's service name). Repeatable.
+    pub fn control_host(mut self, host: impl Into<String>) -> Self {
+        self.control_hosts.push(host.into());
+        self
+    }
+
     pub(crate) fn keys(&self) -> Vec<String> {
         if self.secret_keys.is_empty() {
             vec![DEFAULT_SECRET_KEY.to_owned()]
@@ -366,6 +389,24 @@ impl Config {
                 return Err(ConfigError::new(format!(
                     "invalid --{flag}: expected 1ms to 1h (60m), got {}",
                     describe_window(t)
+                )));
+            }
+        }
+        if let Some(token) = &self.control_token
+            && (token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::new(
+                "invalid control token: expected at least 8 printable ASCII characters without spaces",
+            ));
+        }
+        for host in &self.control_hosts {
+            let valid = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(ConfigError::new(format!(
+                    "invalid --control-host {host:?}: expected a host name such as emulator"
                 )));
             }
         }

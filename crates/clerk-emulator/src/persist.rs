@@ -86,7 +86,11 @@ fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-pub(crate) async fn build_app(config: &Config, origin: String) -> io::Result<App> {
+pub(crate) async fn build_app(
+    config: &Config,
+    origin: String,
+    control: crate::api::control_guard::ControlAccess,
+) -> io::Result<App> {
     let mut datas: Vec<(String, InstanceData)> = config
         .keys()
         .into_iter()
@@ -138,6 +142,7 @@ pub(crate) async fn build_app(config: &Config, origin: String) -> io::Result<App
         origin,
         FaultState::new(config.faults, config.latency),
         dormant,
+        control,
     ))
 }
 

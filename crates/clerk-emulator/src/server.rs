@@ -438,7 +438,12 @@ impl Emulator {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let origin = format!("http://{}", loopback_if_unspecified(addr));
-        let app = Arc::new(crate::persist::build_app(&config, origin).await?);
+        let control = crate::api::control_guard::ControlAccess::new(
+            config.control_token.clone(),
+            &config.control_hosts,
+            addr,
+        );
+        let app = Arc::new(crate::persist::build_app(&config, origin, control).await?);
         let (tx, rx) = watch::channel(false);
         let limits = ConnectionLimits::new(&config);
         let task = tokio::spawn(serve(listener, Arc::clone(&app), limits, rx));

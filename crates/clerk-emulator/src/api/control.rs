@@ -34,8 +34,21 @@ async fn handle_inner(app: Arc<App>, req: Request<Body>) -> ApiResult<Response> 
     let segs = segments(req.uri().path()).ok_or_else(ApiError::not_found)?;
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method().clone();
+    app.control.check(&method, &segs[1..], req.headers())?;
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &parts.headers, JSON_LIMIT).await?;
+    // Where a body is expected, an empty one is an error, not `{}`.
+    let needs_body = matches!(
+        (&method, &segs[1..]),
+        (&Method::POST, ["faults"]) | (&Method::POST | &Method::PATCH, ["users", _, _])
+    );
+    if needs_body && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "request_body_invalid",
+            "Request body invalid",
+            "The request body is invalid: expected a JSON object.",
+        ));
+    }
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
     match (&method, &segs[1..]) {
         (&Method::GET, ["health"]) => ok(json!({ "ok": true })),
@@ -236,5 +249,16 @@ fn image(app: &App, id: &str) -> ApiResult<Response> {
     if let Ok(v) = HeaderValue::from_str(&ct) {
         res.headers_mut().insert(header::CONTENT_TYPE, v);
     }
+    // Uploaded bytes of any type are served from the control API's origin: never as a page
+    // that could run script there.
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(res)
 }

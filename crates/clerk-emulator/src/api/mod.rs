@@ -1,6 +1,7 @@
 //! The `/v1` API: routing, version and key checks, rate limits, then the operation handlers.
 
 pub(crate) mod control;
+pub(crate) mod control_guard;
 mod newer;
 mod orgs;
 mod profile_image;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod common;
 mod connections;
+mod control_access;
 mod faults;
 mod limits;
 mod lists;
