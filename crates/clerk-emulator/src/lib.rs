@@ -18,8 +18,9 @@
 //! ```
 //!
 //! As a binary: `clerk-emulator [--listen ADDR] [--secret-key KEY]… [--rate-limit N/Ws|off]
-//! [--faults SPEC] [--latency MIN..MAX] [--seed FILE] [--state FILE]`. The first line on stdout
-//! is `listening on http://ADDR`. Ctrl-C or SIGTERM shut it down gracefully (in-flight requests
+//! [--faults SPEC] [--latency MIN..MAX] [--seed FILE] [--state FILE] [--header-timeout D]
+//! [--body-timeout D] [--max-connections N] [--control-token TOKEN] [--control-host NAME]…`.
+//! The first line on stdout is `listening on http://ADDR`. Ctrl-C or SIGTERM shut it down gracefully (in-flight requests
 //! finish, then the state file is written). The same flags are [`EmulatorArgs`], so other
 //! binaries can embed them with `#[command(flatten)]` and call [`run_until_shutdown`].
 //!
@@ -69,6 +70,15 @@
 //!   Profile images accept any bytes and content type; `image_url` points at
 //!   `/_emulator/images/{id}` on the emulator, which serves them back.
 //!
+//! # Connections
+//!
+//! A slow client cannot hold the server: a request head must arrive within `--header-timeout`
+//! (default 30 s; also how long an idle keep-alive connection stays open), a body within
+//! `--body-timeout` (default 30 s) of the server starting to read it, else 408
+//! `request_timeout` and the connection is closed; at most `--max-connections` (default 512)
+//! connections are served at once, and beyond that a new connection gets a 503 and is closed
+//! at once. Each of these is logged once per burst, not once per connection.
+//!
 //! # Rate limits
 //!
 //! Per instance, a true sliding window over admitted requests: Clerk's 1000 / 10 s for
@@ -116,7 +126,17 @@
 //! | `POST /_emulator/users/{user_id}/billing_subscription` | gives the user a one-plan subscription (`plan`, `amount` in cents, `currency`, `status`, `period` `month`/`annual`), answers the `CommerceSubscription` |
 //! | `PATCH /_emulator/users/{user_id}/activity` | sets `last_sign_in_at` / `last_active_at` (Unix ms or `null`) |
 //!
-//! The three `users/…` endpoints need the instance's `Authorization: Bearer` key.
+//! The `users/…` endpoints need the instance's `Authorization: Bearer` key.
+//!
+//! Who may call it (a web page the developer visits must not): `POST`/`PUT`/`PATCH` need
+//! `Content-Type: application/json` (415 otherwise) and, where a body is expected (`faults`,
+//! `users/…`), a JSON object; a request with an `Origin` other than the emulator's own, or a
+//! `Sec-Fetch-Site` other than `same-origin`/`none`, is 403 `origin_invalid`; a `Host` that is
+//! not a loopback address, `localhost`, the listen address (any address when listening on all)
+//! or a `--control-host NAME` is 403 `host_invalid` (DNS rebinding). With `--control-token`
+//! (or `CLERK_EMULATOR_CONTROL_TOKEN`), every control request but `GET health` and
+//! `GET images/…` needs the header `Emulator-Control-Token: TOKEN` (401
+//! `control_token_invalid`); the token is never logged.
 //!
 //! `POST /_emulator/faults` body (every key optional):
 //!
