@@ -88,13 +88,13 @@ impl ControlAccess {
                 ));
             }
         }
-        if let Some(site) = headers.get("sec-fetch-site") {
-            if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-                return Err(forbidden(
-                    "origin_invalid",
-                    "The control API does not take cross-site requests.",
-                ));
-            }
+        if let Some(site) = headers.get("sec-fetch-site")
+            && !matches!(site.as_bytes(), b"same-origin" | b"none")
+        {
+            return Err(forbidden(
+                "origin_invalid",
+                "The control API does not take cross-site requests.",
+            ));
         }
         let public = *method == Method::GET && matches!(segs, ["health"] | ["images", _]);
         if let (Some(token), false) = (&self.token, public) {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use clerk_emulator::{Config, RateLimit};
-use http::{Method, Request, header};
+use http::{Method, Request};
 use http_body_util::Full;
 use serde_json::json;
 
