@@ -708,7 +708,7 @@ async fn script_faults(emu: &Emulator, next: serde_json::Value) {
         .await
         .expect("connect");
     let request = format!(
-        "POST /_emulator/faults HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n\
+        "POST /_emulator/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
