@@ -9,16 +9,13 @@
 //! (libphonenumber's) would refuse the fictional `+1 555 …` numbers that test data and
 //! documentation use, and nothing says Clerk goes that far.
 
-use crate::Rejection;
+use crate::{Rejection, limits};
 
-/// RFC 5321: at most 64 bytes before the `@`…
+/// RFC 5321: at most 64 bytes before the `@` (and 254 in all: [`limits`]).
 const MAX_LOCAL_LEN: usize = 64;
-/// …and 254 in all.
-const MAX_EMAIL_LEN: usize = 254;
 /// RFC 1035 label length.
 const MAX_LABEL_LEN: usize = 63;
 const E164_DIGITS: std::ops::RangeInclusive<usize> = 7..=15;
-const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
 
 /// An email address, trimmed and lowercased.
 ///
@@ -31,6 +28,7 @@ const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 4..=64;
 /// `form_param_format_invalid` on `email_address`, with the reason.
 pub fn email(value: &str) -> Result<String, Rejection> {
     let bad = |reason| Err(Rejection::format("email_address", reason));
+    limits::email_address(value)?;
     let value = value.trim();
     let Some((local, domain)) = value.rsplit_once('@') else {
         return bad("not a valid email address (no `@`)");
@@ -43,9 +41,6 @@ pub fn email(value: &str) -> Result<String, Rejection> {
     }
     if local.is_empty() || local.len() > MAX_LOCAL_LEN {
         return bad("not a valid email address (bad local part)");
-    }
-    if value.len() > MAX_EMAIL_LEN {
-        return bad("not a valid email address (longer than 254 characters)");
     }
     let labels_ok = domain.split('.').count() >= 2
         && domain.split('.').all(|l| {
@@ -67,6 +62,7 @@ pub fn email(value: &str) -> Result<String, Rejection> {
 ///
 /// `form_param_format_invalid` on `phone_number`.
 pub fn phone(value: &str) -> Result<String, Rejection> {
+    limits::phone_number(value)?;
     let value = value.trim();
     let digits = value.strip_prefix('+').unwrap_or("");
     if !E164_DIGITS.contains(&digits.len())
@@ -87,15 +83,7 @@ pub fn phone(value: &str) -> Result<String, Rejection> {
 ///
 /// Clerk's `form_username_invalid_length` or `form_username_invalid_character`.
 pub fn username(value: &str) -> Result<String, Rejection> {
-    if !USERNAME_CHARS.contains(&value.chars().count()) {
-        const TEXT: &str = "Usernames must be between 4 and 64 characters long.";
-        return Err(Rejection::new(
-            "form_username_invalid_length",
-            "username",
-            TEXT,
-            TEXT,
-        ));
-    }
+    limits::username(value)?;
     if !value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -117,6 +105,7 @@ pub fn username(value: &str) -> Result<String, Rejection> {
 ///
 /// `form_param_format_invalid` on `web3_wallet`.
 pub fn web3_wallet(value: &str) -> Result<String, Rejection> {
+    limits::web3_wallet(value)?;
     let value = value.trim();
     let hex = value.strip_prefix("0x").unwrap_or("");
     if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

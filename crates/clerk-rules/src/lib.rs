@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`identifiers`] | email addresses, E.164 phone numbers, usernames, web3 wallets: checked and normalised as Clerk compares them |
+//! | [`limits`] | bounds and forbidden characters of text fields and object ids (NUL, control characters, lengths), each with its source |
 //! | [`password`] | the password policy (length, breached passwords) |
 //! | [`timestamp`] | RFC 3339 date-times of request bodies, as Unix milliseconds |
 //! | [`totp`] | base32 TOTP secrets and backup codes |
@@ -30,6 +31,7 @@ use std::fmt;
 
 pub mod digest;
 pub mod identifiers;
+pub mod limits;
 pub mod password;
 pub mod timestamp;
 pub mod totp;
