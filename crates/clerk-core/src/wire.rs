@@ -59,19 +59,31 @@ impl PathBuilder {
     }
 }
 
-/// Refuses an id that cannot be sent as a path segment or as a body value.
+/// Refuses an id that cannot be Clerk's (`clerk_rules::limits::object_id`): empty, `.` or
+/// `..` (each would address another endpoint as a path segment), longer than any id Clerk
+/// issues, or holding a control character.
 pub(crate) fn check_id(name: &'static str, value: &str) -> Result<(), Error> {
-    if value.is_empty() {
-        return Err(Error::invalid_request(format!(
-            "`{name}` must not be empty"
-        )));
+    clerk_rules::limits::object_id(name, value).map_err(refused)
+}
+
+/// Refuses a body text field over its bound or holding a character Clerk cannot store
+/// (`clerk_rules::limits::check`).
+pub(crate) fn check_text(field: &'static str, value: Option<&str>) -> Result<(), Error> {
+    match value {
+        Some(value) => clerk_rules::limits::check(field, value).map_err(refused),
+        None => Ok(()),
     }
-    if value == "." || value == ".." {
-        return Err(Error::invalid_request(format!(
-            "`{name}` must not be `.` or `..`"
-        )));
-    }
-    Ok(())
+}
+
+/// A rule's rejection as the error of a request that was not sent. It names the field and
+/// the reason, never the value (a 50 MB name, a password).
+pub(crate) fn refused(rejection: clerk_rules::Rejection) -> Error {
+    Error::invalid_request(format!(
+        "`{}` {} ({}): nothing was sent",
+        rejection.field(),
+        rejection.reason(),
+        rejection.code()
+    ))
 }
 
 /// Builds a query string in the order parameters are added.

@@ -258,7 +258,7 @@ fn create_user_with_every_field() {
         .email_address_with_status("old@example.com", IdentificationStatus::Reserved)
         .phone_number("+15555550100")
         .web3_wallet("0xabc")
-        .username("ada")
+        .username("ada_l")
         .password("correct horse")
         .password_digest("$2a$10$abc")
         .password_hasher("bcrypt")
@@ -293,7 +293,7 @@ fn create_user_with_every_field() {
             "email_address_identification_status": ["verified", "reserved"],
             "phone_number": ["+15555550100"],
             "web3_wallet": ["0xabc"],
-            "username": "ada",
+            "username": "ada_l",
             "password": "correct horse",
             "password_digest": "$2a$10$abc",
             "password_hasher": "bcrypt",
@@ -870,7 +870,6 @@ fn hostile_ids_stay_one_path_segment() {
         ("ünïcödé✓", "%C3%BCn%C3%AFc%C3%B6d%C3%A9%E2%9C%93"),
         ("+1;a=b&c", "%2B1%3Ba%3Db%26c"),
         ("user_~.-", "user_~.-"),
-        ("\r\n", "%0D%0A"),
     ];
     for (id, encoded) in cases {
         for (name, request) in with_ids(id) {
@@ -899,6 +898,130 @@ fn hostile_ids_stay_one_path_segment() {
             assert_eq!(classified.path_template, template, "{name}: {path}");
         }
     }
+}
+
+#[test]
+fn ids_with_control_characters_or_no_clerk_length_are_refused_before_sending() {
+    let long = format!("user_{}", "x".repeat(200));
+    for id in [
+        "user_1\0",
+        "user_1\r\n",
+        "user_\u{1b}[2J",
+        "\u{85}",
+        long.as_str(),
+    ] {
+        for (name, request) in with_ids(id) {
+            let err = request.expect_err(name);
+            assert!(err.is_invalid_request(), "{name}: {err:?}");
+            let shown = err.to_string();
+            assert!(shown.contains("nothing was sent"), "{name}: {shown}");
+            assert!(
+                !shown.contains("xxxxxxxx") && !shown.contains('\u{1b}'),
+                "{shown}"
+            );
+        }
+    }
+    assert!(
+        BanUsers::new(["user_1", "user_2\0"])
+            .build_request(&base())
+            .unwrap_err()
+            .is_invalid_request()
+    );
+    assert!(
+        ListUsers::new()
+            .starting_after("user_1\n")
+            .build_request(&base())
+            .unwrap_err()
+            .is_invalid_request()
+    );
+}
+
+#[test]
+fn body_text_over_clerks_bounds_or_with_nul_is_refused_naming_the_field() {
+    let huge = "n".repeat(50 << 20);
+    let cases: Vec<(&str, Result<clerk_core::ClerkRequest, Error>)> = vec![
+        ("first_name", {
+            CreateUser::new()
+                .first_name(huge.as_str())
+                .build_request(&base())
+        }),
+        ("last_name", {
+            CreateUser::new()
+                .last_name("é".repeat(257))
+                .build_request(&base())
+        }),
+        ("external_id", {
+            CreateUser::new()
+                .external_id("crm\0-42")
+                .build_request(&base())
+        }),
+        ("external_id", {
+            CreateUser::new()
+                .external_id("x".repeat(1025))
+                .build_request(&base())
+        }),
+        (
+            "locale",
+            CreateUser::new().locale("en\nUS").build_request(&base()),
+        ),
+        ("username", {
+            CreateUser::new()
+                .username("ada\0lovelace")
+                .build_request(&base())
+        }),
+        ("email_address", {
+            CreateUser::new()
+                .email_address("ada\0@example.com")
+                .build_request(&base())
+        }),
+        ("phone_number", {
+            CreateUser::new()
+                .phone_number("+1".repeat(1000))
+                .build_request(&base())
+        }),
+        ("first_name", {
+            UpdateUser::new("user_1")
+                .first_name(huge.as_str())
+                .build_request(&base())
+        }),
+        ("external_id", {
+            UpdateUser::new("user_1")
+                .external_id("a\u{1b}b")
+                .build_request(&base())
+        }),
+        ("primary_email_address_id", {
+            UpdateUser::new("user_1")
+                .primary_email_address_id("idn\0")
+                .build_request(&base())
+        }),
+        (
+            "email_address",
+            ReplaceEmailAddress::new("user_1", "a\0@x.io").build_request(&base()),
+        ),
+    ];
+    for (field, built) in cases {
+        let err = built.expect_err(field);
+        assert!(err.is_invalid_request(), "{field}: {err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains(&format!("`{field}`")), "{field}: {shown}");
+        assert!(
+            shown.len() < 300,
+            "{field}: the value is echoed: {} bytes",
+            shown.len()
+        );
+    }
+    // At the bounds, and clearing fields, is fine.
+    CreateUser::new()
+        .first_name("é".repeat(256))
+        .external_id("x".repeat(1024))
+        .first_name("Ada\tL")
+        .build_request(&base())
+        .unwrap();
+    UpdateUser::new("user_1")
+        .username("")
+        .primary_email_address_id("")
+        .build_request(&base())
+        .unwrap();
 }
 
 #[test]

@@ -416,6 +416,31 @@ pub(super) fn timestamp_text<'de, D: Deserializer<'de>>(
     })
 }
 
+impl CreateUser {
+    /// Refuses text fields over their bounds or holding NUL or control characters.
+    fn check_text(&self) -> Result<(), Error> {
+        for (field, value) in [
+            ("external_id", &self.external_id),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("locale", &self.locale),
+            ("username", &self.username),
+        ] {
+            wire::check_text(field, value.as_deref())?;
+        }
+        for (field, values) in [
+            ("email_address", &self.email_address),
+            ("phone_number", &self.phone_number),
+            ("web3_wallet", &self.web3_wallet),
+        ] {
+            for value in values {
+                wire::check_text(field, Some(value))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Refuses identification-status lists that do not run parallel to their values.
 fn check_parallel(
     field: &'static str,
@@ -499,6 +524,7 @@ impl Operation for CreateUser {
             self.phone_number.len(),
             &self.phone_number_identification_status,
         )?;
+        self.check_text()?;
         let path = PathBuilder::new("users").finish();
         let body = Payload::json(self)?;
         wire::request(Method::POST, base, &path, Some(body), self.info())

@@ -203,6 +203,7 @@ impl Operation for ReplaceEmailAddress {
         if self.email_address.trim().is_empty() {
             return Err(Error::invalid_request("`email_address` must not be empty"));
         }
+        wire::check_text("email_address", Some(&self.email_address))?;
         let path = PathBuilder::new("users")
             .id("user_id", &self.user_id)?
             .lit("email_address")
@@ -282,6 +283,7 @@ impl Operation for ReplacePhoneNumber {
         if self.phone_number.trim().is_empty() {
             return Err(Error::invalid_request("`phone_number` must not be empty"));
         }
+        wire::check_text("phone_number", Some(&self.phone_number))?;
         let path = PathBuilder::new("users")
             .id("user_id", &self.user_id)?
             .lit("phone_number")

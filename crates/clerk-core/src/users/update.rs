@@ -491,6 +491,28 @@ impl Operation for UpdateUser {
         let path = PathBuilder::new("users")
             .id("user_id", &self.user_id)?
             .finish();
+        for (field, value) in [
+            ("external_id", &self.external_id),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("locale", &self.locale),
+            ("primary_email_address_id", &self.primary_email_address_id),
+            ("primary_phone_number_id", &self.primary_phone_number_id),
+            ("primary_web3_wallet_id", &self.primary_web3_wallet_id),
+            ("profile_image_id", &self.profile_image_id),
+        ] {
+            // `null` and `""` clear a field; an id is only judged when one is set.
+            match value.as_ref().and_then(Option::as_deref) {
+                Some("") => {}
+                set => wire::check_text(field, set)?,
+            }
+        }
+        // `null` or `""` deletes the username.
+        if let Some(Some(name)) = &self.username
+            && !name.is_empty()
+        {
+            wire::check_text("username", Some(name))?;
+        }
         let body = Payload::json(self)?;
         wire::request(Method::PATCH, base, &path, Some(body), self.info())
     }
