@@ -10,7 +10,7 @@ use crate::store::{IdentKind, InstanceData};
 use super::credentials::{check_backup_codes, check_totp_secret, password_from_body};
 use super::identifiers::{
     identifier_exists, normalize_email, normalize_phone, normalize_username, normalize_wallet,
-    normalized_list, statuses,
+    normalized_list, rejected, statuses,
 };
 
 /// The fields of a `POST /users` body (`additionalProperties: false` in the spec).
@@ -82,6 +82,18 @@ pub(crate) const UPDATE_FIELDS: &[&str] = &[
 pub(crate) const METADATA_FIELDS: &[&str] =
     &["public_metadata", "private_metadata", "unsafe_metadata"];
 
+/// Clerk's bounds on the free-text fields (`clerk_rules::limits`, the client's and the
+/// CLI's rule too): length, NUL and control characters. Identifiers get theirs from
+/// their own rules.
+fn check_text_fields(body: &JsonBody) -> ApiResult<()> {
+    for field in ["external_id", "first_name", "last_name", "locale"] {
+        if let Some(serde_json::Value::String(value)) = body.raw(field) {
+            clerk_rules::limits::check(field, value).map_err(rejected)?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates a user from a `POST /users` body (the API and the seed loader), returning its id.
 pub(crate) fn create_user(
     data: &mut InstanceData,
@@ -89,6 +101,7 @@ pub(crate) fn create_user(
     now: i64,
     id: Option<String>,
 ) -> ApiResult<String> {
+    check_text_fields(body)?;
     let emails = normalized_list(body, "email_address", normalize_email)?;
     let email_reserved = statuses(body, "email_address_identification_status", emails.len())?;
     let phones = normalized_list(body, "phone_number", normalize_phone)?;
@@ -239,6 +252,7 @@ pub(crate) fn update_user(
     now: i64,
 ) -> ApiResult<()> {
     let user = data.users.get(user_id).ok_or_else(ApiError::not_found)?;
+    check_text_fields(body)?;
 
     let username = match body.string("username")? {
         Patch::Set(s) if !s.is_empty() => {

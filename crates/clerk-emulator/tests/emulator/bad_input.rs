@@ -355,3 +355,66 @@ async fn no_operation_answers_500_to_hostile_input() {
         }
     }
 }
+
+#[tokio::test]
+async fn text_over_clerks_bounds_or_with_control_characters_is_refused_naming_the_param() {
+    let api = Api::unlimited().await;
+    let u = api.create_user(json!({"first_name": "T"})).await;
+    let id = u["id"].as_str().unwrap().to_owned();
+    let long_name = "é".repeat(257);
+    for (body, code, param) in [
+        (
+            json!({"first_name": long_name}),
+            "form_param_max_length_exceeded",
+            "first_name",
+        ),
+        (
+            json!({"last_name": "x".repeat(300)}),
+            "form_param_max_length_exceeded",
+            "last_name",
+        ),
+        (
+            json!({"external_id": "crm\u{0}42"}),
+            "form_param_format_invalid",
+            "external_id",
+        ),
+        (
+            json!({"external_id": "x".repeat(1025)}),
+            "form_param_max_length_exceeded",
+            "external_id",
+        ),
+        (
+            json!({"locale": "en\u{1b}[2J"}),
+            "form_param_format_invalid",
+            "locale",
+        ),
+        (
+            json!({"first_name": "Ada\u{0}"}),
+            "form_param_format_invalid",
+            "first_name",
+        ),
+        (
+            json!({"username": "ada\u{0}lovelace"}),
+            "form_username_invalid_character",
+            "username",
+        ),
+        (
+            json!({"email_address": ["ada\u{0}@example.com"]}),
+            "form_param_format_invalid",
+            "email_address",
+        ),
+    ] {
+        let e = api.post("/v1/users", &body).await.err(422, code);
+        assert_eq!(e["meta"]["param_name"], param, "{body}");
+        if param != "email_address" {
+            let e = api
+                .patch(&format!("/v1/users/{id}"), &body)
+                .await
+                .err(422, code);
+            assert_eq!(e["meta"]["param_name"], param, "{body}");
+        }
+    }
+    // At the bounds, and display text with a tab, are accepted.
+    api.create_user(json!({"first_name": "é".repeat(256), "last_name": "L\tx", "external_id": "x".repeat(1024)}))
+        .await;
+}
