@@ -191,13 +191,14 @@ impl Checker {
                 } = dup;
                 let message = if claim.slot == IDENTITY_SLOT {
                     format!(
-                        "same identity ({:?}) as the record on line {first_line}",
-                        claim.key
+                        "same identity ({}) as the record on line {first_line}",
+                        crate::validate::excerpt(&claim.key)
                     )
                 } else {
                     format!(
-                        "{} {:?} is already used by the record on line {first_line}",
-                        claim.kind, claim.key
+                        "{} {} is already used by the record on line {first_line}",
+                        claim.kind,
+                        crate::validate::excerpt(&claim.key)
                     )
                 };
                 problems.push(Problem {

@@ -56,7 +56,8 @@ pub(crate) struct ActionArgs {
 }
 
 /// User ids from text: one per line, blank lines and `#` comments skipped; a JSON
-/// object line contributes its `id` (so `export` output works). Duplicates dropped.
+/// object line contributes its `id` (so `export` output works). Duplicates dropped. An id
+/// Clerk cannot have issued (a control character, over 128 bytes) is refused with its line.
 pub(crate) fn parse_ids(text: &str) -> Result<Vec<String>, String> {
     let mut seen = HashSet::new();
     let mut ids = Vec::new();
@@ -79,6 +80,15 @@ pub(crate) fn parse_ids(text: &str) -> Result<Vec<String>, String> {
         } else {
             line.to_owned()
         };
+        // Refused here, with its line, rather than failing a request (or a chunk of 50).
+        if let Err(rejection) = clerk_rules::limits::object_id("user_id", &id) {
+            return Err(format!(
+                "line {}: not a user id: {} ({})",
+                i + 1,
+                rejection.reason(),
+                crate::validate::excerpt(&id)
+            ));
+        }
         if seen.insert(id.clone()) {
             ids.push(id);
         }
@@ -272,5 +282,27 @@ mod tests {
         assert_eq!(ids, ["user_1", "user_2", "user_3"]);
         assert!(parse_ids("{\"name\":1}").unwrap_err().contains("line 1"));
         assert!(parse_ids("{oops").unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn ids_clerk_cannot_have_issued_are_refused_with_their_line() {
+        let huge = format!("user_1\n{}\n", "u".repeat(1 << 20));
+        let err = parse_ids(&huge).unwrap_err();
+        assert!(
+            err.starts_with("line 2: not a user id: longer than 128"),
+            "{}",
+            &err[..100]
+        );
+        assert!(err.len() < 200, "{} bytes", err.len());
+        let err = parse_ids("user_1\n{\"id\":\"user_2\\u0000\"}\n").unwrap_err();
+        assert!(
+            err.starts_with("line 2:") && err.contains("NUL") && err.contains("\\u{0}"),
+            "{err}"
+        );
+        let err = parse_ids("user_\u{1b}[2J\n").unwrap_err();
+        assert!(
+            err.contains("control character") && !err.contains('\u{1b}'),
+            "{err}"
+        );
     }
 }

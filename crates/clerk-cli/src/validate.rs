@@ -1,15 +1,18 @@
-// Over 600 lines only with its unit tests (the code is ~330).
+// Over 600 lines only with its unit tests (the code is ~380).
 //! Validation of create bodies before anything is sent: field names and types (clerk-core's
 //! table of the `CreateUser` body), then Clerk's own rules from `clerk-rules` (the ones the
 //! emulator applies): emails, E.164 phone numbers, usernames, web3 wallets, the password
 //! policy, password hashers and digests, RFC 3339 timestamps, TOTP secrets and backup codes;
-//! and identifiers used twice within the file. Every problem names its line and field.
+//! and identifiers used twice within the file; the bounds and forbidden characters of the
+//! text fields (`clerk_rules::limits`: NUL and control characters, 256-character names…).
+//! Every problem names its line and field, and quotes a value only as a short, escaped
+//! [`excerpt`].
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use clerk_core::users::FieldKind;
 use clerk_rules::digest::{SUPPORTED_HASHERS, validate_digest};
-use clerk_rules::{Rejection, identifiers, password, timestamp, totp};
+use clerk_rules::{Rejection, identifiers, limits, password, timestamp, totp};
 use serde_json::{Map, Value};
 
 use crate::input::{field_kind, kind};
@@ -143,6 +146,10 @@ pub(crate) fn claims(
 ) -> Vec<Claim> {
     let mut out: Vec<Claim> = Vec::new();
     for (slot, ident) in identifiers(body).iter().enumerate() {
+        // A refused value is a problem already; it claims nothing (it may be 50 MB).
+        if ident.checked.is_err() {
+            continue;
+        }
         let key = ident.key();
         if out.iter().any(|c| c.kind == ident.kind && c.key == key) {
             twice(ident);
@@ -186,13 +193,38 @@ impl Validator {
             push(
                 Some(ident.field.clone()),
                 format!(
-                    "{} {:?} appears twice in this record",
+                    "{} {} appears twice in this record",
                     ident.kind,
-                    ident.key()
+                    excerpt(ident.key())
                 ),
             );
         })
     }
+}
+
+/// Most characters of a value quoted in a problem.
+const EXCERPT_CHARS: usize = 40;
+
+/// `value` as a problem quotes it: escaped as Rust writes strings (an escape as `\u{1b}`,
+/// a NUL as `\u{0}`) and cut to [`EXCERPT_CHARS`] characters with its full size, so a
+/// 50 MB name costs one short line.
+pub(crate) fn excerpt(value: &str) -> String {
+    let mut out = String::with_capacity(EXCERPT_CHARS + 24);
+    out.push('"');
+    let mut chars = value.char_indices();
+    for (_, c) in chars.by_ref().take(EXCERPT_CHARS) {
+        if c == '\0' {
+            // `\0` followed by digits would read as an octal escape.
+            out.push_str("\\u{0}");
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out.push('"');
+    if chars.next().is_some() {
+        let _ = write!(out, "… ({} bytes)", value.len());
+    }
+    out
 }
 
 /// One identifier of a record, checked by Clerk's rule for its kind.
@@ -230,7 +262,7 @@ fn identifiers(body: &Map<String, Value>) -> Vec<Identifier<'_>> {
             kind: "external_id",
             field: "external_id".to_owned(),
             raw: id,
-            checked: Ok(id.clone()),
+            checked: limits::external_id(id).map(|()| id.clone()),
         });
     }
     if let Some(Value::String(name)) = body.get("username") {
@@ -319,7 +351,11 @@ fn check_record(
         match field_kind(field) {
             Some(kind_of) => types_ok &= !type_problem(field, kind_of, value, push),
             None => push(
-                Some(field.clone()),
+                Some(if field.len() > EXCERPT_CHARS {
+                    excerpt(field)
+                } else {
+                    field.clone()
+                }),
                 "unknown field (not part of Clerk's CreateUser body)".into(),
             ),
         }
@@ -341,10 +377,20 @@ fn check_record(
             push(
                 Some(ident.field.clone()),
                 format!(
-                    "{}: {:?}",
+                    "{}: {}",
                     rejection.reason().trim_end_matches('.'),
-                    ident.raw
+                    excerpt(ident.raw)
                 ),
+            );
+        }
+    }
+    for field in ["first_name", "last_name", "locale"] {
+        if let Some(value) = text(field)
+            && let Err(rejection) = limits::check(field, value)
+        {
+            push(
+                Some(field.into()),
+                format!("{}: {}", rejection.reason(), excerpt(value)),
             );
         }
     }
@@ -369,7 +415,10 @@ fn check_record(
             if !matches!(*status, "verified" | "reserved") {
                 push(
                     Some(format!("{statuses}[{i}]")),
-                    format!("expected `verified` or `reserved`, found {status:?}"),
+                    format!(
+                        "expected `verified` or `reserved`, found {}",
+                        excerpt(status)
+                    ),
                 );
             }
         }
@@ -380,7 +429,8 @@ fn check_record(
                 push(
                     Some("password_hasher".into()),
                     format!(
-                        "unknown hasher {hasher:?}; Clerk accepts: {}",
+                        "unknown hasher {}; Clerk accepts: {}",
+                        excerpt(hasher),
                         SUPPORTED_HASHERS.join(", ")
                     ),
                 );
@@ -425,7 +475,10 @@ fn check_record(
         {
             push(
                 Some(field.into()),
-                format!("not an RFC 3339 timestamp such as 2012-10-20T07:15:20.902Z: {value:?}"),
+                format!(
+                    "not an RFC 3339 timestamp such as 2012-10-20T07:15:20.902Z: {}",
+                    excerpt(value)
+                ),
             );
         }
     }
@@ -621,6 +674,62 @@ mod tests {
         assert!(
             shown[1].starts_with("line 3: field `username`"),
             "{shown:?}"
+        );
+    }
+
+    #[test]
+    fn text_fields_are_bounded_and_hold_no_nul_and_values_are_quoted_short() {
+        let huge = "n".repeat(5 << 20);
+        let ps = problems(json!({
+            "external_id": "crm\u{0}42", "first_name": huge, "last_name": "Love\u{0}lace",
+            "locale": "en\u{1b}[2J", "email_address": [format!("{huge}@example.com")],
+        }));
+        assert_eq!(
+            fields(&ps),
+            [
+                "external_id",
+                "email_address[0]",
+                "first_name",
+                "last_name",
+                "locale"
+            ],
+            "{ps:?}"
+        );
+        for p in &ps {
+            let shown = p.to_string();
+            assert!(
+                shown.len() < 200,
+                "{} bytes: {}",
+                shown.len(),
+                &shown[..200]
+            );
+            assert!(
+                !shown.contains('\0') && !shown.contains('\u{1b}'),
+                "{shown}"
+            );
+        }
+        let shown: Vec<String> = ps.iter().map(ToString::to_string).collect();
+        assert!(
+            shown[0].contains("NUL") && shown[0].contains(r#""crm\u{0}42""#),
+            "{shown:?}"
+        );
+        assert!(
+            shown[2].contains("256 characters") && shown[2].contains("(5242880 bytes)"),
+            "{shown:?}"
+        );
+        // At the bounds: no problem.
+        let ps = problems(json!({"first_name": "é".repeat(256), "external_id": "x".repeat(1024)}));
+        assert_eq!(ps, []);
+    }
+
+    #[test]
+    fn excerpts_are_escaped_and_cut() {
+        assert_eq!(excerpt("ada"), r#""ada""#);
+        assert_eq!(excerpt("a\0b\u{1b}"), r#""a\u{0}b\u{1b}""#);
+        let cut = excerpt(&"é".repeat(1000));
+        assert!(
+            cut.ends_with("… (2000 bytes)") && cut.chars().count() < 70,
+            "{cut}"
         );
     }
 

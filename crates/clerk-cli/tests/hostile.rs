@@ -366,3 +366,56 @@ async fn a_base_url_that_does_not_parse_is_never_echoed_with_its_credentials() {
         assert!(all.contains("base URL"), "{url}: says what is wrong: {all}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_an_external_id_and_a_50_mb_name_are_refused_before_any_request() {
+    let emu = emulator().await;
+    let dir = temp_dir("limits");
+    let input = dir.join("users.jsonl");
+    let huge = "n".repeat(50 << 20);
+    let lines = [
+        json!({"external_id": "ok-1", "first_name": "Ada"}).to_string(),
+        json!({"external_id": "crm\u{0}42", "first_name": "Nul"}).to_string(),
+        json!({"external_id": "big-3", "first_name": huge}).to_string(),
+        json!({"external_id": "ok-4", "last_name": "é".repeat(256)}).to_string(),
+    ];
+    drop(huge);
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    drop(lines);
+
+    let out = run(at(&emu.base_url(), &["import", &path_arg(&input)])).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    assert_eq!(emu.stats().total_requests, 0, "a request was sent");
+    let line = |n: usize| {
+        stderr
+            .lines()
+            .find(|l| l.contains(&format!("line {n}:")))
+            .unwrap_or_else(|| panic!("no problem on line {n} in:\n{stderr}"))
+    };
+    let nul = line(2);
+    assert!(
+        nul.contains("field `external_id`") && nul.contains("NUL"),
+        "{nul}"
+    );
+    let big = line(3);
+    assert!(
+        big.contains("field `first_name`") && big.contains("256 characters"),
+        "{big}"
+    );
+    assert!(
+        !stderr.contains("line 1:") && !stderr.contains("line 4:"),
+        "{stderr}"
+    );
+    // Never the 50 MB value, and no raw NUL, on the terminal.
+    assert!(stderr.len() < 4096, "stderr has {} bytes", stderr.len());
+    assert_inert("the problems", &out.stderr);
+    assert!(!out.stderr.contains(&0), "a raw NUL reached stderr");
+    emu.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
