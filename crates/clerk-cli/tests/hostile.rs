@@ -378,6 +378,7 @@ async fn a_nul_in_an_external_id_and_a_50_mb_name_are_refused_before_any_request
         json!({"external_id": "crm\u{0}42", "first_name": "Nul"}).to_string(),
         json!({"external_id": "big-3", "first_name": huge}).to_string(),
         json!({"external_id": "ok-4", "last_name": "é".repeat(256)}).to_string(),
+        json!({"external_id": "long-5", "first_name": "é".repeat(257)}).to_string(),
     ];
     drop(huge);
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
@@ -403,10 +404,13 @@ async fn a_nul_in_an_external_id_and_a_50_mb_name_are_refused_before_any_request
         nul.contains("field `external_id`") && nul.contains("NUL"),
         "{nul}"
     );
+    // Over 1 MiB, the record is refused whole; under it, the name by Clerk's bound.
     let big = line(3);
+    assert!(big.contains("longer than 1 MiB"), "{big}");
+    let long = line(5);
     assert!(
-        big.contains("field `first_name`") && big.contains("256 characters"),
-        "{big}"
+        long.contains("field `first_name`") && long.contains("256 characters"),
+        "{long}"
     );
     assert!(
         !stderr.contains("line 1:") && !stderr.contains("line 4:"),
