@@ -259,35 +259,54 @@ use std::io::Write as _;
 /// file if configured). Prints `listening on http://ADDR` as the first stdout line.
 pub async fn run_until_shutdown(config: Config) -> std::io::Result<()> {
     let emulator = Emulator::start(config).await?;
+    // The handlers are installed before the address is announced: a supervisor that reads the
+    // line and signals at once must get the graceful shutdown (state written), not the default
+    // action of a signal nobody listens to yet.
+    let shutdown = ShutdownSignal::install()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{}", emulator.addr())?;
         out.flush()?;
     }
-    shutdown_signal().await;
+    shutdown.recv().await;
     tracing::info!("shutting down");
     emulator.shutdown().await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C or SIGTERM, listened for from the moment it is installed.
+struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
