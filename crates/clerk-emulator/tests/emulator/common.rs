@@ -236,3 +236,13 @@ pub(crate) fn ids(list: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A child process killed when dropped, so a failing test leaves no emulator running.
+pub(crate) struct Reaped(pub(crate) std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -173,24 +173,26 @@ async fn slow_clients_beyond_the_cap_do_not_lock_out_healthy_ones() {
 #[tokio::test]
 async fn a_burst_of_cut_and_refused_connections_is_logged_once() {
     use std::io::{BufRead as _, BufReader, Read as _};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "off",
-            "--max-connections",
-            "3",
-            "--body-timeout",
-            "1s",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run clerk-emulator");
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "off",
+                "--max-connections",
+                "3",
+                "--body-timeout",
+                "1s",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run clerk-emulator"),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line
@@ -229,11 +231,12 @@ async fn a_burst_of_cut_and_refused_connections_is_logged_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    let _ = child.wait();
+    let _ = child.0.wait();
     let mut log = String::new();
     child
+        .0
         .stderr
         .take()
         .unwrap()

@@ -205,16 +205,18 @@ fn the_control_token_from_the_environment_is_never_logged() {
     assert!(help.contains("--control-token"), "{help}");
     assert!(!help.contains(TOKEN), "{help}");
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("CLERK_EMULATOR_CONTROL_TOKEN", TOKEN)
-        .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
+            .args(["--listen", "127.0.0.1:0"])
+            .env("CLERK_EMULATOR_CONTROL_TOKEN", TOKEN)
+            .env("RUST_LOG", "trace")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line
@@ -238,11 +240,12 @@ fn the_control_token_from_the_environment_is_never_logged() {
     let refused = send("ctl_env_wrong_token");
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
     let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    let _ = child.wait();
+    let _ = child.0.wait();
     let mut log = String::new();
     child
+        .0
         .stderr
         .take()
         .unwrap()

@@ -213,38 +213,42 @@ async fn absurd_rate_limit_windows_are_refused_at_start() {
 #[test]
 fn the_binary_refuses_an_absurd_window_with_a_clear_error() {
     use std::io::Read as _;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "1/9223372036854775808s",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run clerk-emulator");
+    let mut child = crate::common::Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "1/9223372036854775808s",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run clerk-emulator"),
+    );
     // It must exit by itself; one that starts listening is killed and the test fails.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break Some(status);
         }
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = child.0.kill();
+            let _ = child.0.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     let (mut stdout, mut stderr) = (String::new(), String::new());
     child
+        .0
         .stdout
         .take()
         .unwrap()
         .read_to_string(&mut stdout)
         .unwrap();
     child
+        .0
         .stderr
         .take()
         .unwrap()
