@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use clerk_migrate::shard::Shard;
 use clerk_migrate::sync::{
     self, ApplyReport, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan, SourceRecord,
     SyncOptions,
@@ -83,8 +84,15 @@ pub(crate) struct SyncArgs {
     /// Diffs shown by the plan.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub(crate) show: usize,
-    /// Checkpoint journal of the creates (default: FILE.sync-checkpoint.jsonl);
-    /// kept only while a run is unfinished.
+    /// Sync only shard K of N (K from 1 to N): N processes, on N machines if need be,
+    /// split the file by match key; a user missing from the whole file is banned or
+    /// deleted by the one shard its Clerk id falls in. Each reads the whole file and
+    /// instance and keeps its own checkpoint (FILE.shard-K-of-N.sync-checkpoint.jsonl).
+    /// Share the quota with --redis-url.
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<Shard>,
+    /// Checkpoint journal of the creates (default: FILE.sync-checkpoint.jsonl, or
+    /// FILE.shard-K-of-N.sync-checkpoint.jsonl); kept only while a run is unfinished.
     #[arg(long, value_name = "FILE")]
     pub(crate) checkpoint: Option<PathBuf>,
     /// Creates of one record at most, after reconciling that the previous one did nothing.
@@ -117,7 +125,8 @@ impl SyncArgs {
             })
             .concurrency(self.connect.concurrency as usize)
             .max_create_attempts(self.max_attempts)
-            .settle_delay(self.settle_delay);
+            .settle_delay(self.settle_delay)
+            .shard(self.shard.unwrap_or_default());
         if let Some(n) = self.max_deletes {
             options = options.max_deletes(n);
         }
@@ -218,10 +227,17 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
         };
     }
 
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| sibling(&args.file, ".sync-checkpoint.jsonl"));
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| match args.shard {
+        Some(s) => sibling(
+            &args.file,
+            &format!(
+                ".shard-{}-of-{}.sync-checkpoint.jsonl",
+                s.index(),
+                s.count()
+            ),
+        ),
+        None => sibling(&args.file, ".sync-checkpoint.jsonl"),
+    });
     let conflicts = plan.conflicts.len();
     let total = plan.creates.len() + plan.updates.len() + plan.missing.len();
     let applying = Progress::new(show && total > 0, Some(total as u64), &clerk, quota_rps);
@@ -299,10 +315,19 @@ fn change_text(c: &FieldChange) -> String {
 
 fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
     let s = &plan.state;
+    let records = if args.shard.is_some() {
+        format!(
+            "shard {}: {} of {} records",
+            plan.shard,
+            thousands(plan.records as u64),
+            thousands((plan.records + plan.records_in_other_shards) as u64)
+        )
+    } else {
+        format!("{} records", thousands(plan.records as u64))
+    };
     say!(
-        "sync {}: {} records · key {} · missing users: {} · metadata {}",
+        "sync {}: {records} · key {} · missing users: {} · metadata {}",
         args.file.display(),
-        thousands(plan.records as u64),
         options_key(args),
         plan.missing_action,
         match args.metadata {
@@ -336,6 +361,12 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
                 "delete"
             };
             let mut note = format!("→ {verb} {}", thousands(plan.missing.len() as u64));
+            if args.shard.is_some() {
+                note.push_str(&format!(
+                    " (all shards: {})",
+                    thousands(plan.missing_all_shards as u64)
+                ));
+            }
             if plan.missing_untouched > 0 {
                 note.push_str(&format!(
                     ", banned already {}",
@@ -415,12 +446,15 @@ fn plan_json(
         "key": options_key(args),
         "missing_action": plan.missing_action.to_string(),
         "records": plan.records,
+        "shard": args.shard.map(|s| s.to_string()),
+        "records_in_other_shards": plan.records_in_other_shards,
         "plan": {
             "create": plan.creates.len(),
             "update": plan.updates.len(),
             "unchanged": plan.unchanged,
             "missing": plan.missing.len() + plan.missing_untouched,
             "missing_to_act_on": plan.missing.len(),
+            "missing_to_act_on_all_shards": plan.missing_all_shards,
             "conflicts": plan.conflicts.len(),
             "writes": plan.writes(),
         },

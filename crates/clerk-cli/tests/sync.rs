@@ -562,3 +562,172 @@ async fn metadata_replace_and_nulls_a_merge_cannot_express_end_equal_too() {
     emu.shutdown().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The instance of the shard tests: 10 unchanged, 10 to update, 10 leavers with an
+/// `external_id` and 4 without (created by hand, never by an import); the source adds
+/// 15 to create.
+fn sharded() -> (Vec<Value>, Vec<Value>) {
+    let (mut instance, mut source) = mixed();
+    for i in 25..30 {
+        let mut leaver = instance[0].clone();
+        leaver["external_id"] = json!(format!("crm-{i}"));
+        leaver["email_address"] = json!([format!("user{i}@example.com")]);
+        leaver["username"] = json!(format!("user_{i}"));
+        instance.push(leaver);
+    }
+    for i in 0..4 {
+        instance.push(json!({
+            "email_address": [format!("keyless{i}@example.com")],
+            "first_name": "Keyless",
+            "skip_password_requirement": true,
+        }));
+    }
+    for i in 110..115 {
+        let mut r = source.last().unwrap().clone();
+        r["external_id"] = json!(format!("crm-{i}"));
+        r["email_address"] = json!([format!("new{i}@example.com")]);
+        source.push(r);
+    }
+    (instance, source)
+}
+
+/// Runs `clerk-users sync --shard K/N` for every K at once, each its own process.
+async fn sync_shards(emu: &Emulator, file: &Path, n: u32, extra: &[&str]) -> Vec<Value> {
+    let children: Vec<_> = (1..=n)
+        .map(|k| {
+            let shard = format!("{k}/{n}");
+            let mut cmd = sync_command(emu, file, extra);
+            cmd.args(["--shard", &shard]);
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    outputs
+        .iter()
+        .map(|output| {
+            assert!(output.status.success(), "{}", explain(output));
+            serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap()
+        })
+        .collect()
+}
+
+fn total(reports: &[Value], path: &[&str]) -> u64 {
+    reports
+        .iter()
+        .map(|r| path.iter().fold(r, |v, p| &v[*p]).as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_shards_at_once_delete_each_leaver_once_and_nothing_else() {
+    let dir = dir("shards");
+    let file = dir.join("users.jsonl");
+    let emu = start(FaultSpec::none()).await;
+    let clerk = client(&emu);
+    let (instance, source) = sharded();
+    seed(&clerk, &instance).await;
+    write_source(&file, &source);
+    let ids_before: HashMap<String, String> = all_users(&clerk)
+        .await
+        .into_iter()
+        .filter_map(|u| Some((u.external_id?, u.id)))
+        .collect();
+    let leavers = 10 + 4;
+
+    // The three dry runs split the work: each record planned by one shard, each leaver
+    // by one shard, and each counts the leavers of all shards (the limit's figure).
+    let args = ["--missing", "delete", "--max-deletes", "20"];
+    let plans = sync_shards(&emu, &file, 3, &[&args[..], &["--dry-run"]].concat()).await;
+    assert_eq!(total(&plans, &["records"]), source.len() as u64);
+    for p in &plans {
+        assert_eq!(
+            p["records"].as_u64().unwrap() + p["records_in_other_shards"].as_u64().unwrap(),
+            source.len() as u64,
+            "{p}"
+        );
+        assert_eq!(p["plan"]["missing_to_act_on_all_shards"], leavers, "{p}");
+        assert!(
+            p["plan"]["missing_to_act_on"].as_u64() < Some(leavers),
+            "{p}"
+        );
+    }
+    assert_eq!(total(&plans, &["plan", "create"]), 15);
+    assert_eq!(total(&plans, &["plan", "update"]), 10);
+    assert_eq!(total(&plans, &["plan", "unchanged"]), 10);
+    assert_eq!(total(&plans, &["plan", "missing_to_act_on"]), leavers);
+
+    // The limit holds for all shards together: 14 leavers above 13 refuse everywhere,
+    // though no shard alone has 13.
+    let before = writes(&emu);
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let (output, report) = sync(
+            &emu,
+            &file,
+            &[
+                "--missing",
+                "delete",
+                "--max-deletes",
+                "13",
+                "--shard",
+                &shard,
+            ],
+        )
+        .await;
+        assert!(!output.status.success(), "{}", explain(&output));
+        assert!(
+            report["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("delete 14 users (all 3 shards")),
+            "{report}"
+        );
+    }
+    assert_eq!(writes(&emu), before, "a refused shard wrote");
+
+    let reports = sync_shards(&emu, &file, 3, &args).await;
+    assert_eq!(total(&reports, &["applied", "created"]), 15);
+    assert_eq!(total(&reports, &["applied", "updated"]), 10);
+    assert_eq!(total(&reports, &["applied", "deleted"]), leavers);
+    assert_eq!(total(&reports, &["applied", "failed"]), 0);
+    assert_eq!(
+        emu.stats()
+            .requests_per_operation
+            .get("DeleteUser")
+            .copied(),
+        Some(leavers),
+        "a user was deleted twice, or one another shard's record matches"
+    );
+
+    // The instance is the source: none missing, none duplicated, no stranger left, and
+    // the users that stayed are the same users (not deleted and created again).
+    let users = all_users(&clerk).await;
+    assert_eq!(users.len(), source.len());
+    assert_equal_to_source(&users, &source);
+    for u in &users {
+        let ext = u.external_id.as_deref().unwrap();
+        if let Some(id) = ids_before.get(ext) {
+            assert_eq!(&u.id, id, "{ext} was replaced");
+        }
+    }
+    for k in 1..=3 {
+        let checkpoint =
+            file.with_file_name(format!("users.jsonl.shard-{k}-of-3.sync-checkpoint.jsonl"));
+        assert!(!checkpoint.exists(), "{}", checkpoint.display());
+    }
+
+    // Again, all at once: nothing to write in any shard.
+    let before = writes(&emu);
+    let reports = sync_shards(&emu, &file, 3, &args).await;
+    assert_eq!(writes(&emu), before, "a second round wrote: {reports:?}");
+    assert_eq!(total(&reports, &["plan", "unchanged"]), source.len() as u64);
+
+    emu.shutdown().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

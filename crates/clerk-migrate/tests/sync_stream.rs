@@ -145,3 +145,129 @@ async fn a_small_source_is_read_by_lookups_and_costs_its_changes_only() {
     );
     emu.shutdown().await.unwrap();
 }
+
+/// Three shards matching by email, where a record's key is its user's *second*
+/// address: whichever shard the user's primary address (or id) falls in, no shard
+/// deletes it, and together the plans act on each record and each leaver once.
+#[tokio::test]
+async fn shards_matching_by_email_split_the_work_and_delete_only_leavers() {
+    use clerk_migrate::shard::Shard;
+    use clerk_migrate::sync::Missing;
+    use clerk_tower::users::{CreateUser, ListUsers};
+    use futures_util::TryStreamExt;
+
+    let emu = Emulator::start(Config::new().secret_key(KEY).rate_limit(RateLimit::Off))
+        .await
+        .unwrap();
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .unwrap();
+    let mut leavers = Vec::new();
+    for i in 0..30 {
+        let create: CreateUser = serde_json::from_value(json!({
+            "email_address": [format!("p{i}@example.com"), format!("s{i}@example.com")],
+            "first_name": format!("Row{i}"),
+            "skip_password_requirement": true,
+        }))
+        .unwrap();
+        let user = clerk.users().create(create).await.unwrap();
+        if i >= 20 {
+            leavers.push(user.id);
+        }
+    }
+    let source = || {
+        let rows: Vec<Map<String, Value>> = (0..20)
+            .map(|i| {
+                json!({"email_address": [format!("S{i}@Example.com")], "first_name":
+                    if i % 2 == 0 { format!("Renamed{i}") } else { format!("Row{i}") }})
+            })
+            .chain((0..4).map(|j| json!({"email_address": [format!("n{j}@example.com")]})))
+            .map(|v| v.as_object().cloned().unwrap())
+            .collect();
+        futures_util::stream::iter(rows).map(|r| Ok::<_, std::io::Error>(SourceRecord::new(r)))
+    };
+    let shards: Vec<Shard> = (1..=3).map(|k| Shard::new(k, 3).unwrap()).collect();
+    // The case a shard-by-the-user's-own-key rule gets wrong is there.
+    let crossing = (0..20)
+        .filter(|i| {
+            let (p, s) = (format!("p{i}@example.com"), format!("s{i}@example.com"));
+            shards.iter().any(|k| k.contains(&p) != k.contains(&s))
+        })
+        .count();
+    assert!(crossing > 0);
+
+    let options = |k: Shard| {
+        SyncOptions::new()
+            .key(MatchKey::Email)
+            .missing(Missing::Delete)
+            .max_deletes(10)
+            .shard(k)
+    };
+    let mut plans = Vec::new();
+    for &k in &shards {
+        plans.push(
+            sync::plan(&clerk, source(), &options(k), &NoObserver)
+                .await
+                .unwrap(),
+        );
+    }
+    let mut deleted: Vec<String> = plans
+        .iter()
+        .flat_map(|p| p.missing.iter().map(|m| m.user_id.clone()))
+        .collect();
+    deleted.sort();
+    leavers.sort();
+    assert_eq!(deleted, leavers, "each leaver once, and no one else");
+    let mut updated: Vec<&str> = plans
+        .iter()
+        .flat_map(|p| p.updates.iter().map(|u| u.user_id.as_str()))
+        .collect();
+    updated.sort_unstable();
+    updated.dedup();
+    assert_eq!(updated.len(), 10);
+    assert_eq!(plans.iter().map(|p| p.unchanged).sum::<usize>(), 10);
+    assert_eq!(plans.iter().map(|p| p.creates.len()).sum::<usize>(), 4);
+    assert_eq!(plans.iter().map(|p| p.records).sum::<usize>(), 24);
+    for p in &plans {
+        assert_eq!(p.missing_all_shards, 10);
+        assert_eq!(p.records + p.records_in_other_shards, 24);
+        assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+        assert!(p.check_limits(&options(p.shard)).is_ok());
+        // 10 leavers in all shards: a limit of 9 refuses in every shard.
+        assert!(
+            p.check_limits(&options(p.shard).max_deletes(9))
+                .unwrap_err()
+                .is_refused()
+        );
+    }
+
+    for (plan, &k) in plans.into_iter().zip(&shards) {
+        let checkpoint = std::env::temp_dir().join(format!(
+            "sync-stream-{}-shard-{}.ckpt",
+            std::process::id(),
+            k.index()
+        ));
+        let report = sync::apply(&clerk, plan, &options(k), &checkpoint, Arc::new(NoObserver))
+            .await
+            .unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+    }
+    let users: Vec<clerk_core::User> = clerk
+        .users()
+        .list_all(ListUsers::new().limit(500))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 24);
+    assert!(users.iter().all(|u| !leavers.contains(&u.id)));
+    for &k in &shards {
+        let again = sync::plan(&clerk, source(), &options(k), &NoObserver)
+            .await
+            .unwrap();
+        assert_eq!(again.writes(), 0, "{again:?}");
+    }
+    emu.shutdown().await.unwrap();
+}

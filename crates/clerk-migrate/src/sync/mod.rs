@@ -37,18 +37,47 @@
 //! println!("{} writes, {} failed", report.writes, report.failures.len());
 //! # Ok(()) }
 //! ```
+//!
+//! # Shards
+//!
+//! [`SyncOptions::shard`] splits one source between `N` runs (`K/N`, on `N` machines,
+//! sharing the quota through the rate limiter's Redis backend). Every run reads the
+//! whole source and the whole instance; then:
+//!
+//! - it creates and updates only the records whose **match key** falls in its shard
+//!   ([`Shard::contains`]); records sharing a key share a shard, so the conflicts
+//!   are found as without shards, each reported by one run (a record without the
+//!   key by the shard of its identity, as `import` shards it);
+//! - a Clerk user is **missing** when no record *of any shard* matches it: the other
+//!   shards' keys are kept (the keys only) for that, so no run bans or deletes a user
+//!   another shard's record matches. Of the missing users, each run acts on those
+//!   whose **Clerk user id** falls in its shard: every user has an id, with a key or
+//!   without (`external_id` unset), so each leaver is handled by exactly one run;
+//! - `max_deletes` / `max_bans` apply to all shards' missing users together, which
+//!   every run counts ([`Plan::missing_all_shards`]): all runs refuse, or none;
+//! - the export is paged by offset while the other runs write: a delete ahead of the
+//!   offset can move a user onto a page already read. A record that would look new
+//!   because of that is caught: the records to create are looked up by key first
+//!   (100 per request). A leaver hidden that way is left for the next run.
+//!
+//! Each run needs its own checkpoint (the CLI names it
+//! `FILE.shard-K-of-N.sync-checkpoint.jsonl`).
 
 mod apply;
 pub mod diff;
+mod matching;
 mod plan;
 
 use std::fmt;
 
+use crate::shard::Shard;
+
 pub use apply::{Action, ApplyReport, SyncFailure, apply};
 pub use diff::{FieldChange, MetadataMode, UserDiff};
+pub use matching::{LOOKUP_BATCH, LOOKUP_BYTES};
 pub use plan::{
-    Conflict, EXPORT_PAGE, LOOKUP_BATCH, LOOKUP_BYTES, MissingUser, Plan, PlannedCreate,
-    PlannedUpdate, ReadStrategy, SourceRecord, StateRead, plan,
+    Conflict, EXPORT_PAGE, MissingUser, Plan, PlannedCreate, PlannedUpdate, ReadStrategy,
+    SourceRecord, StateRead, plan,
 };
 
 /// Ids per bulk ban request (Clerk's maximum).
@@ -118,6 +147,9 @@ pub struct SyncOptions {
     /// How long an ambiguous create settles before it is looked up
     /// ([`crate::import::Options::settle_delay`]).
     pub settle_delay: std::time::Duration,
+    /// The share of the source this run plans ([`Shard::ALL`] by default); see
+    /// [Shards](self#shards).
+    pub shard: Shard,
 }
 
 impl Default for SyncOptions {
@@ -131,6 +163,7 @@ impl Default for SyncOptions {
             concurrency: 32,
             max_create_attempts: 8,
             settle_delay: crate::import::Options::default().settle_delay,
+            shard: Shard::ALL,
         }
     }
 }
@@ -187,6 +220,13 @@ impl SyncOptions {
     #[must_use]
     pub fn settle_delay(mut self, delay: std::time::Duration) -> Self {
         self.settle_delay = delay;
+        self
+    }
+
+    /// Plans only shard `K/N` of the source (see [Shards](self#shards)).
+    #[must_use]
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
         self
     }
 

@@ -6,43 +6,19 @@ use std::collections::HashMap;
 use std::fmt;
 use std::pin::pin;
 
-use clerk_core::User;
 use clerk_tower::Clerk;
 use clerk_tower::users::{CountUsers, ListUsers};
 use futures_util::{Stream, TryStreamExt};
 use serde_json::{Map, Value};
 
-use super::diff::{FieldChange, UserDiff, diff_user};
-use super::{MatchKey, Missing, Observer, SyncError, SyncOptions};
-use crate::record::{Body, Lookup};
-
-/// Bytes of keys per lookup request at most, so its URL stays well under the
-/// 8 KiB that servers and proxies commonly accept.
-pub const LOOKUP_BYTES: usize = 4096;
-
-/// The source's keys in lookup requests: at most [`LOOKUP_BATCH`] keys and
-/// [`LOOKUP_BYTES`] of them (percent-encoding aside) per request.
-fn lookup_batches(keys: &[String]) -> Vec<&[String]> {
-    let mut batches = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, key) in keys.iter().enumerate() {
-        let len = key.len() + 16; // `&external_id=` and the `+` escape
-        if i > start && (i - start == LOOKUP_BATCH || bytes + len > LOOKUP_BYTES) {
-            batches.push(&keys[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += len;
-    }
-    if start < keys.len() {
-        batches.push(&keys[start..]);
-    }
-    batches
-}
+use super::diff::{FieldChange, UserDiff};
+use super::matching::{Matcher, Slot, Source, key_of, lookup_batches, lookup_kind};
+use super::{Missing, Observer, SyncError, SyncOptions};
+use crate::record::{Body, Lookup, record_key};
+use crate::shard::Shard;
 
 /// Users per page of the export (Clerk's maximum).
 pub const EXPORT_PAGE: u64 = 500;
-/// Keys per lookup request.
-pub const LOOKUP_BATCH: usize = 100;
 
 /// One record of the source of truth: a Clerk create body (snake_case fields, as
 /// `clerk-users import` reads them). A field it leaves out is not managed; a field
@@ -88,7 +64,7 @@ impl From<clerk_core::users::CreateUser> for SourceRecord {
 pub enum ReadStrategy {
     /// Every user, page by page ([`EXPORT_PAGE`] per request).
     Export,
-    /// Only the source's keys, [`LOOKUP_BATCH`] per request.
+    /// Only the source's keys, [`LOOKUP_BATCH`](super::LOOKUP_BATCH) per request.
     Lookups,
 }
 
@@ -122,7 +98,7 @@ pub struct StateRead {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PlannedCreate {
-    /// Position in the source, from 0.
+    /// Position among the records planned (this shard's), from 0.
     pub index: usize,
     /// Line of the source.
     pub line: usize,
@@ -136,7 +112,7 @@ pub struct PlannedCreate {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PlannedUpdate {
-    /// Position in the source, from 0.
+    /// Position among the records planned (this shard's), from 0.
     pub index: usize,
     /// Line of the source.
     pub line: usize,
@@ -176,16 +152,25 @@ pub struct Conflict {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Plan {
-    /// Records in the source.
+    /// The shard planned ([`SyncOptions::shard`]; `1/1`: the whole source).
+    pub shard: Shard,
+    /// Records of the source in this shard.
     pub records: usize,
+    /// Records of the source in the other shards: read for their keys only (a user
+    /// they match is not missing), planned by the other shards' runs.
+    pub records_in_other_shards: usize,
     /// Records to create.
     pub creates: Vec<PlannedCreate>,
     /// Users to update.
     pub updates: Vec<PlannedUpdate>,
     /// Records whose user already equals them.
     pub unchanged: usize,
-    /// Users absent from the source, that get the [`Missing`] action.
+    /// Users absent from the source, that get the [`Missing`] action: those whose
+    /// Clerk user id falls in this shard.
     pub missing: Vec<MissingUser>,
+    /// Users absent from the source that get the [`Missing`] action in the plans of
+    /// all shards together (this one's included); the limits apply to it.
+    pub missing_all_shards: usize,
     /// Users absent from the source that need nothing (ignored, or banned already).
     pub missing_untouched: usize,
     /// The action for [`Plan::missing`].
@@ -211,7 +196,8 @@ impl Plan {
 
     /// Checks the plan against `--max-deletes` / `--max-bans` (by default 10 % of
     /// the instance, at least 10): a source that lost most of its records must not
-    /// wipe the instance.
+    /// wipe the instance. With shards, the limit applies to all shards' missing users
+    /// together (each shard's run counts them all), so every shard refuses, or none.
     pub fn check_limits(&self, options: &SyncOptions) -> Result<(), SyncError> {
         let instance = self.state.instance_users.unwrap_or(0);
         let default = (instance / 10).max(10);
@@ -224,10 +210,20 @@ impl Plan {
             Missing::Ban => (options.max_bans.unwrap_or(default), "ban", "--max-bans"),
             Missing::Ignore => return Ok(()),
         };
-        let planned = self.missing.len() as u64;
+        let planned = self.missing_all_shards as u64;
+        let whose = if self.shard.count() > 1 {
+            format!(
+                " (all {} shards; {} of them in shard {})",
+                self.shard.count(),
+                self.missing.len(),
+                self.shard
+            )
+        } else {
+            String::new()
+        };
         if planned > limit {
             return Err(SyncError::refused(format!(
-                "the plan would {verb} {planned} users, above the limit of {limit} \
+                "the plan would {verb} {planned} users{whose}, above the limit of {limit} \
                  ({flag}; by default 10 % of the instance, at least 10); nothing was changed. \
                  Check the source, or raise {flag}"
             )));
@@ -245,44 +241,6 @@ impl Plan {
     }
 }
 
-/// A source record, kept compact while the state is read.
-struct Source {
-    index: usize,
-    line: usize,
-    key: String,
-    body: Body,
-    /// Left alone (no key, or a key another record has).
-    conflicted: bool,
-    /// The Clerk user matched, and the diff against it.
-    matched: Option<(String, UserDiff)>,
-    /// Matched by more than one user.
-    ambiguous: bool,
-}
-
-/// The match key of a create body.
-fn key_of(key: MatchKey, body: &Map<String, Value>) -> Option<String> {
-    match key {
-        MatchKey::ExternalId => body
-            .get("external_id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned),
-        MatchKey::Email => body
-            .get("email_address")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(Value::as_str)
-            .map(str::to_lowercase),
-    }
-}
-
-fn lookup_kind(key: MatchKey) -> Lookup {
-    match key {
-        MatchKey::ExternalId => Lookup::ExternalId(String::new()),
-        MatchKey::Email => Lookup::Email(String::new()),
-    }
-}
-
 /// Reads `source` and the instance's state, and plans the sync. Sends no write.
 pub async fn plan<S, E>(
     clerk: &Clerk,
@@ -295,8 +253,12 @@ where
     E: fmt::Display,
 {
     let before = clerk.metrics().attempts;
+    let shard = options.shard;
     let mut sources: Vec<Source> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    // Every record's key, this shard's or not: a user another shard's record matches
+    // is not missing.
+    let mut by_key: HashMap<String, Slot> = HashMap::new();
+    let mut records_in_other_shards = 0;
     let mut conflicts = Vec::new();
     let mut source = pin!(source);
     while let Some(record) = source
@@ -306,15 +268,26 @@ where
     {
         let index = sources.len();
         let Some(key) = key_of(options.key, &record.body) else {
-            conflicts.push(Conflict {
-                line: record.line,
-                key: None,
-                message: format!("the record has no {}, the match key", options.key),
-            });
+            // Reported by one shard: the one its identity (as `import` shards it) falls in.
+            if shard.contains(&record_key(&record.body)) {
+                conflicts.push(Conflict {
+                    line: record.line,
+                    key: None,
+                    message: format!("the record has no {}, the match key", options.key),
+                });
+            } else {
+                records_in_other_shards += 1;
+            }
             continue;
         };
+        // One key, one shard: records sharing a key (a conflict) share a shard too.
+        if !shard.contains(&key) {
+            records_in_other_shards += 1;
+            by_key.entry(key).or_insert(Slot::Elsewhere);
+            continue;
+        }
         let mut conflicted = false;
-        if let Some(&other) = by_key.get(&key) {
+        if let Some(&Slot::Here(other)) = by_key.get(&key) {
             let first: &mut Source = &mut sources[other];
             conflicts.push(Conflict {
                 line: record.line,
@@ -327,7 +300,7 @@ where
             first.conflicted = true;
             conflicted = true;
         } else {
-            by_key.insert(key.clone(), index);
+            by_key.insert(key.clone(), Slot::Here(index));
         }
         sources.push(Source {
             index,
@@ -340,8 +313,16 @@ where
         });
     }
 
+    let own_keys: Vec<String> = by_key
+        .iter()
+        .filter(|(_, slot)| matches!(slot, Slot::Here(_)))
+        .map(|(key, _)| key.clone())
+        .collect();
     let mut missing = Vec::new();
     let mut missing_untouched = 0;
+    let mut missing_all_shards = 0;
+    // A page can repeat a user when a create lands before it (newest first).
+    let mut missing_seen = std::collections::HashSet::new();
     let mut users_read = 0u64;
     let mut matcher = Matcher {
         options,
@@ -357,8 +338,7 @@ where
         let count = u64::try_from(count).unwrap_or(0);
         // Every page, the last one short or empty.
         let export = count / EXPORT_PAGE + 1;
-        let keys: Vec<String> = by_key.keys().cloned().collect();
-        let lookups = lookup_batches(&keys).len() as u64;
+        let lookups = lookup_batches(&own_keys).len() as u64;
         if lookups < export {
             (ReadStrategy::Lookups, Some((export, lookups)), Some(count))
         } else {
@@ -379,35 +359,54 @@ where
                 if users_read.is_multiple_of(EXPORT_PAGE) {
                     observer.state_read(users_read);
                 }
-                if !matcher.offer(&user) {
+                if matcher.offer(&user) || !missing_seen.insert(user.id.clone()) {
+                    continue;
+                }
+                // Missing from the whole source. Its Clerk id, which every user has
+                // (with a key or without), names the one shard that acts on it.
+                let acted_on = match options.missing {
+                    Missing::Ban => !user.banned,
+                    Missing::Delete => true,
+                    Missing::Ignore => false,
+                };
+                missing_all_shards += usize::from(acted_on);
+                if !shard.contains(&user.id) {
+                    continue;
+                }
+                if acted_on {
                     let key = Lookup::values_of(lookup_kind(options.key).kind(), &user)
                         .into_iter()
                         .next();
-                    match options.missing {
-                        Missing::Ban if user.banned => missing_untouched += 1,
-                        Missing::Ignore => missing_untouched += 1,
-                        _ => missing.push(MissingUser {
-                            user_id: user.id.clone(),
-                            key,
-                            banned: user.banned,
-                        }),
-                    }
+                    missing.push(MissingUser {
+                        user_id: user.id.clone(),
+                        key,
+                        banned: user.banned,
+                    });
+                } else {
+                    missing_untouched += 1;
                 }
+            }
+            if shard.count() > 1 {
+                // The other shards write while this one reads page after page: a delete
+                // ahead of the offset moves an unread user onto a page already read, and
+                // its record would look new. The records about to be created are looked
+                // up first (100 per request).
+                let unmatched: Vec<String> = matcher
+                    .sources
+                    .iter()
+                    .filter(|s| !s.conflicted && !s.ambiguous && s.matched.is_none())
+                    .map(|s| s.key.clone())
+                    .collect();
+                matcher.look_up(clerk, &unmatched, |_| {}).await?;
             }
         }
         ReadStrategy::Lookups => {
-            let kind = lookup_kind(options.key).kind();
-            let keys: Vec<String> = by_key.keys().cloned().collect();
-            for chunk in lookup_batches(&keys) {
-                let request = ListUsers::new()
-                    .filter(Lookup::filter(kind, chunk))
-                    .limit(EXPORT_PAGE as u32);
-                for user in clerk.users().list(request).await.map_err(SyncError::read)? {
-                    users_read += 1;
-                    matcher.offer(&user);
-                }
-                observer.state_read(users_read);
-            }
+            matcher
+                .look_up(clerk, &own_keys, |n| {
+                    users_read += n;
+                    observer.state_read(users_read);
+                })
+                .await?;
         }
     }
     observer.state_read(users_read);
@@ -452,11 +451,14 @@ where
     conflicts.sort_by_key(|c| c.line);
     let requests = clerk.metrics().attempts.saturating_sub(before);
     Ok(Plan {
+        shard,
         records,
+        records_in_other_shards,
         creates,
         updates,
         unchanged,
         missing,
+        missing_all_shards,
         missing_untouched,
         missing_action: options.missing,
         conflicts,
@@ -468,89 +470,4 @@ where
             instance_users,
         },
     })
-}
-
-/// Matches users read from the instance to source records.
-struct Matcher<'a> {
-    options: &'a SyncOptions,
-    sources: &'a mut Vec<Source>,
-    by_key: &'a HashMap<String, usize>,
-}
-
-impl Matcher<'_> {
-    /// Matches `user` to its source record and diffs the two; `false` when no
-    /// record has its key.
-    fn offer(&mut self, user: &User) -> bool {
-        let kind = lookup_kind(self.options.key).kind();
-        let mut hits: Vec<usize> = Lookup::values_of(kind, user)
-            .iter()
-            .filter_map(|value| self.by_key.get(value).copied())
-            .collect();
-        hits.sort_unstable();
-        hits.dedup();
-        if hits.len() > 1 {
-            // One user, several records (by its several email addresses).
-            for at in hits {
-                self.sources[at].ambiguous = true;
-            }
-            return true;
-        }
-        let hit = !hits.is_empty();
-        for at in hits {
-            let source = &mut self.sources[at];
-            if let Some((other, _)) = &source.matched {
-                if *other != user.id {
-                    source.ambiguous = true;
-                }
-                continue;
-            }
-            let body = source.body.to_map();
-            let mut diff = diff_user(
-                &body,
-                user,
-                self.options.metadata,
-                self.options.key == MatchKey::ExternalId,
-            );
-            // Sync bans leavers, so a user back in the source is unbanned.
-            if self.options.missing == Missing::Ban
-                && user.banned
-                && body.get("banned").and_then(Value::as_bool) != Some(true)
-            {
-                diff.unban = true;
-                diff.changes.push(FieldChange {
-                    field: "banned".to_owned(),
-                    before: Some(Value::Bool(true)),
-                    after: Some(Value::Bool(false)),
-                    secret: false,
-                });
-            }
-            source.matched = Some((user.id.clone(), diff));
-        }
-        hit
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookups_are_bounded_in_keys_and_in_bytes() {
-        let short: Vec<String> = (0..250).map(|i| format!("k{i}")).collect();
-        let sizes: Vec<usize> = lookup_batches(&short).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [100, 100, 50]);
-        let long: Vec<String> = (0..30).map(|i| format!("{i:0>400}")).collect();
-        let batches = lookup_batches(&long);
-        assert!(batches.len() > 1);
-        assert!(
-            batches
-                .iter()
-                .all(|b| b.iter().map(String::len).sum::<usize>() <= LOOKUP_BYTES)
-        );
-        assert_eq!(batches.iter().map(|b| b.len()).sum::<usize>(), 30);
-        // A single key longer than the bound still goes, alone.
-        let huge = vec!["x".repeat(10_000), "y".to_owned()];
-        assert_eq!(lookup_batches(&huge).len(), 2);
-        assert!(lookup_batches(&[]).is_empty());
-    }
 }
