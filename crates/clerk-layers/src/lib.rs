@@ -102,6 +102,9 @@
 //! # }
 //! ```
 
+// docs.rs (nightly) marks the items of optional features.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 mod builder;
 pub mod concurrency;

@@ -44,7 +44,11 @@
 //!
 //! With the `redis` cargo feature, `RateLimiter::redis` shares the quota, the
 //! per-user limit and the cooldown between processes and machines through Redis:
-//! see the [`redis`](mod@redis) module.
+#![cfg_attr(feature = "redis", doc = "see the [`redis`](mod@redis) module.")]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "see the `redis` module (built with the feature only)."
+)]
 //!
 //! # Example
 //!
@@ -75,6 +79,7 @@
 mod limiter;
 mod quota;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod service;
 
@@ -84,5 +89,6 @@ pub use limiter::{
 };
 pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisOptions;
 pub use service::{RateLimit, RateLimitLayer, ResponseFuture};
