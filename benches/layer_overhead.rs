@@ -190,7 +190,11 @@ fn canned_user() -> bytes::Bytes {
 /// Per-call cost of the default stack over an in-memory service, against the
 /// same calls without the stack (sequential, one thread, no network).
 fn in_memory_overhead() -> Result<(), Box<dyn std::error::Error>> {
-    const CALLS: u32 = 50_000;
+    // Fewer under valgrind: `LAYER_OVERHEAD_CALLS=5000`.
+    let calls: u32 = std::env::var("LAYER_OVERHEAD_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -241,8 +245,8 @@ fn in_memory_overhead() -> Result<(), Box<dyn std::error::Error>> {
         let mut overheads = Vec::new();
         let mut raws = Vec::new();
         for _ in 0..5 {
-            let r = raw(CALLS).await?;
-            let s = stack(CALLS).await?;
+            let r = raw(calls).await?;
+            let s = stack(calls).await?;
             raws.push(r);
             overheads.push(s.saturating_sub(r));
         }
