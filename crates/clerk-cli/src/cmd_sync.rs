@@ -23,7 +23,6 @@ use crate::records::Records;
 use crate::report::{Latencies, human, thousands};
 use crate::terminal::{say, tell};
 use crate::{CliError, CliResult};
-use clerk_migrate::shard::Shard;
 
 /// How records are matched to Clerk users.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -182,6 +181,8 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     }
     let records = Records::reopen(&args.file, &checked.layout).map_err(cannot_read)?;
     let mut items = Vec::with_capacity(checked.valid);
+    // Every record, whatever --shard says: the engine plans its shard's records and
+    // needs the others' keys to tell leavers apart.
     for record in accepted(records, &checked, Shard::ALL) {
         if let Accepted::Item(item) = record.map_err(cannot_read)? {
             items.push(item);
