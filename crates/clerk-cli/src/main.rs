@@ -132,6 +132,10 @@ impl CliError {
 pub(crate) type CliResult<T> = Result<T, CliError>;
 
 fn init_tracing(verbose: u8) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -148,10 +152,17 @@ fn init_tracing(verbose: u8) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colours only on a terminal: a log file gets plain text.
-    let _ = tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    // The progress bar hears of the retry layer's waits whatever RUST_LOG says,
+    // and of nothing else (no other callsite is enabled for it).
+    let waits = tracing_subscriber::filter::Targets::new()
+        .with_target("clerk_layers::retry", tracing::Level::INFO);
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(progress::RetryWaits.with_filter(waits))
         .try_init();
 }
 

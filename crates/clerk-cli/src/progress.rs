@@ -73,7 +73,11 @@ impl Progress {
                     last = (now, m.attempts);
                     let quota =
                         quota_rps.map_or_else(|| "unlimited".to_owned(), |q| format!("{q:.0}"));
-                    let why = waiting.lock().ok().and_then(|w| w.clone());
+                    let why = waiting
+                        .lock()
+                        .ok()
+                        .and_then(|w| w.clone())
+                        .or_else(retry_wait);
                     let cooldown = clerk
                         .rate_limiter()
                         .and_then(|l| l.cooldown_remaining())
@@ -160,5 +164,109 @@ impl clerk_migrate::import::Progress for Ticks {
         if let Ok(mut slot) = self.1.lock() {
             *slot = why.map(str::to_owned);
         }
+    }
+}
+
+/// The retry layer's latest wait for a `Retry-After`: until when, and why.
+static RETRY_WAIT: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+
+/// What the retry layer is waiting for right now, if anything
+/// (`Retry-After 25 s: 503 on CreateUser, 19 s left`).
+fn retry_wait() -> Option<String> {
+    let slot = RETRY_WAIT.lock().ok()?;
+    let (until, why) = slot.as_ref()?;
+    let left = until.checked_duration_since(Instant::now())?;
+    Some(format!("{why}, {} s left", left.as_secs() + 1))
+}
+
+/// A tracing layer that hears the retry layer's `Retry-After` waits (target
+/// `clerk_layers::retry`, fields `retry_after_s`, `status`, `operation`) and
+/// keeps the latest for the progress bar.
+pub(crate) struct RetryWaits;
+
+#[derive(Default)]
+struct WaitFields {
+    retry_after_s: Option<f64>,
+    status: Option<u64>,
+    operation: Option<String>,
+}
+
+impl tracing::field::Visit for WaitFields {
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if field.name() == "retry_after_s" {
+            self.retry_after_s = Some(value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "status" {
+            self.status = Some(value);
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "operation" {
+            self.operation = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, _field: &tracing::field::Field, _value: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryWaits {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() != "clerk_layers::retry" {
+            return;
+        }
+        let mut fields = WaitFields::default();
+        event.record(&mut fields);
+        let Some(secs) = fields
+            .retry_after_s
+            .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        else {
+            return;
+        };
+        let why = format!(
+            "Retry-After {secs} s: {} on {}",
+            fields.status.unwrap_or(0),
+            fields.operation.as_deref().unwrap_or("a request")
+        );
+        if let Ok(mut slot) = RETRY_WAIT.lock() {
+            *slot = Some((Instant::now() + Duration::from_secs_f64(secs), why));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    #[test]
+    fn the_bar_hears_the_retry_layers_waits_and_nothing_else() {
+        let subscriber = tracing_subscriber::registry().with(RetryWaits);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "elsewhere", retry_after_s = 9.0, "not a retry wait");
+            assert_eq!(retry_wait(), None);
+            tracing::info!(
+                target: "clerk_layers::retry",
+                operation = "CreateUser",
+                status = 503u16,
+                retry_after_s = 25.0,
+                attempt = 2u32,
+                "waiting"
+            );
+        });
+        let shown = retry_wait().expect("a wait in progress");
+        assert!(
+            shown.starts_with("Retry-After 25 s: 503 on CreateUser, ")
+                && shown.ends_with(" s left"),
+            "{shown}"
+        );
     }
 }
