@@ -1,0 +1,292 @@
+//! `clerk-users import` at scale: peak RSS and time of the validation (`--dry-run`)
+//! at 100,000, 1,000,000 and 5,000,000 records, and of whole runs against the
+//! emulator (in this process, without a rate limit), with the growth ratios. Each
+//! figure is one `clerk-users` child process: a helper child (this binary, re-run)
+//! starts it, waits for it and reads its own `getrusage(RUSAGE_CHILDREN)`, so the
+//! peak RSS and the CPU time are that one process's, the emulator's left out.
+//!
+//! Inputs (JSON Lines: an external id, an email, a username, names, metadata; ~190 B
+//! a record, 1 GB at 5,000,000) go to `CLERK_BENCH_DIR` (default: the temporary
+//! directory) and are deleted at the end. A run creates every user on the emulator
+//! and the emulator's own lookups slow down as it fills, so runs that create default
+//! to 100,000 records; the resumed run (a journal that says every record is done:
+//! check, replay, second read, nothing to send) goes to every size:
+//!
+//! ```text
+//! cargo bench -p clerk-cli --bench import_scale
+//! CLERK_BENCH_IMPORT_RUN=100000,1000000 cargo bench -p clerk-cli --bench import_scale
+//! CLERK_BENCH_IMPORT_RECORDS=100000,1000000 CLERK_BENCH_ROUNDS=3 cargo bench -p clerk-cli --bench import_scale
+//! ```
+
+#![allow(clippy::disallowed_macros)] // prints its own figures, no server text
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clerk_emulator::{Config, Emulator, RateLimit};
+
+const CHILD_ENV: &str = "CLERK_BENCH_IMPORT_CHILD";
+const KEY: &str = "sk_live_bench_import_scale";
+
+/// One child's figures.
+#[derive(Clone, Copy, Debug)]
+struct Figures {
+    peak_rss_kib: u64,
+    cpu_s: f64,
+    wall_s: f64,
+}
+
+/// The helper child: runs `clerk-users` with these arguments, prints
+/// `peak_kib cpu_s wall_s` (its own children's usage: that one process).
+fn helper(args: Vec<String>) -> ! {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_clerk-users"))
+        .args(&args)
+        .env_remove("CLERK_SECRET_KEY")
+        .output()
+        .expect("run clerk-users");
+    let wall = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        eprintln!(
+            "clerk-users {}: {}\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::process::exit(1);
+    }
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage");
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let cpu = secs(usage.user_time()) + secs(usage.system_time());
+    // Linux reports ru_maxrss in KiB.
+    println!("{} {cpu:.3} {wall:.3}", usage.max_rss());
+    std::process::exit(0);
+}
+
+fn measure(args: &[String]) -> Figures {
+    let out = Command::new(std::env::current_exe().expect("bench binary"))
+        .env(CHILD_ENV, "1")
+        .args(args)
+        .output()
+        .expect("run the helper");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    Figures {
+        peak_rss_kib: fields[0].parse().expect("kib"),
+        cpu_s: fields[1].parse().expect("cpu"),
+        wall_s: fields[2].parse().expect("wall"),
+    }
+}
+
+/// Writes `n` records with ids prefixed by `tag` (distinct users for each run).
+fn write_input(dir: &Path, tag: &str, n: u64) -> PathBuf {
+    let path = dir.join(format!("{tag}-{n}.jsonl"));
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).expect("input"));
+    for i in 0..n {
+        writeln!(
+            out,
+            r#"{{"external_id":"{tag}-{i}","email_address":["{tag}.{i}@example.com"],"username":"user_{tag}_{i}","first_name":"User","last_name":"Number {i}","public_metadata":{{"plan":"pro","seats":{}}}}}"#,
+            i % 50
+        )
+        .expect("write input");
+    }
+    out.flush().expect("write input");
+    path
+}
+
+/// A journal in which every record of `write_input(_, tag, n)` was sent and created.
+fn write_done_journal(path: &Path, tag: &str, n: u64) {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("journal"));
+    writeln!(out, r#"{{"journal":"clerk-migrate","version":2}}"#).expect("journal");
+    for i in 0..n {
+        writeln!(
+            out,
+            r#"{{"key":"x:{tag}-{i}","outcome":"sent","at":1764581000000}}"#
+        )
+        .expect("journal");
+        writeln!(
+            out,
+            r#"{{"key":"x:{tag}-{i}","outcome":"created","user_id":"user_{i}"}}"#
+        )
+        .expect("journal");
+    }
+    out.flush().expect("journal");
+}
+
+fn sizes(var: &str, default: &str) -> Vec<u64> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().replace('_', "").parse().expect("a record count"))
+        .collect()
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn report(what: &str, rows: &[(u64, Figures)]) {
+    println!("{what}");
+    println!(
+        "  {:>10}  {:>13}  {:>9}  {:>9}  {:>15}",
+        "records", "peak RSS", "CPU", "wall", "CPU per record"
+    );
+    for (n, f) in rows {
+        println!(
+            "  {:>10}  {:>9.1} MiB  {:>7.2} s  {:>7.2} s  {:>12.2} µs",
+            n,
+            mib(f.peak_rss_kib),
+            f.cpu_s,
+            f.wall_s,
+            f.cpu_s * 1e6 / *n as f64
+        );
+    }
+    if let [.., (n0, a), (n1, b)] = rows {
+        println!(
+            "  growth {n0} → {n1} records ({:.0}x): peak RSS x{:.2}, CPU per record x{:.2}",
+            *n1 as f64 / *n0 as f64,
+            b.peak_rss_kib as f64 / a.peak_rss_kib as f64,
+            (b.cpu_s / *n1 as f64) / (a.cpu_s / *n0 as f64)
+        );
+    }
+}
+
+fn main() {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if std::env::var_os(CHILD_ENV).is_some() {
+        helper(argv);
+    }
+    // `cargo bench` passes `--bench`.
+    argv.retain(|a| a != "--bench");
+    let validate = sizes("CLERK_BENCH_IMPORT_RECORDS", "100000,1000000,5000000");
+    let runs = sizes("CLERK_BENCH_IMPORT_RUN", "100000");
+    let rounds: usize = std::env::var("CLERK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let dir = std::env::var_os("CLERK_BENCH_DIR")
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+        .join(format!("clerk-import-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+
+    println!(
+        "import_scale: clerk-users import, one child process per figure ({rounds} round(s), the best of each)"
+    );
+    let inputs: Vec<(u64, PathBuf)> = validate
+        .iter()
+        .map(|&n| (n, write_input(&dir, "v", n)))
+        .collect();
+    let mut best: Vec<Option<Figures>> = vec![None; inputs.len()];
+    for _ in 0..rounds {
+        // Interleaved: every size once per round.
+        for (slot, (_, path)) in best.iter_mut().zip(&inputs) {
+            let f = measure(&[
+                "import".into(),
+                "--dry-run".into(),
+                "--json".into(),
+                path.display().to_string(),
+            ]);
+            *slot = Some(match *slot {
+                Some(b) if b.cpu_s <= f.cpu_s => Figures {
+                    peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
+                    ..b
+                },
+                Some(b) => Figures {
+                    peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
+                    ..f
+                },
+                None => f,
+            });
+        }
+    }
+    let rows: Vec<(u64, Figures)> = inputs
+        .iter()
+        .zip(&best)
+        .filter_map(|((n, _), f)| f.map(|f| (*n, f)))
+        .collect();
+    report(
+        "validation (--dry-run: read, check, file-wide duplicates):",
+        &rows,
+    );
+
+    // A whole run where a journal says every record is done (as after a run that
+    // created them all): the check, the journal replayed (2 entries a record: past
+    // 262,144 keys into a table on disk), and the file read again and every record
+    // skipped. No request is sent, so it scales to millions without a server.
+    let mut resumed = Vec::new();
+    for (n, path) in &inputs {
+        let checkpoint = dir.join(format!("v-{n}.checkpoint.jsonl"));
+        write_done_journal(&checkpoint, "v", *n);
+        let f = measure(&[
+            "import".into(),
+            path.display().to_string(),
+            "--json".into(),
+            "--api-url".into(),
+            "http://127.0.0.1:9/v1".into(),
+            "--secret-key".into(),
+            KEY.into(),
+            "--rate-limit".into(),
+            "off".into(),
+            "--checkpoint".into(),
+            checkpoint.display().to_string(),
+        ]);
+        let _ = std::fs::remove_file(&checkpoint);
+        let _ = std::fs::remove_file(path);
+        resumed.push((*n, f));
+    }
+    report(
+        "resumed run (every record done per the journal: check, replay, second read, skip):",
+        &resumed,
+    );
+
+    if !runs.is_empty() {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let emulator = runtime
+            .block_on(Emulator::start(
+                Config::new().rate_limit(RateLimit::Off).secret_key(KEY),
+            ))
+            .expect("emulator starts");
+        let url = emulator.base_url().to_string();
+        let mut rows = Vec::new();
+        for (round, &n) in runs.iter().enumerate() {
+            let input = write_input(&dir, &format!("r{round}"), n);
+            let checkpoint = dir.join(format!("r{round}.checkpoint.jsonl"));
+            let f = measure(&[
+                "import".into(),
+                input.display().to_string(),
+                "--json".into(),
+                "--api-url".into(),
+                url.clone(),
+                "--secret-key".into(),
+                KEY.into(),
+                "--rate-limit".into(),
+                "off".into(),
+                "--concurrency".into(),
+                "128".into(),
+                "--checkpoint".into(),
+                checkpoint.display().to_string(),
+            ]);
+            let _ = std::fs::remove_file(&input);
+            let _ = std::fs::remove_file(&checkpoint);
+            rows.push((n, f));
+            println!("  run of {n}: {:.0} creates/s", n as f64 / f.wall_s);
+        }
+        report(
+            "run (creates every record on the emulator, no rate limit, concurrency 128):",
+            &rows,
+        );
+        let _ = runtime.block_on(emulator.shutdown());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
