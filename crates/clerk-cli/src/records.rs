@@ -231,6 +231,10 @@ impl Records<BufReader<File>> {
         let mut prefix = Vec::with_capacity(PREFIX);
         (&mut file).take(PREFIX as u64).read_to_end(&mut prefix)?;
         file.seek(SeekFrom::Start(0))?;
+        let format = match format {
+            Format::Auto => format_named(path, &prefix).unwrap_or(Format::Auto),
+            asked => asked,
+        };
         let layout = layout_of(&prefix, format, is_csv_name(path));
         Self::new(BufReader::with_capacity(PREFIX, file), layout)
     }
@@ -241,6 +245,21 @@ impl Records<BufReader<File>> {
             BufReader::with_capacity(PREFIX, File::open(path)?),
             layout.clone(),
         )
+    }
+}
+
+/// The format a file's name gives, when it gives one: the name decides before the content,
+/// so a `users.jsonl` whose first line is garbage reports that line instead of being read as
+/// a CSV header with no rows (0 records, exit 0). `.json` holds an array, or JSON Lines when
+/// it starts with `{`.
+fn format_named(path: &Path, prefix: &[u8]) -> Option<Format> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "jsonl" | "ndjson" => Some(Format::Jsonl),
+        "json" if first_non_ws(prefix) == Some(b'{') => Some(Format::Jsonl),
+        "json" => Some(Format::Json),
+        "csv" => Some(Format::Csv),
+        _ => None,
     }
 }
 
@@ -733,6 +752,36 @@ mod tests {
         Records::from_bytes(text, format, false)
             .map(Result::unwrap)
             .collect()
+    }
+
+    #[test]
+    fn a_named_file_is_read_as_its_name_says_whatever_its_first_line() {
+        let dir = std::env::temp_dir().join(format!("clerk-cli-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, format) in [
+            ("users.jsonl", Format::Jsonl),
+            ("users.NDJSON", Format::Jsonl),
+            ("users.json", Format::Json),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, "a\n{\"external_id\":\"x\"}\n").unwrap();
+            let records = Records::open(&path, Format::Auto).unwrap();
+            assert_eq!(records.layout().format, format, "{name}");
+            let read: Vec<RawRecord> = records.map(Result::unwrap).collect();
+            assert!(
+                read.first().is_some_and(|r| r.line == 1 && r.body.is_err()),
+                "{name}: the garbage first line is a problem on line 1, not a CSV header: {read:?}"
+            );
+        }
+        let path = dir.join("users.json");
+        std::fs::write(&path, "{\"external_id\":\"x\"}\n").unwrap();
+        let records = Records::open(&path, Format::Auto).unwrap();
+        assert_eq!(
+            records.layout().format,
+            Format::Jsonl,
+            "JSON Lines named .json"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
