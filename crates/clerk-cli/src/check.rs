@@ -267,6 +267,7 @@ fn all_claims(map: &Map<String, Value>) -> Vec<Claim> {
 
 /// Checks records read from memory (offsets are their positions in `records`'
 /// order, and `reread` gives a record by it): the tests' and the bench's way in.
+#[cfg(any(test, feature = "emulator"))]
 pub(crate) fn check(
     records: impl Iterator<Item = std::io::Result<RawRecord>>,
     dir: &Path,
