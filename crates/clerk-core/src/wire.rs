@@ -285,7 +285,7 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::
     };
     match serde_json::from_str(text) {
         Err(e) if e.is_syntax() && e.to_string().starts_with("recursion limit exceeded") => {
-            if nesting_depth(body) > MAX_RESPONSE_DEPTH {
+            if clerk_rules::nesting::depth(body) > MAX_RESPONSE_DEPTH {
                 return Err(e);
             }
             let mut de = serde_json::Deserializer::from_str(text);
@@ -296,33 +296,6 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::
         }
         other => other,
     }
-}
-
-/// The deepest nesting of arrays and objects in `body`, strings skipped.
-fn nesting_depth(body: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    deepest
 }
 
 /// Same as [`parse_json`] for outputs that are JSON objects: serde would also

@@ -33,7 +33,7 @@ pub(crate) const MAX_FILE_DEPTH: usize = 128 + 16;
 fn decode_file(text: &str) -> Result<Value, String> {
     match serde_json::from_str(text) {
         Err(e) if e.is_syntax() && e.to_string().starts_with("recursion limit exceeded") => {
-            let depth = nesting_depth(text.as_bytes());
+            let depth = clerk_rules::nesting::depth(text.as_bytes());
             if depth > MAX_FILE_DEPTH {
                 return Err(format!(
                     "nested {depth} levels deep, more than the {MAX_FILE_DEPTH} allowed"
@@ -47,34 +47,6 @@ fn decode_file(text: &str) -> Result<Value, String> {
         }
         other => other.map_err(|e| e.to_string()),
     }
-}
-
-/// The deepest nesting of arrays and objects in `text`, strings skipped (the file has already
-/// failed to parse only for its depth, so it is well-formed JSON up to that point).
-fn nesting_depth(text: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    deepest
 }
 
 /// The state file names instances by a hash of their key, so no secret is written to disk.
@@ -392,7 +364,7 @@ mod tests {
         assert!(decode_file(&nested(1_000_000)).is_err());
         // Brackets inside strings (escaped quotes too) are not nesting.
         let text = format!(r#"{{"a": "\"[[[[", "b": {}}}"#, nested(130));
-        assert_eq!(nesting_depth(text.as_bytes()), 131);
+        assert_eq!(clerk_rules::nesting::depth(text.as_bytes()), 131);
         assert!(decode_file(&text).is_ok());
         assert!(decode_file("{").is_err());
     }

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`identifiers`] | email addresses, E.164 phone numbers, usernames, web3 wallets: checked and normalised as Clerk compares them |
 //! | [`limits`] | bounds and forbidden characters of text fields and object ids (NUL, control characters, lengths), each with its source |
+//! | [`nesting`] | how deeply a JSON text nests (arrays and objects), measured without parsing it |
 //! | [`password`] | the password policy (length, breached passwords) |
 //! | [`timestamp`] | RFC 3339 date-times of request bodies, as Unix milliseconds |
 //! | [`totp`] | base32 TOTP secrets and backup codes |
@@ -32,6 +33,7 @@ use std::fmt;
 pub mod digest;
 pub mod identifiers;
 pub mod limits;
+pub mod nesting;
 pub mod password;
 pub mod timestamp;
 pub mod totp;
