@@ -1,3 +1,6 @@
+// Over 600 lines: the bench command's arguments, target start-up, run, server-side verification
+// and the printed summary belong to one command; its HTML report (bench_report.rs) and its
+// worker processes (bench_workers.rs) live apart.
 //! `clerk-users bench`: the migration benchmark. Starts the emulator in process
 //! (or uses `--api-url`), imports synthetic users through the full stack and the
 //! checkpoint journal, then verifies on the server that every user exists exactly once.
@@ -450,25 +453,45 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// The quota as given (`1000/10s`), or `off`.
+    fn quota_text(&self) -> String {
+        self.quota.map_or_else(
+            || "off".to_owned(),
+            |q| format!("{}/{}s", q.requests(), q.window().as_secs_f64()),
+        )
+    }
+
+    /// The fault spec as given, or `none`.
+    fn faults_text(&self) -> String {
+        self.args
+            .faults
+            .map_or_else(|| "none".to_owned(), |f| f.to_string())
+    }
+
+    /// The emulated instance kind.
+    fn instance_name(&self) -> &'static str {
+        match self.args.instance {
+            Instance::Production => "production",
+            Instance::Development => "development",
+        }
+    }
+
+    /// Requests per user this run took (1 when it had no users).
+    fn requests_per_user(&self) -> f64 {
+        if self.users > 0 {
+            self.summary.requests as f64 / self.users as f64
+        } else {
+            1.0
+        }
+    }
+
     /// What `--json` prints, and the report's summary table.
     fn json(&self) -> Value {
         let s = self.summary;
         let v = self.verification;
         let achieved = s.achieved_rps();
         let utilization = self.quota_rps.map(|q| achieved / q);
-        let quota_text = self.quota.map_or_else(
-            || "off".to_owned(),
-            |q| format!("{}/{}s", q.requests(), q.window().as_secs_f64()),
-        );
-        let faults = self
-            .args
-            .faults
-            .map_or_else(|| "none".to_owned(), |f| f.to_string());
-        let requests_per_user = if self.users > 0 {
-            s.requests as f64 / self.users as f64
-        } else {
-            1.0
-        };
+        let requests_per_user = self.requests_per_user();
         let projected = self.args.project.zip(self.quota_rps).map(|(n, rps)| {
             (
                 n,
@@ -493,17 +516,15 @@ impl Report<'_> {
             "quota_rps": self.quota_rps,
             "utilization": utilization,
             "max_window_requests": self.max_window,
-            "quota": quota_text,
+            "quota": self.quota_text(),
             "quota_requests": self.quota.map(|q| q.requests()),
             "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
             "p50_ms": self.latency.0,
             "p99_ms": self.latency.1,
             "concurrency": self.args.concurrency,
-            "faults": faults,
+            "faults": self.faults_text(),
             "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
-            "instance": if self.args.api_url.is_some() { "external" } else {
-                match self.args.instance { Instance::Production => "production", Instance::Development => "development" }
-            },
+            "instance": if self.args.api_url.is_some() { "external" } else { self.instance_name() },
             "verify_s": v.took.as_secs_f64(),
             "verify_listed": v.listed,
         });
@@ -518,20 +539,14 @@ impl Report<'_> {
 
     /// The report's first line: how many users into what.
     fn title(&self) -> String {
-        let faults = self
-            .args
-            .faults
-            .map_or_else(|| "none".to_owned(), |f| f.to_string());
         let target = self.args.api_url.as_deref().map_or_else(
             || {
                 format!(
-                    "embedded emulator ({}, latency {}..{} ms, faults {faults})",
-                    match self.args.instance {
-                        Instance::Production => "production",
-                        Instance::Development => "development",
-                    },
+                    "embedded emulator ({}, latency {}..{} ms, faults {})",
+                    self.instance_name(),
                     self.args.latency.min.as_millis(),
-                    self.args.latency.max.as_millis()
+                    self.args.latency.max.as_millis(),
+                    self.faults_text()
                 )
             },
             |url| format!("{} (external)", clerk_core::BaseUrl::redacted(url)),
@@ -548,21 +563,15 @@ impl Report<'_> {
         let v = self.verification;
         let achieved = s.achieved_rps();
         let utilization = self.quota_rps.map(|q| achieved / q);
-        let quota_text = self.quota.map_or_else(
-            || "off".to_owned(),
-            |q| format!("{}/{}s", q.requests(), q.window().as_secs_f64()),
-        );
-        let projected = self.args.project.zip(self.quota_rps).map(|(n, rps)| {
-            let requests_per_user = if self.users > 0 {
-                s.requests as f64 / self.users as f64
-            } else {
-                1.0
-            };
-            projection(n, rps, requests_per_user)
-        });
+        let projected = self
+            .args
+            .project
+            .zip(self.quota_rps)
+            .map(|(n, rps)| projection(n, rps, self.requests_per_user()));
         say!("clerk-users bench: {}", self.title());
         say!(
-            "  quota {quota_text} · concurrency {}",
+            "  quota {} · concurrency {}",
+            self.quota_text(),
             self.args.concurrency
         );
         say!(
