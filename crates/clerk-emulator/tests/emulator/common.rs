@@ -240,6 +240,26 @@ pub(crate) fn ids(list: &Value) -> Vec<String> {
 /// A child process killed when dropped, so a failing test leaves no emulator running.
 pub(crate) struct Reaped(pub(crate) std::process::Child);
 
+impl Reaped {
+    /// Stops the emulator as a supervisor does (SIGTERM, a graceful shutdown), waits for it
+    /// and returns what it wrote to its stderr (taken as a pipe by the caller).
+    pub(crate) fn terminate(&mut self) -> String {
+        use std::io::Read as _;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+        let mut log = String::new();
+        self.0
+            .stderr
+            .take()
+            .expect("the emulator's stderr is piped")
+            .read_to_string(&mut log)
+            .unwrap();
+        log
+    }
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();

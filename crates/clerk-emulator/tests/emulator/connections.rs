@@ -172,7 +172,7 @@ async fn slow_clients_beyond_the_cap_do_not_lock_out_healthy_ones() {
 
 #[tokio::test]
 async fn a_burst_of_cut_and_refused_connections_is_logged_once() {
-    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::io::{BufRead as _, BufReader};
     let mut child = crate::common::Reaped(
         std::process::Command::new(env!("CARGO_BIN_EXE_clerk-emulator"))
             .args([
@@ -230,18 +230,7 @@ async fn a_burst_of_cut_and_refused_connections_is_logged_once() {
         assert!(Instant::now() < deadline, "still refused");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status();
-    let _ = child.0.wait();
-    let mut log = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = child.terminate();
     let lines = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
     // 27 refusals and 3 cuts: a line when the limit is reached and one when it is left (a
     // loaded machine may split the attack in two bursts), one for the cut bodies.

@@ -239,17 +239,6 @@ fn the_control_token_from_the_environment_is_never_logged() {
     assert!(send(TOKEN).starts_with("HTTP/1.1 200"));
     let refused = send("ctl_env_wrong_token");
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status();
-    let _ = child.0.wait();
-    let mut log = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = child.terminate();
     assert!(!log.contains(TOKEN), "{log}");
 }
