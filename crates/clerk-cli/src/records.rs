@@ -231,11 +231,12 @@ impl Records<BufReader<File>> {
         let mut prefix = Vec::with_capacity(PREFIX);
         (&mut file).take(PREFIX as u64).read_to_end(&mut prefix)?;
         file.seek(SeekFrom::Start(0))?;
+        let named = format_named(path, &prefix);
         let format = match format {
-            Format::Auto => format_named(path, &prefix).unwrap_or(Format::Auto),
+            Format::Auto => named.unwrap_or(Format::Auto),
             asked => asked,
         };
-        let layout = layout_of(&prefix, format, is_csv_name(path));
+        let layout = layout_of(&prefix, format, named == Some(Format::Csv));
         Self::new(BufReader::with_capacity(PREFIX, file), layout)
     }
 
@@ -261,12 +262,6 @@ fn format_named(path: &Path, prefix: &[u8]) -> Option<Format> {
         "csv" => Some(Format::Csv),
         _ => None,
     }
-}
-
-fn is_csv_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 #[cfg(test)]
