@@ -10,7 +10,7 @@ use clerk_core::users::{
 use clerk_core::{BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, SecretKey};
 use clerk_emulator::{Config, DEFAULT_SECRET_KEY, Emulator, FaultSpec, RateLimit};
 use clerk_layers::ServiceBuilderExt;
-use clerk_layers::rate_limit::{Quota, RateLimiter};
+use clerk_layers::rate_limit::{DEFAULT_WINDOW_MARGIN, Quota, RateLimiter};
 use clerk_layers::retry::{ExponentialJitter, RetryBudget, RetryPolicy};
 use clerk_transport::Transport;
 use tokio::time::Instant;
@@ -51,16 +51,35 @@ where
     op.parse_response(response)
 }
 
+/// The emulator enforces 50 per 1 s on arrival; the client paces 16 tasks with the
+/// same quota and a window margin of [`DEFAULT_WINDOW_MARGIN`] (25 ms, what the limiter
+/// allows for arrival jitter on Clerk's 10 s windows). The limiter's default margin for
+/// a 1 s window is 2.5 ms: a grant that reached the server 2.5 ms later than the one
+/// 50 grants after it (a scheduling delay on a loaded machine) made the server's window
+/// hold 51 and answer 429. The bound itself (never more than N grants in any window,
+/// with the default margin) is checked exactly under the paused clock in
+/// `tests/rate_limit.rs`; this test is the real-socket run.
 #[tokio::test]
 async fn runs_at_the_enforced_limit_without_a_single_429() {
+    const LIMIT: u32 = 50;
+    let window = Duration::from_secs(1);
     let emulator = Emulator::start(Config::new().rate_limit(RateLimit::Fixed {
-        requests: 50,
-        window: Duration::from_secs(1),
+        requests: LIMIT,
+        window,
     }))
     .await
     .expect("emulator starts");
     let base = BaseUrl::parse(&emulator.base_url()).unwrap();
-    let limiter = RateLimiter::new(Quota::new(50, Duration::from_secs(1)).unwrap());
+    let quota = Quota::new(LIMIT, window)
+        .unwrap()
+        .with_window_margin(DEFAULT_WINDOW_MARGIN)
+        .unwrap();
+    // Still "at the limit": the margin costs under 5 % of the nominal rate.
+    assert!(
+        quota.sustained_rate() >= 0.95 * f64::from(LIMIT),
+        "{quota:?}"
+    );
+    let limiter = RateLimiter::new(quota);
     let service = stack(limiter.clone(), RetryPolicy::new());
 
     let run = Duration::from_secs(3);
@@ -89,21 +108,30 @@ async fn runs_at_the_enforced_limit_without_a_single_429() {
     let stats = emulator.stats();
     let instance = stats.instances.values().next().expect("one instance");
     println!(
-        "{done} calls in {elapsed:.2} s = {:.1}/s (limit 50/s); worst server window {}; 429s {}",
+        "{done} calls in {elapsed:.2} s = {:.1}/s (limit {LIMIT}/s, paced at {:.1}/s); \
+         worst server window {}; 429s {}",
         f64::from(done) / elapsed,
+        quota.sustained_rate(),
         instance.max_window_requests,
         stats.rate_limited
     );
+    // Never above the limit: the server refused nothing and counted at most 50 in
+    // any 1 s window of arrivals.
     assert_eq!(stats.rate_limited, 0, "{stats:?}");
     assert!(!stats.responses_per_status.contains_key(&429));
     assert_eq!(limiter.snapshot().rate_limited_responses, 0);
-    assert!(instance.max_window_requests <= 50, "{instance:?}");
-    // The limiter, not the stack, is the bottleneck: close to its sustained rate
-    // (48.8/s for 50 per second) over the run.
-    let expected = limiter.quota().sustained_rate() * run.as_secs_f64();
     assert!(
-        f64::from(done) >= 0.9 * expected,
-        "{done} calls in {elapsed} s, expected about {expected}"
+        instance.max_window_requests <= u64::from(LIMIT),
+        "{instance:?}"
+    );
+    // At the limit: the server's busiest 1 s window of arrivals came within 10 % of it
+    // (the pacing allows 49 grants in a closed 1 s window). Measured by the server over
+    // the best second of the run, not as a rate over the whole run, which a loaded
+    // machine's scheduling stalls would lower.
+    assert!(
+        instance.max_window_requests >= u64::from(LIMIT) * 9 / 10,
+        "the busiest 1 s window held {} of {LIMIT}: {done} calls in {elapsed:.2} s",
+        instance.max_window_requests
     );
     emulator.shutdown().await.unwrap();
 }
