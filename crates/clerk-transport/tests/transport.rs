@@ -219,9 +219,12 @@ async fn allows_plain_http_to_loopback_names() {
 
 #[tokio::test]
 async fn connection_refused_is_a_connect_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound but never listening: a connect is refused, and the port stays this test's
+    // (a listener closed again would free it for any other process, and a connect from
+    // an ephemeral port equal to it would even reach itself).
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let transport = Transport::new().unwrap();
     let err = send(&transport, get(&format!("http://{addr}/v1/users")))
         .await
@@ -233,6 +236,7 @@ async fn connection_refused_is_a_connect_error() {
         "the message names the cause: {err}"
     );
     assert_no_secret(&err);
+    drop(socket);
 }
 
 #[tokio::test]
