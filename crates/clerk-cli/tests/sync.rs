@@ -44,6 +44,11 @@ async fn start(faults: FaultSpec) -> Emulator {
 }
 
 fn sync_command(emu: &Emulator, file: &Path, extra: &[&str]) -> Command {
+    sync_command_at(emu, file, "off", extra)
+}
+
+/// [`sync_command`] with `--rate-limit RATE`.
+fn sync_command_at(emu: &Emulator, file: &Path, rate: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
     cmd.env_remove("CLERK_SECRET_KEY")
         .env_remove("CLERK_API_URL")
@@ -54,7 +59,7 @@ fn sync_command(emu: &Emulator, file: &Path, extra: &[&str]) -> Command {
             "--concurrency",
             "8",
             "--rate-limit",
-            "off",
+            rate,
             "--settle-delay",
             "500ms",
         ])
@@ -456,7 +461,11 @@ async fn kill_9_mid_apply_and_a_rerun_converge_without_duplicates() {
     write_source(&file, &source);
     emu.set_faults("lost_response=0.03".parse().unwrap());
 
-    let mut child = sync_command(&emu, &file, &[]).spawn().unwrap();
+    // Paced, so that the kill lands long before the last write even when this poller
+    // runs late on a loaded machine: the 300 journal lines of headroom (a `sent` and an
+    // outcome line per create) are 1.5 s at 100 requests per second (unpaced, the child
+    // wrote them in a fraction of one).
+    let mut child = sync_command_at(&emu, &file, "100/1s", &[]).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while lines(&checkpoint) < 100 {
         if let Some(status) = child.try_wait().unwrap() {
