@@ -78,12 +78,20 @@ fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
         .arg("import")
         .arg(input)
         .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
-        .args(["--attempt-timeout", "300ms", "--settle-delay", "600ms"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if !extra.contains(&"--rate-limit") {
         cmd.args(["--rate-limit", "off"]);
+    }
+    // Long enough that no answer of the emulator misses it on a loaded machine: the
+    // counts these tests assert (created, already present, verified) would change if
+    // an ordinary create timed out and were reconciled by a lookup.
+    if !extra.contains(&"--attempt-timeout") {
+        cmd.args(["--attempt-timeout", "10s"]);
+    }
+    if !extra.contains(&"--settle-delay") {
+        cmd.args(["--settle-delay", "600ms"]);
     }
     cmd
 }
@@ -129,9 +137,16 @@ async fn a_create_that_lands_after_the_attempt_timeout_is_not_created_twice() {
     let emu = emulator().await;
     let dir = temp_dir("late");
     let input = write_records(&dir, &by_external_id(10, "late"));
-    let slow = json!({"kind": "slow_apply", "delay_ms": 450, "operation": "CreateUser"});
+    // Each margin is a second: the attempt times out 1 s before the held answer would
+    // come, and the lookup after the settle delay goes 1 s after the write has landed.
+    let slow = json!({"kind": "slow_apply", "delay_ms": 2000, "operation": "CreateUser"});
     script(&emu, json!([slow, slow, slow])).await;
-    let output = run(import(&emu, &input, &["--json"])).await;
+    let output = run(import(
+        &emu,
+        &input,
+        &["--json", "--attempt-timeout", "1s", "--settle-delay", "2s"],
+    ))
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -195,8 +210,9 @@ async fn a_second_run_on_the_same_checkpoint_refuses_at_once() {
     let dir = temp_dir("twice");
     let input = write_records(&dir, &by_external_id(40, "twice"));
     let checkpoint = dir.join("users.jsonl.checkpoint.jsonl");
-    // The first run is slowed by its rate limit: 40 creates at 20/s.
-    let mut first = import(&emu, &input, &["--json", "--rate-limit", "20/1s"])
+    // The first run is slowed by its rate limit, 40 creates at 10/s, so that it is still
+    // running (about 4 s left) when the second one starts, even on a loaded machine.
+    let mut first = import(&emu, &input, &["--json", "--rate-limit", "10/1s"])
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -413,18 +429,31 @@ async fn the_verification_finds_a_duplicate_and_repair_deletes_the_newer() {
     let emu = emulator().await;
     let dir = temp_dir("repair");
     let input = write_records(&dir, &by_external_id(1, "dup"));
-    // The first create lands at 1.4 s, after its timeout (0.3 s) and the settle
-    // delay (0.6 s): the lookup at ≥ 0.9 s misses it and the record is sent again;
-    // that second create is applied, its answer lost.
+    // The first create lands at 4 s, after its timeout (1 s) and the settle delay
+    // (2 s): the lookup at ≥ 3 s misses it and the record is sent again; that second
+    // create is applied, its answer lost, and its lookup (≥ 5 s) and the verification
+    // come after the first create has landed. Each side has a second of margin (with
+    // 0.3 s, 0.6 s and 1.4 s the second lookup came ~0.1 s after the late landing).
     script(
         &emu,
         json!([
-            {"kind": "slow_apply", "delay_ms": 1400, "operation": "CreateUser"},
+            {"kind": "slow_apply", "delay_ms": 4000, "operation": "CreateUser"},
             {"kind": "lost_response", "operation": "CreateUser"}
         ]),
     )
     .await;
-    let output = run(import(&emu, &input, &["--repair"])).await;
+    let output = run(import(
+        &emu,
+        &input,
+        &[
+            "--repair",
+            "--attempt-timeout",
+            "1s",
+            "--settle-delay",
+            "2s",
+        ],
+    ))
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("verified 1 ambiguous records: 1 duplicates (the newer ones deleted"),
