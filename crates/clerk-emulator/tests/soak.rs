@@ -29,6 +29,12 @@ const KEY: &str = "sk_test_emulator";
 /// Steady-state growth of the emulator's resident set allowed after the warm-up.
 const GROWTH_BOUND: u64 = 16 << 20;
 const WORKERS: usize = 48;
+/// Requests the run makes at least: past its duration it goes on until it has made them
+/// (a loaded machine serves fewer per second), so the checks below always have enough
+/// traffic to judge, and a missing fault kind is a broken fault (p < 1e-8 at 1-2 % per kind).
+const MIN_REQUESTS: u64 = 2000;
+/// However slow the machine, the run stops this long after its duration.
+const OVERTIME: Duration = Duration::from_secs(60);
 /// Users a worker cycles through: the population stays under `WORKERS * SLOTS`.
 const SLOTS: usize = 3;
 /// Every kind but `wrong_object`, which must then never be seen.
@@ -203,8 +209,7 @@ fn classify(
         }
         // A real count can be 3 (the instance holds three users at that moment): only
         // where a count was not asked for is this body surely the misrouted answer.
-        if !matches!(shape, Shape::Count)
-            && v == json!({"object": "total_count", "total_count": 3})
+        if !matches!(shape, Shape::Count) && v == json!({"object": "total_count", "total_count": 3})
         {
             return Ok((Seen::WrongObject, None));
         }
@@ -253,6 +258,12 @@ struct Tally {
     problems: Vec<String>,
 }
 
+/// Until the duration has passed and [`MIN_REQUESTS`] were made (or the overtime is up).
+fn keep_going(until: Instant, tally: &Mutex<Tally>) -> bool {
+    let now = Instant::now();
+    now < until || (tally.lock().unwrap().requests < MIN_REQUESTS && now < until + OVERTIME)
+}
+
 async fn worker(worker: usize, addr: String, until: Instant, tally: Arc<Mutex<Tally>>) {
     // One client per worker, one connection each (re-opened after a dropped one).
     let client: HttpClient = Client::builder(TokioExecutor::new())
@@ -276,7 +287,7 @@ async fn worker(worker: usize, addr: String, until: Instant, tally: Arc<Mutex<Ta
             }
         }
     };
-    while Instant::now() < until {
+    while keep_going(until, &tally) {
         round += 1;
         let email = format!("w{worker}-s{}@soak.example", round % SLOTS);
         let create = json!({
@@ -428,7 +439,7 @@ async fn soak_mixed_traffic_with_faults_memory_stays_flat_and_answers_are_well_f
     // RSS samples every 100 ms, from the end of the warm-up on.
     let mut samples = Vec::new();
     tokio::time::sleep(warm_up).await;
-    while Instant::now() < until {
+    while !workers.iter().all(tokio::task::JoinHandle::is_finished) {
         samples.push(rss_bytes(pid));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -476,8 +487,8 @@ async fn soak_mixed_traffic_with_faults_memory_stays_flat_and_answers_are_well_f
         tally.problems
     );
     assert!(
-        tally.requests > 500,
-        "too little traffic to judge: {}",
+        tally.requests >= MIN_REQUESTS,
+        "too little traffic to judge: {} in {elapsed:.0} s",
         tally.requests
     );
     // Faults only as configured: every kind in the spec was injected, nothing else.
@@ -515,19 +526,17 @@ async fn soak_mixed_traffic_with_faults_memory_stays_flat_and_answers_are_well_f
         "wrong_object was not configured"
     );
     // With 1-2 % per kind, 2,000 requests make a missing kind a broken fault (p < 1e-8).
-    if tally.requests >= 2000 {
-        for seen in [
-            Seen::Dropped,
-            Seen::ServerError,
-            Seen::TooManyRequests,
-            Seen::BadBody,
-        ] {
-            assert!(
-                tally.seen.contains_key(&seen),
-                "no {seen:?} in {:?}",
-                tally.seen
-            );
-        }
+    for seen in [
+        Seen::Dropped,
+        Seen::ServerError,
+        Seen::TooManyRequests,
+        Seen::BadBody,
+    ] {
+        assert!(
+            tally.seen.contains_key(&seen),
+            "no {seen:?} in {:?}",
+            tally.seen
+        );
     }
     // The population stays bounded by the slots.
     let users = stats["instances"]["sk_test_…ator"]["users"]

@@ -279,10 +279,12 @@ async fn slow_apply_lands_after_the_client_has_given_up() {
     let api = Api::unlimited().await;
     script(
         &api,
-        json!([{"kind": "slow_apply", "delay_ms": 600, "operation": "CreateUser"}]),
+        json!([{"kind": "slow_apply", "delay_ms": 2000, "operation": "CreateUser"}]),
     )
     .await;
-    // The client gives up after 200 ms, as an attempt timeout would.
+    // The client gives up after 200 ms, as an attempt timeout would. The write lands
+    // 2 s after it arrived: the lookup just after the give-up has 1.8 s to find
+    // nothing, even on a loaded machine (with 600 ms it had 0.4 s).
     let given_up = tokio::time::timeout(
         Duration::from_millis(200),
         api.send(api.request(
