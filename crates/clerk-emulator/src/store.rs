@@ -1,6 +1,7 @@
 //! Per-instance in-memory data and its uniqueness indexes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher as _, RandomState};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,18 @@ pub(crate) struct InstanceData {
     /// default, and every cursor page) walks from its cursor instead of sorting every user.
     #[serde(skip)]
     by_created: BTreeMap<(i64, u64), String>,
+    /// `(hash of the external id, created_at, seq)` of every user with an external id: the
+    /// candidates of an `external_id` filter, in 24 bytes a user instead of a second copy of
+    /// each id (a hash collision only adds a candidate the filter then rejects).
+    #[serde(skip)]
+    by_external_id: BTreeSet<(u64, i64, u64)>,
+    #[serde(skip)]
+    external_id_hasher: RandomState,
+    /// Set once two users were indexed under one identifier or one `(created_at, seq)`
+    /// (a hand-edited state file can hold such users; the API refuses them): the maps then
+    /// keep one of them, so list filters go back to scanning every user.
+    #[serde(skip)]
+    collided: bool,
     #[serde(skip)]
     user_memberships: HashMap<String, Vec<String>>,
     #[serde(skip)]
@@ -69,6 +82,8 @@ impl InstanceData {
     pub(crate) fn rebuild_indexes(&mut self) {
         self.idents.clear();
         self.by_created.clear();
+        self.by_external_id.clear();
+        self.collided = false;
         self.user_memberships.clear();
         self.org_slugs.clear();
         self.org_members.clear();
@@ -126,24 +141,82 @@ impl InstanceData {
         v
     }
 
+    fn external_id_entry(&self, external_id: &str, key: (i64, u64)) -> (u64, i64, u64) {
+        (self.external_id_hasher.hash_one(external_id), key.0, key.1)
+    }
+
     fn index_user(&mut self, id: &str) {
         if let Some(u) = self.users.get(id) {
+            let key = (u.created_at, u.seq);
             for k in Self::user_idents(u) {
-                self.idents.insert(k, id.to_owned());
+                if self
+                    .idents
+                    .insert(k, id.to_owned())
+                    .is_some_and(|o| o != id)
+                {
+                    self.collided = true;
+                }
             }
-            self.by_created.insert((u.created_at, u.seq), id.to_owned());
+            if self
+                .by_created
+                .insert(key, id.to_owned())
+                .is_some_and(|o| o != id)
+            {
+                self.collided = true;
+            }
+            if let Some(ext) = &u.external_id {
+                let entry = self.external_id_entry(ext, key);
+                self.by_external_id.insert(entry);
+            }
         }
     }
 
     fn unindex_user(&mut self, id: &str) {
         if let Some(u) = self.users.get(id) {
+            let key = (u.created_at, u.seq);
             for k in Self::user_idents(u) {
                 if self.idents.get(&k).is_some_and(|owner| owner == id) {
                     self.idents.remove(&k);
                 }
             }
-            self.by_created.remove(&(u.created_at, u.seq));
+            self.by_created.remove(&key);
+            if let Some(ext) = &u.external_id {
+                let entry = self.external_id_entry(ext, key);
+                self.by_external_id.remove(&entry);
+            }
         }
+    }
+
+    /// Whether the identifier, external id and `created_at` indexes name every user under
+    /// each of its values (see `collided`); list filters narrow their candidates through
+    /// them only then.
+    pub(crate) fn indexes_exact(&self) -> bool {
+        !self.collided
+    }
+
+    /// The `(created_at, seq)` keys of the users whose external id may be `external_id`
+    /// (every one that is, and rarely another: compare before use).
+    pub(crate) fn external_id_keys(
+        &self,
+        external_id: &str,
+    ) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let hash = self.external_id_hasher.hash_one(external_id);
+        self.by_external_id
+            .range((hash, i64::MIN, u64::MIN)..=(hash, i64::MAX, u64::MAX))
+            .map(|&(_, created_at, seq)| (created_at, seq))
+    }
+
+    /// A user's `(created_at, seq)` key, the order of [`Self::users_by_created`].
+    pub(crate) fn created_key(&self, id: &str) -> Option<(i64, u64)> {
+        self.users.get(id).map(|u| (u.created_at, u.seq))
+    }
+
+    /// The user at a `(created_at, seq)` key.
+    pub(crate) fn user_at(&self, key: (i64, u64)) -> Option<&User> {
+        self.by_created
+            .get(&key)
+            .and_then(|id| self.users.get(id))
+            .map(|u| &**u)
     }
 
     /// Users in `(created_at, seq)` order (`desc`: reversed), strictly after `after` in

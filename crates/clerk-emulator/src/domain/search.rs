@@ -1,4 +1,10 @@
 //! Search: the filters, ordering and cursor of `GET /users` and `GET /users/count`.
+//!
+//! A filter naming users (`user_id`, `external_id`, `email_address`, `phone_number`,
+//! `username`, `web3_wallet`) takes its candidates from the instance's indexes, so a lookup
+//! costs the same among a million users as among ten: every filter is then applied to those
+//! candidates as to every user, and they are walked in `(created_at, seq)` order from the
+//! cursor, so the page is the one a scan of every user gives.
 
 use std::cmp::Ordering;
 use std::ops::ControlFlow;
@@ -6,7 +12,7 @@ use std::ops::ControlFlow;
 use crate::body::Query;
 use crate::error::{ApiError, ApiResult};
 use crate::model::User;
-use crate::store::InstanceData;
+use crate::store::{IdentKind, InstanceData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortField {
@@ -106,14 +112,89 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     hay.to_lowercase().contains(needle_lower)
 }
 
-/// Hands each of `candidates` that matches the List/Count filters to `keep`, until
-/// `keep` says it has enough.
+/// The order [`filter_users`] hands users over in.
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// `(created_at, seq)` order (`desc`: reversed), strictly after `after` in that order.
+    Created {
+        desc: bool,
+        after: Option<(i64, u64)>,
+    },
+    /// Any order: the caller counts them, or sorts them by another field.
+    Any,
+}
+
+/// Whether [`filter_users`] narrows its candidates through the indexes (the tests compare
+/// both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Candidates {
+    Indexed,
+    Scan,
+}
+
+impl Candidates {
+    /// Indexed, unless the indexes cannot name every user under a value.
+    fn for_data(data: &InstanceData) -> Self {
+        if data.indexes_exact() {
+            Self::Indexed
+        } else {
+            Self::Scan
+        }
+    }
+}
+
+/// The `(created_at, seq)` keys of every user the include filters that name users can
+/// keep, sorted: `None` when no such filter is given (every user is a candidate). Each filter's set holds every user it keeps (and, for
+/// external ids, rarely one more), so the smallest one is taken and the filters decide.
+fn indexed_candidates(
+    data: &InstanceData,
+    ids: &[&str],
+    external_ids: &[&str],
+    idents: [(IdentKind, &[&str]); 4],
+) -> Option<Vec<(i64, u64)>> {
+    let mut best: Option<Vec<(i64, u64)>> = None;
+    let mut offer = |keys: Vec<(i64, u64)>| {
+        if best.as_ref().is_none_or(|b| keys.len() < b.len()) {
+            best = Some(keys);
+        }
+    };
+    if !ids.is_empty() {
+        offer(ids.iter().filter_map(|id| data.created_key(id)).collect());
+    }
+    if !external_ids.is_empty() {
+        offer(
+            external_ids
+                .iter()
+                .flat_map(|e| data.external_id_keys(e))
+                .collect(),
+        );
+    }
+    for (kind, values) in idents {
+        if !values.is_empty() {
+            offer(
+                values
+                    .iter()
+                    .filter_map(|v| data.ident_owner(kind, v))
+                    .filter_map(|id| data.created_key(id))
+                    .collect(),
+            );
+        }
+    }
+    let mut keys = best?;
+    keys.sort_unstable();
+    keys.dedup();
+    Some(keys)
+}
+
+/// Hands each user that matches the List/Count filters to `keep` in `walk`'s order,
+/// until `keep` says it has enough; returns how many users it looked at.
 fn filter_users<'a>(
     q: &Query,
     data: &'a InstanceData,
-    candidates: impl Iterator<Item = &'a User>,
+    walk: Walk,
+    how: Candidates,
     mut keep: impl FnMut(&'a User) -> ControlFlow<()>,
-) -> ApiResult<()> {
+) -> ApiResult<usize> {
     let lower = |v: Vec<&str>| v.into_iter().map(str::to_lowercase).collect::<Vec<_>>();
     let emails = lower(q.list("email_address")?);
     let phones = q.list("phone_number")?;
@@ -174,11 +255,7 @@ fn filter_users<'a>(
             return false;
         }
         if (!ext_inc.is_empty() || !ext_exc.is_empty())
-            && !passes(
-                &ext_inc,
-                &ext_exc,
-                &u.external_id.as_deref().into_iter().collect::<Vec<_>>(),
-            )
+            && !passes(&ext_inc, &ext_exc, u.external_id.as_deref().as_slice())
         {
             return false;
         }
@@ -251,17 +328,61 @@ fn filter_users<'a>(
             && before(u.last_sign_in_at, ls_before)
             && after(u.last_sign_in_at, ls_after)
     };
-    for u in candidates {
+    fn as_strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let (emails_q, usernames_q, wallets_q) =
+        (as_strs(&emails), as_strs(&usernames), as_strs(&wallets));
+    let narrowed = match how {
+        Candidates::Scan => None,
+        Candidates::Indexed => indexed_candidates(
+            data,
+            &id_inc,
+            &ext_inc,
+            [
+                (IdentKind::Email, &emails_q),
+                (IdentKind::Phone, &phones),
+                (IdentKind::Username, &usernames_q),
+                (IdentKind::Web3, &wallets_q),
+            ],
+        ),
+    };
+    let users: Box<dyn Iterator<Item = &'a User>> = match (narrowed, walk) {
+        (Some(mut keys), Walk::Created { desc, after }) => {
+            if let Some(a) = after {
+                keys.retain(|k| if desc { *k < a } else { *k > a });
+            }
+            if desc {
+                keys.reverse();
+            }
+            Box::new(keys.into_iter().filter_map(|k| data.user_at(k)))
+        }
+        (Some(keys), Walk::Any) => Box::new(keys.into_iter().filter_map(|k| data.user_at(k))),
+        (None, Walk::Created { desc, after }) => data.users_by_created(desc, after),
+        (None, Walk::Any) => Box::new(data.users.values().map(|u| &**u)),
+    };
+    let mut looked_at = 0;
+    for u in users {
+        looked_at += 1;
         if matches(u) && keep(u).is_break() {
             break;
         }
     }
-    Ok(())
+    Ok(looked_at)
 }
 
 /// The page of users a `GET /users` query selects: filtered, ordered, then cut by `offset` or
 /// the `starting_after` cursor and `limit`.
 pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a User>> {
+    list_with(q, data, Candidates::for_data(data)).map(|(page, _)| page)
+}
+
+/// [`list`], and how many users it looked at.
+fn list_with<'a>(
+    q: &Query,
+    data: &'a InstanceData,
+    how: Candidates,
+) -> ApiResult<(Vec<&'a User>, usize)> {
     let (limit, offset) = q.page()?;
     let (field, desc) = parse_order(q.first("order_by"))?;
     let cursor = q.first("starting_after").filter(|s| !s.is_empty());
@@ -296,7 +417,8 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
         // Walk the created_at index from the cursor and stop at a full page: a page of a
         // million users costs what a page of a hundred does.
         let mut skip = offset;
-        filter_users(q, data, data.users_by_created(desc, after), |u| {
+        let walk = Walk::Created { desc, after };
+        let looked_at = filter_users(q, data, walk, how, |u| {
             if skip > 0 {
                 skip -= 1;
                 return ControlFlow::Continue(());
@@ -307,10 +429,10 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
             page.push(u);
             ControlFlow::Continue(())
         })?;
-        return Ok(page);
+        return Ok((page, looked_at));
     }
     let mut users = Vec::new();
-    filter_users(q, data, data.users.values().map(|u| &**u), |u| {
+    let looked_at = filter_users(q, data, Walk::Any, how, |u| {
         users.push(u);
         ControlFlow::Continue(())
     })?;
@@ -318,15 +440,24 @@ pub(crate) fn list<'a>(q: &Query, data: &'a InstanceData) -> ApiResult<Vec<&'a U
         let o = cmp_users(a, b, field);
         if desc { o.reverse() } else { o }
     });
-    Ok(users.into_iter().skip(offset).take(limit).collect())
+    let page = users.into_iter().skip(offset).take(limit).collect();
+    Ok((page, looked_at))
 }
 
 /// How many users a `GET /users/count` query matches.
 pub(crate) fn count(q: &Query, data: &InstanceData) -> ApiResult<usize> {
+    count_with(q, data, Candidates::for_data(data)).map(|(n, _)| n)
+}
+
+/// [`count`], and how many users it looked at.
+fn count_with(q: &Query, data: &InstanceData, how: Candidates) -> ApiResult<(usize, usize)> {
     let mut n = 0;
-    filter_users(q, data, data.users.values().map(|u| &**u), |_| {
+    let looked_at = filter_users(q, data, Walk::Any, how, |_| {
         n += 1;
         ControlFlow::Continue(())
     })?;
-    Ok(n)
+    Ok((n, looked_at))
 }
+
+#[cfg(test)]
+mod tests;
