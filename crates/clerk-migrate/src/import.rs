@@ -352,11 +352,12 @@ where
     let total = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let unkeyed = AtomicUsize::new(0);
-    let mut log = AmbiguousLog::new(journal.path());
+    // Shared by the record stream (records a killed run left in flight) and the window.
+    let log = Mutex::new(AmbiguousLog::new(journal.path()));
     // The stream and the window borrow the run until the last create is done.
     {
         let run_ref = &run;
-        let (total_ref, skipped_ref, unkeyed_ref) = (&total, &skipped, &unkeyed);
+        let (total_ref, skipped_ref, unkeyed_ref, log_ref) = (&total, &skipped, &unkeyed, &log);
         // 2. Skip what is done, and look every other record up before creating it.
         let fresh = items
             .take_while(move |_| futures_util::future::ready(run_ref.stopped().is_none()))
@@ -383,6 +384,17 @@ where
                                     unkeyed_ref.fetch_add(1, Relaxed);
                                 }
                                 let in_doubt = state.is_some_and(|s| s.in_flight_since.is_some());
+                                // Left in flight by a killed run: an ambiguous path, verified
+                                // at the end whatever the lookup finds now.
+                                if in_doubt
+                                    && let Err(e) = log_ref.lock().map_or_else(
+                                        |_| Err(std::io::Error::other("poisoned")),
+                                        |mut log| log.push(&item),
+                                    )
+                                {
+                                    run_ref.stop_with(format!("writing a scratch file: {e}"));
+                                    return futures_util::future::ready(None);
+                                }
                                 Some(Work {
                                     item,
                                     round: 1,
@@ -448,7 +460,10 @@ where
                     if let Some(mut work) = deferred {
                         if !work.in_doubt {
                             work.in_doubt = true;
-                            log.push(&work.item).map_err(|e| format!("writing a scratch file: {e}"))?;
+                            log.lock()
+                                .map_err(|_| "writing a scratch file: poisoned".to_owned())?
+                                .push(&work.item)
+                                .map_err(|e| format!("writing a scratch file: {e}"))?;
                         }
                         let at = tokio::time::Instant::now() + options.settle_delay;
                         settling.push_back((at, work));
@@ -503,6 +518,8 @@ where
     let mut duplicates = Vec::new();
     let mut verified = 0;
     let mut batches = log
+        .into_inner()
+        .map_err(|_| "reading a scratch file: poisoned".to_owned())?
         .read_back()
         .map_err(|e| format!("reading a scratch file: {e}"))?;
     loop {
