@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clerk_core::{Body, Error, OperationInfo, RetryClass};
-use clerk_layers::rate_limit::{Quota, RateLimitLayer, RateLimitWait, RateLimiter};
+use clerk_layers::rate_limit::{MAX_WINDOW, Quota, RateLimitLayer, RateLimitWait, RateLimiter};
 use http::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt, service_fn};
@@ -396,6 +396,17 @@ async fn short_windows_keep_their_rate_and_their_bound() {
             "{n} per {window:?}: {worst} in one window"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_window_holds_and_longer_ones_are_refused() {
+    // 1 per 10^11 s was accepted and overflowed governor's nanosecond arithmetic: every
+    // request went through at once (`clerk-users --rate-limit 1/100000000000s`).
+    let limiter = RateLimiter::new(Quota::new(1, MAX_WINDOW).unwrap());
+    assert_eq!(limiter.acquire(None).await, Duration::ZERO);
+    let waited = limiter.acquire(None).await;
+    assert!(waited >= MAX_WINDOW, "second grant after {waited:?}");
+    assert!("1/100000000000s".parse::<Quota>().is_err());
 }
 
 /// Counts its clones; answers at once.

@@ -87,7 +87,7 @@ pub use crate::extensions::RateLimitWait;
 pub use limiter::{
     Coordination, DEFAULT_COOLDOWN, DEFAULT_MAX_COOLDOWN, RateLimitSnapshot, RateLimiter,
 };
-pub use quota::{DEFAULT_WINDOW_MARGIN, Quota};
+pub use quota::{DEFAULT_WINDOW_MARGIN, MAX_WINDOW, Quota};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisOptions;

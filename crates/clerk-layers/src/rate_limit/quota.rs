@@ -38,6 +38,11 @@ const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// burst of 1 keeps the tighter window bound there.
 const LONG_PERIOD: Duration = Duration::from_millis(100);
 
+/// The longest window a quota may have (the emulator refuses longer ones too). Clerk's are
+/// 10 s; governor counts in `u64` nanoseconds, and a window near 584 years overflowed its
+/// arithmetic and let every request through at once.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A request quota: at most `requests` in any window of length `window`.
 ///
 /// # How the limiter honours it
@@ -136,8 +141,9 @@ impl Quota {
 
     /// At most `requests` in any window of length `window`.
     ///
-    /// Fails when `requests` is zero, `window` is shorter than a millisecond, or
-    /// the resulting period would be shorter than a microsecond.
+    /// Fails when `requests` is zero, `window` is shorter than a millisecond or
+    /// longer than [`MAX_WINDOW`] (24 h), or the resulting period would be shorter
+    /// than a microsecond.
     pub fn new(requests: u32, window: Duration) -> Result<Self, Error> {
         if requests == 0 {
             return Err(Error::invalid_request("a quota needs at least one request"));
@@ -145,6 +151,11 @@ impl Quota {
         if window < Duration::from_millis(1) {
             return Err(Error::invalid_request(
                 "a quota window must be at least one millisecond",
+            ));
+        }
+        if window > MAX_WINDOW {
+            return Err(Error::invalid_request(
+                "a quota window must be at most 24 hours",
             ));
         }
         if window.as_nanos() / u128::from(requests) < 1_000 {
@@ -436,6 +447,13 @@ mod tests {
         assert!(Quota::new(0, Duration::from_secs(1)).is_err());
         assert!(Quota::new(10, Duration::ZERO).is_err());
         assert!(Quota::new(u32::MAX, Duration::from_millis(1)).is_err());
+        assert!(Quota::new(1, MAX_WINDOW).is_ok());
+        for window in [MAX_WINDOW + Duration::from_secs(1), Duration::MAX] {
+            assert!(Quota::new(1, window).is_err(), "{window:?}");
+        }
+        for long in ["1/100000000000s", "1/18446744073709551615s", "1/1441m"] {
+            assert!(long.parse::<Quota>().is_err(), "{long}");
+        }
         for bad in [-0.1, 1.0, f64::NAN, f64::INFINITY] {
             assert!(Quota::production().with_headroom(bad).is_err(), "{bad}");
         }
