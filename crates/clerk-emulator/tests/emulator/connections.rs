@@ -101,10 +101,12 @@ async fn a_trickled_head_is_cut_after_the_header_timeout() {
 #[tokio::test]
 async fn slow_clients_beyond_the_cap_do_not_lock_out_healthy_ones() {
     let cap = 8;
+    // The 40 attackers must all connect before the first cut frees a slot (a later one
+    // would take it and be cut too): 2 s is far more than a loaded machine needs.
     let emu = start(
         Config::new()
             .max_connections(cap)
-            .body_timeout(Duration::from_millis(500))
+            .body_timeout(Duration::from_secs(2))
             .header_timeout(Duration::from_secs(10)),
     )
     .await;
@@ -182,8 +184,10 @@ async fn a_burst_of_cut_and_refused_connections_is_logged_once() {
                 "off",
                 "--max-connections",
                 "3",
+                // Each cut frees a slot and may start another burst: 2 s leaves the 30
+                // connects (milliseconds) in the first one or two.
                 "--body-timeout",
-                "1s",
+                "2s",
             ])
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::piped())

@@ -59,8 +59,11 @@ async fn burst_over_the_limit_gets_429_with_retry_after_and_stays_blocked() {
 #[tokio::test]
 async fn a_client_pacing_at_the_limit_gets_no_429() {
     let api = Api::start(Config::new().rate_limit(fixed(20, 1000))).await;
-    // 20 per second is one every 50 ms; pace slightly slower for timer jitter.
-    let mut tick = tokio::time::interval(Duration::from_millis(53));
+    // 20 per second is one every 50 ms; pace at 60 ms. The ticks keep their schedule
+    // (missed ones fire at once), so request i and i + 20 are 1.2 s apart on it: one
+    // request has to reach the server 200 ms late to meet the next 20 in a window (at
+    // 53 ms a delay of 60 ms was enough).
+    let mut tick = tokio::time::interval(Duration::from_millis(60));
     for _ in 0..45 {
         tick.tick().await;
         let r = api.get("/v1/users/count").await;
