@@ -108,6 +108,8 @@ async fn a_small_source_is_read_by_lookups_and_costs_its_changes_only() {
     );
 
     let checkpoint = std::env::temp_dir().join(format!("sync-stream-{}.ckpt", std::process::id()));
+    // One a failed run of an earlier process with this id left would be resumed.
+    let _ = std::fs::remove_file(&checkpoint);
     let before = emu.stats();
     let report = sync::apply(&clerk, plan, &options, &checkpoint, Arc::new(NoObserver))
         .await
@@ -250,6 +252,7 @@ async fn shards_matching_by_email_split_the_work_and_delete_only_leavers() {
             std::process::id(),
             k.index()
         ));
+        let _ = std::fs::remove_file(&checkpoint);
         let report = sync::apply(&clerk, plan, &options(k), &checkpoint, Arc::new(NoObserver))
             .await
             .unwrap();
