@@ -473,6 +473,13 @@ pub fn open(path: &Path) -> io::Result<(Replay, JournalWriter)> {
             file.sync_data()?;
         }
     }
+    // A journal an older run left readable by others (it names every record's key) is
+    // narrowed now that it is known to be one; `mode` above covers only a new file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.seek(SeekFrom::End(0))?;
     Ok((replay, JournalWriter::start(file, path)?))
 }
@@ -642,6 +649,30 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).ok();
         dir.join("checkpoint.jsonl")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_journal_left_readable_by_others_is_narrowed_and_a_foreign_file_is_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let wide =
+            |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let path = temp_path("narrowed");
+        drop(open(&path).unwrap());
+        wide(&path);
+        drop(open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600, "an existing journal");
+        let empty = path.with_file_name("empty.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        wide(&empty);
+        drop(open(&empty).unwrap());
+        assert_eq!(mode(&empty), 0o600, "an empty file made a journal");
+        let notes = path.with_file_name("notes.txt");
+        std::fs::write(&notes, "notes\n").unwrap();
+        wide(&notes);
+        assert!(open(&notes).is_err());
+        assert_eq!(mode(&notes), 0o644, "a refused file is left untouched");
     }
 
     fn entry(i: usize, outcome: Outcome) -> Entry {
