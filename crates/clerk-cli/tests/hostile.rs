@@ -367,6 +367,43 @@ async fn a_base_url_that_does_not_parse_is_never_echoed_with_its_credentials() {
     }
 }
 
+/// clap quotes a value its parser refuses (`invalid value '…' for '--redis-url'`): a Redis
+/// URL holds the Redis password, on the command line and in `CLERK_REDIS_URL` alike.
+#[tokio::test]
+async fn a_redis_url_that_does_not_parse_is_never_echoed_with_its_password() {
+    let url = "redis://:PASSWORD77@[no-such-host";
+    let flag = |before: bool| {
+        let mut args: Vec<String> = vec!["--secret-key".into(), KEY.into()];
+        let redis = ["--redis-url".to_owned(), url.to_owned()];
+        if before {
+            args.splice(0..0, redis);
+            args.push("count".into());
+        } else {
+            args.insert(0, "count".into());
+            args.extend(redis);
+        }
+        let mut cmd = command();
+        cmd.args(args);
+        cmd
+    };
+    let mut from_env = command();
+    from_env
+        .env("CLERK_REDIS_URL", url)
+        .args(["count", "--secret-key", KEY]);
+    for mut cmd in [flag(true), flag(false), from_env] {
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run clerk-users"))
+            .await
+            .expect("join");
+        assert_eq!(out.status.code(), Some(2));
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("PASSWORD77"), "{all}");
+        assert!(
+            all.contains("invalid Redis URL"),
+            "says what is wrong: {all}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_in_an_external_id_and_a_50_mb_name_are_refused_before_any_request() {
     let emu = emulator().await;
