@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use clerk_emulator::{Config, Emulator, RateLimit, Stats};
-use clerk_migrate::sync::{self, MatchKey, NoObserver, ReadStrategy, SourceRecord, SyncOptions};
+use clerk_migrate::sync::{
+    self, MatchKey, Missing, NoObserver, ReadStrategy, SourceRecord, SyncOptions,
+};
 use clerk_tower::Clerk;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
@@ -273,4 +275,48 @@ async fn shards_matching_by_email_split_the_work_and_delete_only_leavers() {
         assert_eq!(again.writes(), 0, "{again:?}");
     }
     emu.shutdown().await.unwrap();
+}
+
+/// The default limit's floor of 10 let an empty source (a failed dump) delete every user
+/// of a small instance: an empty source acts on missing users only with an explicit limit.
+#[tokio::test]
+async fn an_empty_source_does_not_wipe_a_small_instance_under_the_default_limit() {
+    let emu = Emulator::start(Config::new().secret_key(KEY).rate_limit(RateLimit::Off))
+        .await
+        .unwrap();
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let body = serde_json::from_value(Value::Object(row(i))).unwrap();
+        clerk.users().create(body).await.unwrap();
+    }
+    let empty = || futures_util::stream::iter(Vec::<Result<SourceRecord, std::io::Error>>::new());
+    let checkpoint = std::env::temp_dir().join(format!("sync-empty-{}.jsonl", std::process::id()));
+    for missing in [Missing::Delete, Missing::Ban] {
+        let options = SyncOptions::new().missing(missing);
+        let plan = sync::plan(&clerk, empty(), &options, &NoObserver)
+            .await
+            .unwrap();
+        assert_eq!(plan.missing.len(), 3);
+        let err = sync::apply(&clerk, plan, &options, &checkpoint, Arc::new(NoObserver))
+            .await
+            .expect_err("an empty source is refused");
+        assert!(err.is_refused(), "{err}");
+        assert!(err.to_string().contains("no records"), "{err}");
+    }
+    assert_eq!(writes(&emu.stats()), 3, "only the three seeding creates");
+
+    // Given explicitly, the limit is the caller's word.
+    let options = SyncOptions::new().missing(Missing::Delete).max_deletes(3);
+    let plan = sync::plan(&clerk, empty(), &options, &NoObserver)
+        .await
+        .unwrap();
+    let report = sync::apply(&clerk, plan, &options, &checkpoint, Arc::new(NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 3);
 }

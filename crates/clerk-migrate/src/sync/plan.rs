@@ -196,7 +196,8 @@ impl Plan {
 
     /// Checks the plan against `--max-deletes` / `--max-bans` (by default 10 % of
     /// the instance, at least 10): a source that lost most of its records must not
-    /// wipe the instance. With shards, the limit applies to all shards' missing users
+    /// wipe the instance. A source with no records at all acts on missing users only
+    /// with the limit given explicitly. With shards, the limit applies to all shards' missing users
     /// together (each shard's run counts them all), so every shard refuses, or none.
     pub fn check_limits(&self, options: &SyncOptions) -> Result<(), SyncError> {
         let instance = self.state.instance_users.unwrap_or(0);
@@ -221,6 +222,19 @@ impl Plan {
         } else {
             String::new()
         };
+        // An empty source (a failed dump, a wrong path) would wipe a small instance under
+        // the default limit's floor of 10: it needs the limit given explicitly.
+        let explicit = match self.missing_action {
+            Missing::Delete => options.max_deletes.is_some(),
+            _ => options.max_bans.is_some(),
+        };
+        if planned > 0 && self.records + self.records_in_other_shards == 0 && !explicit {
+            return Err(SyncError::refused(format!(
+                "the source has no records: the plan would {verb} all {planned} users it \
+                 finds; nothing was changed. Check the source, or pass {flag} {planned} to \
+                 mean it"
+            )));
+        }
         if planned > limit {
             return Err(SyncError::refused(format!(
                 "the plan would {verb} {planned} users{whose}, above the limit of {limit} \
