@@ -1,5 +1,3 @@
-// Over 600 lines only with its unit tests (the code is ~590): the journal, its writer,
-// and the replay that folds a journal of any length into a table of bounded memory.
 //! The checkpoint journal: append-only JSON Lines, one line per event of a record,
 //! keyed by the record's **identity** ([`Lookup::identity`](crate::record::Lookup::identity):
 //! its lookup key, else a content hash), never by its position, so a fixed,
@@ -22,12 +20,12 @@
 //!   fsync'ed after the journal is created, so the file itself survives a crash.
 //!
 //! Replay reads the journal line by line and keeps one compact [`State`] per key
-//! (a 16-byte digest of the key, the outcome, when sent), not the entries; a journal
+//! (a 16-byte digest of the key, the outcome, when sent, the key's text to compare
+//! on a digest match: see [`Replay`]), not the entries; a journal
 //! of more than 262,144 keys is folded into a sorted table in a scratch file next to
 //! it, so replaying 5 million keys takes the memory of replaying 262,144. [`Outcome`] has room for other jobs
 //! (`sync`): `updated`, `deleted`, `banned` are journaled and replayed the same way.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +34,11 @@ use std::thread;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+
+mod replay;
+
+pub use replay::Replay;
+use replay::{Folder, REPLAY_CHUNK_KEYS};
 
 /// The first line of every journal.
 const HEADER: &str = r#"{"journal":"clerk-migrate","version":2}"#;
@@ -149,283 +152,6 @@ impl State {
     }
 }
 
-/// Keys folded in memory before the fold is spilled to disk: the replay of a
-/// journal of any length holds at most this many keys (~12 MB).
-const REPLAY_CHUNK_KEYS: usize = 1 << 18;
-
-/// A key's 128-bit digest (SHA-256, truncated): what the replay table is keyed by,
-/// so a key costs 16 bytes however long it is.
-fn key_digest(key: &str) -> u128 {
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(key.as_bytes());
-    let mut first = [0; 16];
-    first.copy_from_slice(&hash[..16]);
-    u128::from_be_bytes(first)
-}
-
-const OUTCOMES: [Outcome; 10] = [
-    Outcome::Sent,
-    Outcome::Created,
-    Outcome::AlreadyPresent,
-    Outcome::Conflict,
-    Outcome::Failed,
-    Outcome::DeletedDuplicate,
-    Outcome::Updated,
-    Outcome::Deleted,
-    Outcome::Banned,
-    Outcome::Unknown,
-];
-
-fn encode_state(state: State) -> (u64, u64) {
-    let outcome = state.outcome.map_or(0, |o| {
-        OUTCOMES
-            .iter()
-            .position(|x| *x == o)
-            .map_or(0, |i| i as u64 + 1)
-    });
-    (
-        outcome,
-        state.in_flight_since.map_or(0, |at| at.saturating_add(1)),
-    )
-}
-
-fn decode_state(outcome: u64, in_flight: u64) -> State {
-    State {
-        outcome: usize::try_from(outcome)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| OUTCOMES.get(i).copied()),
-        in_flight_since: in_flight.checked_sub(1),
-    }
-}
-
-/// Entries of the final table per block: one block (4 KiB) is read per look-up.
-const BLOCK_ENTRIES: usize = 128;
-/// `[digest high, digest low, outcome, in flight + 1]`.
-const TABLE_ENTRY: usize = 32;
-
-/// The state of every key, in memory when the journal is short, else a sorted table
-/// in a scratch file with one in-memory index entry per block.
-#[derive(Debug)]
-enum Table {
-    Memory(HashMap<u128, State>),
-    Disk {
-        file: crate::files::Scratch,
-        /// The first digest of each block.
-        index: Vec<u128>,
-        entries: u64,
-    },
-}
-
-impl Default for Table {
-    fn default() -> Self {
-        Self::Memory(HashMap::new())
-    }
-}
-
-impl Table {
-    fn get(&self, digest: u128) -> io::Result<Option<State>> {
-        match self {
-            Self::Memory(map) => Ok(map.get(&digest).copied()),
-            Self::Disk {
-                file,
-                index,
-                entries,
-            } => {
-                let Some(block) = index
-                    .partition_point(|first| *first <= digest)
-                    .checked_sub(1)
-                else {
-                    return Ok(None);
-                };
-                let start = (block * BLOCK_ENTRIES) as u64;
-                let count = (*entries - start).min(BLOCK_ENTRIES as u64) as usize;
-                let mut bytes = vec![0; count * TABLE_ENTRY];
-                file.read_exact_at(&mut bytes, start * TABLE_ENTRY as u64)?;
-                let decoded: Vec<[u64; 4]> = bytes
-                    .chunks_exact(TABLE_ENTRY)
-                    .map(<[u64; 4] as crate::spill::Fixed>::decode)
-                    .collect();
-                let found = decoded
-                    .binary_search_by_key(&digest, |e| (u128::from(e[0]) << 64) | u128::from(e[1]));
-                Ok(found
-                    .ok()
-                    .map(|i| decode_state(decoded[i][2], decoded[i][3])))
-            }
-        }
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            Self::Memory(map) => map.len() as u64,
-            Self::Disk { entries, .. } => *entries,
-        }
-    }
-}
-
-/// The journal as read at start: one compact state per key (a 16-byte digest, the
-/// outcome, when sent), not the entries; past 262,144 keys the table is
-/// sorted on disk, next to the journal, so a replay's memory does not grow with it.
-#[derive(Debug, Default)]
-pub struct Replay {
-    table: Table,
-    /// Entries read.
-    pub entries: usize,
-    /// Bytes of a torn last line that were cut off.
-    pub torn_bytes: usize,
-    /// Keys with a create sent and no outcome after it.
-    pub in_flight: usize,
-    /// The latest of their `sent` times (Unix ms).
-    pub latest_in_flight: Option<u64>,
-}
-
-impl Replay {
-    /// What the journal says about `key` (`None`: nothing).
-    pub fn state(&self, key: &str) -> io::Result<Option<State>> {
-        self.table.get(key_digest(key))
-    }
-
-    /// Whether a record is done.
-    pub fn is_done(&self, key: &str) -> io::Result<bool> {
-        Ok(self
-            .state(key)?
-            .and_then(|s| s.outcome)
-            .is_some_and(Outcome::is_done))
-    }
-
-    /// When a killed run sent a create for `key` that has no outcome.
-    pub fn in_flight_since(&self, key: &str) -> io::Result<Option<u64>> {
-        Ok(self.state(key)?.and_then(|s| s.in_flight_since))
-    }
-
-    /// Keys the journal knows.
-    pub fn keys(&self) -> u64 {
-        self.table.len()
-    }
-
-    /// Whether the table was spilled to disk (a long journal).
-    pub fn on_disk(&self) -> bool {
-        matches!(self.table, Table::Disk { .. })
-    }
-}
-
-/// Folds journal entries key by key, spilling every [`REPLAY_CHUNK_KEYS`] keys.
-struct Folder {
-    dir: PathBuf,
-    chunk_keys: usize,
-    chunk: HashMap<u128, State>,
-    chunks: u64,
-    sorter: Option<crate::spill::Sorter<[u64; 5]>>,
-}
-
-impl Folder {
-    fn new(dir: PathBuf, chunk_keys: usize) -> Self {
-        Self {
-            dir,
-            chunk_keys,
-            chunk: HashMap::new(),
-            chunks: 0,
-            sorter: None,
-        }
-    }
-
-    fn apply(&mut self, entry: &Entry) -> io::Result<()> {
-        self.chunk
-            .entry(key_digest(&entry.key))
-            .or_default()
-            .apply(entry);
-        if self.chunk.len() >= self.chunk_keys {
-            self.spill()?;
-        }
-        Ok(())
-    }
-
-    fn spill(&mut self) -> io::Result<()> {
-        let dir = &self.dir;
-        let run_len = self.chunk_keys;
-        let sorter = self
-            .sorter
-            .get_or_insert_with(|| crate::spill::Sorter::new(dir.clone(), run_len));
-        for (digest, state) in self.chunk.drain() {
-            let (outcome, in_flight) = encode_state(state);
-            sorter.push([
-                (digest >> 64) as u64,
-                digest as u64,
-                self.chunks,
-                outcome,
-                in_flight,
-            ])?;
-        }
-        self.chunks += 1;
-        Ok(())
-    }
-
-    /// The table, and the keys in flight with the latest `sent` time.
-    fn finish(mut self) -> io::Result<(Table, usize, Option<u64>)> {
-        if self.sorter.is_none() {
-            let in_flight = self.chunk.values().filter_map(|s| s.in_flight_since);
-            let (count, latest) = in_flight.fold((0, None), |(n, latest), at| {
-                (n + 1, Some(latest.map_or(at, |l: u64| l.max(at))))
-            });
-            return Ok((Table::Memory(self.chunk), count, latest));
-        }
-        self.spill()?;
-        let Some(sorter) = self.sorter.take() else {
-            return Err(io::Error::other("replay: no sorter"));
-        };
-        let file = crate::files::scratch(&self.dir, "replay")?;
-        let mut out = io::BufWriter::with_capacity(64 * 1024, file.file());
-        let mut index = Vec::new();
-        let (mut entries, mut in_flight, mut latest) = (0u64, 0usize, None::<u64>);
-        let mut current: Option<(u128, State)> = None;
-        let mut write = |digest: u128, state: State, out: &mut io::BufWriter<&File>| {
-            if let Some(at) = state.in_flight_since {
-                in_flight += 1;
-                latest = Some(latest.map_or(at, |l| l.max(at)));
-            }
-            if entries % BLOCK_ENTRIES as u64 == 0 {
-                index.push(digest);
-            }
-            entries += 1;
-            let (outcome, flight) = encode_state(state);
-            let mut bytes = [0; TABLE_ENTRY];
-            crate::spill::Fixed::encode(
-                &[(digest >> 64) as u64, digest as u64, outcome, flight],
-                &mut bytes,
-            );
-            out.write_all(&bytes)
-        };
-        // Sorted by digest, then chunk: each key's stretches come in journal order.
-        for entry in sorter.finish()? {
-            let [high, low, _chunk, outcome, flight] = entry?;
-            let digest = (u128::from(high) << 64) | u128::from(low);
-            let state = decode_state(outcome, flight);
-            current = match current {
-                Some((d, s)) if d == digest => Some((d, s.then(state))),
-                Some((d, s)) => {
-                    write(d, s, &mut out)?;
-                    Some((digest, state))
-                }
-                None => Some((digest, state)),
-            };
-        }
-        if let Some((d, s)) = current {
-            write(d, s, &mut out)?;
-        }
-        out.flush()?;
-        drop(out);
-        Ok((
-            Table::Disk {
-                file,
-                index,
-                entries,
-            },
-            in_flight,
-            latest,
-        ))
-    }
-}
-
 /// Why a journal could not be opened.
 fn refuse(path: &Path, why: impl std::fmt::Display) -> io::Error {
     io::Error::new(
@@ -487,10 +213,17 @@ pub fn open(path: &Path) -> io::Result<(Replay, JournalWriter)> {
 /// Reads a journal line by line, without touching the file; the scratch file of a
 /// long journal's table goes next to it.
 fn read(path: &Path, file: &File) -> io::Result<Replay> {
-    read_folding(path, file, REPLAY_CHUNK_KEYS)
+    read_folding(path, file, REPLAY_CHUNK_KEYS, replay::key_digest)
 }
 
-fn read_folding(path: &Path, file: &File, chunk_keys: usize) -> io::Result<Replay> {
+/// [`read`] with a chunk size and a key digest of one's choosing (tests spill and
+/// force digest collisions).
+fn read_folding(
+    path: &Path,
+    file: &File,
+    chunk_keys: usize,
+    digest: replay::DigestFn,
+) -> io::Result<Replay> {
     let mut reader = io::BufReader::with_capacity(64 * 1024, file);
     let mut line = Vec::new();
     reader.read_until(b'\n', &mut line)?;
@@ -505,8 +238,8 @@ fn read_folding(path: &Path, file: &File, chunk_keys: usize) -> io::Result<Repla
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     };
-    let mut folder = Folder::new(dir, chunk_keys);
-    let mut replay = Replay::default();
+    let mut folder = Folder::new(dir, chunk_keys, digest);
+    let (mut entries, mut torn_bytes) = (0, 0);
     for number in 2.. {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
@@ -515,7 +248,7 @@ fn read_folding(path: &Path, file: &File, chunk_keys: usize) -> io::Result<Repla
         let Some(text) = line.strip_suffix(b"\n") else {
             // The last line, without its newline: a torn write is the start of an entry.
             if line.starts_with(b"{\"key\":") {
-                replay.torn_bytes = line.len();
+                torn_bytes = line.len();
                 break;
             }
             return Err(refuse(
@@ -528,13 +261,14 @@ fn read_folding(path: &Path, file: &File, chunk_keys: usize) -> io::Result<Repla
         }
         let entry: Entry = serde_json::from_slice(text)
             .map_err(|err| refuse(path, format!("damaged at line {number}: {err}")))?;
-        replay.entries += 1;
-        folder.apply(&entry)?;
+        entries += 1;
+        folder
+            .apply(&entry)
+            .map_err(|err| refuse(path, format!("line {number}: {err}")))?;
     }
-    let (table, in_flight, latest) = folder.finish()?;
-    replay.table = table;
-    replay.in_flight = in_flight;
-    replay.latest_in_flight = latest;
+    let mut replay = folder.finish()?;
+    replay.entries = entries;
+    replay.torn_bytes = torn_bytes;
     Ok(replay)
 }
 
@@ -805,9 +539,9 @@ mod tests {
         }
         std::fs::write(&path, &text).unwrap();
         let file = File::open(&path).unwrap();
-        let memory = read_folding(&path, &file, usize::MAX).unwrap();
+        let memory = read_folding(&path, &file, usize::MAX, replay::key_digest).unwrap();
         let file = File::open(&path).unwrap();
-        let disk = read_folding(&path, &file, 100).unwrap();
+        let disk = read_folding(&path, &file, 100, replay::key_digest).unwrap();
         assert!(!memory.on_disk() && disk.on_disk());
         assert_eq!((memory.keys(), disk.keys()), (keys as u64, keys as u64));
         assert_eq!(
@@ -829,5 +563,133 @@ mod tests {
         }
         assert_eq!(disk.state("x:absent").unwrap(), None);
         assert_eq!(disk.state("x:k").unwrap(), None);
+    }
+
+    /// A digest with two values: every other key collides with every other.
+    fn two_digests(key: &str) -> u128 {
+        (key.len() % 2) as u128
+    }
+
+    #[test]
+    fn keys_whose_digests_collide_are_never_taken_for_one_another() {
+        let path = temp_path("collide");
+        let mut text = format!("{HEADER}\n");
+        // Two keys, one digest: one created, the other failed after it.
+        text.push_str("{\"key\":\"x:a\",\"outcome\":\"sent\",\"at\":5}\n");
+        text.push_str("{\"key\":\"x:a\",\"outcome\":\"created\"}\n");
+        text.push_str("{\"key\":\"x:b\",\"outcome\":\"sent\",\"at\":7}\n");
+        text.push_str("{\"key\":\"x:b\",\"outcome\":\"failed\"}\n");
+        // Then 1,000 keys spread over the journal (and the spilled chunks), sent in
+        // one round and settled two rounds later, some left in flight.
+        let keys = 1000;
+        for round in 0..3 {
+            for k in 0..keys {
+                let outcome = match (round, k % 4) {
+                    (0, _) => "sent",
+                    (2, 0) => "failed",
+                    (2, 1) => continue,
+                    (2, 2) => "already_present",
+                    (2, _) => "created",
+                    _ => continue,
+                };
+                text.push_str(&format!(
+                    "{{\"key\":\"x:k{k}\",\"outcome\":\"{outcome}\",\"at\":{k}}}\n"
+                ));
+            }
+        }
+        std::fs::write(&path, &text).unwrap();
+        let file = File::open(&path).unwrap();
+        let exact = read_folding(&path, &file, usize::MAX, replay::key_digest).unwrap();
+        assert_eq!(exact.collided_keys(), 0);
+        for chunk_keys in [usize::MAX, 7] {
+            let file = File::open(&path).unwrap();
+            let replay = read_folding(&path, &file, chunk_keys, two_digests).unwrap();
+            assert!(replay.is_done("x:a").unwrap(), "chunks of {chunk_keys}");
+            assert!(!replay.is_done("x:b").unwrap(), "chunks of {chunk_keys}");
+            assert_eq!(
+                replay.state("x:b").unwrap().and_then(|s| s.outcome),
+                Some(Outcome::Failed)
+            );
+            for k in 0..keys {
+                let key = format!("x:k{k}");
+                assert_eq!(
+                    replay.state(&key).unwrap(),
+                    exact.state(&key).unwrap(),
+                    "{key}, chunks of {chunk_keys}"
+                );
+            }
+            // Keys the journal never saw share a digest with a thousand it did.
+            for absent in ["x:c", "x:cd", "x:k1000", "x:k10000"] {
+                assert_eq!(replay.state(absent).unwrap(), None, "{absent}");
+            }
+            assert_eq!(replay.keys(), exact.keys());
+            assert_eq!(
+                (replay.in_flight, replay.latest_in_flight),
+                (exact.in_flight, exact.latest_in_flight)
+            );
+            assert!(replay.collided_keys() > 900, "{}", replay.collided_keys());
+        }
+    }
+
+    #[test]
+    fn a_digest_shared_by_two_keys_from_two_chunks_keeps_both_apart() {
+        // `x:NN` and `y:NN` share a digest. Every `x` is spilled before the first
+        // `y` is read (the collisions are found merging the chunks on disk); a last
+        // round interleaves them (found within a chunk).
+        fn pairs(key: &str) -> u128 {
+            replay::key_digest(key.get(2..).unwrap_or(key))
+        }
+        let path = temp_path("collide-merge");
+        let mut text = format!("{HEADER}\n");
+        let mut line = |key: String, outcome: &str, at: usize| {
+            text.push_str(&format!(
+                "{{\"key\":\"{key}\",\"outcome\":\"{outcome}\",\"at\":{at}}}\n"
+            ));
+        };
+        for k in 0..40 {
+            line(format!("x:{k:02}"), "sent", k);
+        }
+        for k in 0..40 {
+            line(format!("y:{k:02}"), "sent", 100 + k);
+        }
+        for k in 0..40 {
+            if k % 3 != 0 {
+                line(format!("x:{k:02}"), "created", 0);
+            }
+            if k % 2 == 0 {
+                line(format!("y:{k:02}"), "failed", 0);
+            }
+            if k % 5 == 0 {
+                line(format!("x:{k:02}"), "sent", 200 + k);
+                line(format!("y:{k:02}"), "already_present", 0);
+            }
+        }
+        std::fs::write(&path, &text).unwrap();
+        for chunk_keys in [5, usize::MAX] {
+            let file = File::open(&path).unwrap();
+            let exact = read_folding(&path, &file, chunk_keys, replay::key_digest).unwrap();
+            let file = File::open(&path).unwrap();
+            let paired = read_folding(&path, &file, chunk_keys, pairs).unwrap();
+            assert_eq!(paired.on_disk(), chunk_keys == 5);
+            for k in 0..40 {
+                for key in [format!("x:{k:02}"), format!("y:{k:02}")] {
+                    assert_eq!(
+                        paired.state(&key).unwrap(),
+                        exact.state(&key).unwrap(),
+                        "{key}, chunks of {chunk_keys}"
+                    );
+                }
+                let x = paired.state(&format!("x:{k:02}")).unwrap().unwrap();
+                assert_eq!(x.outcome.is_some(), k % 3 != 0, "x:{k:02}");
+                let y = paired.state(&format!("y:{k:02}")).unwrap().unwrap();
+                assert_eq!(y.in_flight_since.is_some(), k % 2 != 0 && k % 5 != 0);
+            }
+            assert_eq!(paired.state("z:00").unwrap(), None);
+            assert_eq!(
+                (paired.keys(), paired.in_flight, paired.latest_in_flight),
+                (exact.keys(), exact.in_flight, exact.latest_in_flight)
+            );
+            assert_eq!(paired.collided_keys(), 80);
+        }
     }
 }
