@@ -5,11 +5,12 @@
 //! What comes out ([`Checked`]) is counts, the first problems and the offsets of the
 //! invalid records: the pass that sends ([`accepted`]) reads the file again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clerk_migrate::import::Item;
 use clerk_migrate::record::{Lookup, record_key};
 use clerk_migrate::shard::Shard;
+use clerk_migrate::spill::{Ascending, Sorter};
 use clerk_tower::users::CreateUser;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,7 +22,7 @@ use crate::validate::{self, Claim, IDENTITY_SLOT, Problem, ProblemLog, Validator
 
 /// What validating a whole input found. Its size does not grow with the input:
 /// counts, the first [`ProblemLog::KEPT`] problems, and the offsets of the invalid
-/// records (those grow with the invalid records only).
+/// records (the first [`INVALID_IN_MEMORY`] in memory, the rest in a scratch file).
 #[derive(Debug)]
 pub(crate) struct Checked {
     /// How the file's records are laid out (for the pass that sends).
@@ -35,27 +36,32 @@ pub(crate) struct Checked {
     /// Valid records of this shard: the ones a run sends.
     pub(crate) in_shard: usize,
     pub(crate) problems: ProblemLog,
-    /// Byte offsets of the records with problems, sorted.
-    pub(crate) invalid: Vec<u64>,
+    /// Byte offsets of the records with problems, ascending.
+    pub(crate) invalid: Ascending,
     /// Valid records of this shard without a lookup key, and the first lines of them.
     pub(crate) unkeyed: usize,
     pub(crate) unkeyed_lines: Vec<usize>,
 }
 
 impl Checked {
-    fn is_invalid(&self, offset: u64) -> bool {
-        self.invalid.binary_search(&offset).is_ok()
-    }
-
     /// Records with problems, unreadable ones included.
     pub(crate) fn invalid_records(&self) -> usize {
-        self.invalid.len() + self.unreadable
+        usize::try_from(self.invalid.len()).unwrap_or(usize::MAX) + self.unreadable
     }
 }
+
+/// Offsets of invalid records kept in memory (512 KiB); past them they go to a
+/// scratch file next to the checkpoint, so a file of bad records costs no more.
+pub(crate) const INVALID_IN_MEMORY: usize = 1 << 16;
+
+/// Duplicates (offset and line) sorted in memory before a run of them is spilled.
+const REJECTED_RUN: usize = 1 << 15;
 
 /// Validates records one at a time (clerk-rules, clerk-core's field table, the create
 /// body), and collects their identifiers for the file-wide uniqueness check.
 pub(crate) struct Checker {
+    dir: PathBuf,
+    invalid_in_memory: usize,
     shard: Shard,
     uniqueness: Uniqueness,
     validator: Validator,
@@ -71,11 +77,15 @@ const UNKEYED_KEPT: usize = 1000;
 impl Checker {
     /// A check whose sorted identifiers spill to `dir` past one run.
     pub(crate) fn new(dir: &Path, shard: Shard) -> Self {
-        Self::with(shard, Uniqueness::new(dir))
+        Self::with(dir, shard, Uniqueness::new(dir), INVALID_IN_MEMORY)
     }
 
-    fn with(shard: Shard, uniqueness: Uniqueness) -> Self {
+    /// With the uniqueness check and the invalid offsets kept in memory of one's
+    /// choosing (tests spill with little).
+    fn with(dir: &Path, shard: Shard, uniqueness: Uniqueness, invalid_in_memory: usize) -> Self {
         Self {
+            dir: dir.to_owned(),
+            invalid_in_memory,
             shard,
             uniqueness,
             validator: Validator,
@@ -86,7 +96,7 @@ impl Checker {
                 valid: 0,
                 in_shard: 0,
                 problems: ProblemLog::default(),
-                invalid: Vec::new(),
+                invalid: Ascending::new(dir, invalid_in_memory),
                 unkeyed: 0,
                 unkeyed_lines: Vec::new(),
             },
@@ -126,7 +136,7 @@ impl Checker {
         let deserializes = claims.deserializes();
         drop(claims);
         if !self.found.is_empty() {
-            checked.invalid.push(offset);
+            checked.invalid.push(offset)?;
             for p in self.found.drain(..) {
                 checked.problems.push(p);
             }
@@ -141,7 +151,7 @@ impl Checker {
         // field of a kind it does not know is deserialized to see (consumed: the
         // body's strings move instead of being copied).
         if !deserializes && let Err(err) = CreateUser::deserialize(Value::Object(map)) {
-            checked.invalid.push(offset);
+            checked.invalid.push(offset)?;
             checked.problems.push(Problem {
                 line,
                 field: None,
@@ -177,6 +187,8 @@ impl Checker {
         mut reread: impl FnMut(u64, usize) -> std::io::Result<Option<Map<String, Value>>>,
     ) -> std::io::Result<Checked> {
         let Self {
+            dir,
+            invalid_in_memory,
             shard,
             uniqueness,
             mut checked,
@@ -184,8 +196,9 @@ impl Checker {
             ..
         } = self;
         checked.layout = layout;
-        let mut rejected = Vec::new();
-        let mut problems = Vec::new();
+        // The duplicates, sorted by offset in bounded memory (a file can be all duplicates).
+        let mut rejected = Sorter::<[u64; 2]>::new(&dir, REJECTED_RUN);
+        let mut rejecting = Ok(());
         let changed = || std::io::Error::other("the input changed while it was being checked");
         uniqueness.finish(
             |offset, line| {
@@ -211,24 +224,46 @@ impl Checker {
                         crate::validate::excerpt(&claim.key)
                     )
                 };
-                problems.push(Problem {
+                checked.problems.push(Problem {
                     line,
                     field: claim.field,
                     message,
                 });
-                rejected.push((offset, line));
+                if rejecting.is_ok() {
+                    rejecting = rejected.push([offset, line as u64]);
+                }
             },
         )?;
-        for p in problems {
-            checked.problems.push(p);
+        rejecting?;
+        if rejected.is_empty() {
+            checked.unkeyed_lines = unkeyed.iter().map(|(_, line)| *line).take(20).collect();
+            return Ok(checked);
         }
-        rejected.sort_unstable();
-        rejected.dedup();
+        // The invalid records: those the first look found, merged with the duplicates.
+        let first_look = std::mem::replace(
+            &mut checked.invalid,
+            Ascending::new(&dir, invalid_in_memory),
+        );
+        let mut earlier = first_look.iter();
+        let mut next_earlier = earlier.next().transpose()?;
         let mut unkeyed_rejected = Vec::new();
-        for &(offset, line) in &rejected {
-            if checked.is_invalid(offset) {
+        let mut last = None;
+        for entry in rejected.finish()? {
+            let [offset, line] = entry?;
+            if last.replace(offset) == Some(offset) {
                 continue;
             }
+            while let Some(before) = next_earlier.filter(|before| *before < offset) {
+                checked.invalid.push(before)?;
+                next_earlier = earlier.next().transpose()?;
+            }
+            checked.invalid.push(offset)?;
+            if next_earlier == Some(offset) {
+                // Invalid already: counted so.
+                next_earlier = earlier.next().transpose()?;
+                continue;
+            }
+            let line = usize::try_from(line).unwrap_or(usize::MAX);
             // Counted valid by the first look; not any more.
             checked.valid -= 1;
             let map = reread(offset, line)?.ok_or_else(changed)?;
@@ -237,9 +272,16 @@ impl Checker {
                 checked.in_shard -= 1;
                 if lookup == Lookup::None {
                     checked.unkeyed -= 1;
-                    unkeyed_rejected.push(offset);
+                    // Only the remembered ones matter (their lines are listed).
+                    if unkeyed.iter().any(|(o, _)| *o == offset) {
+                        unkeyed_rejected.push(offset);
+                    }
                 }
             }
+        }
+        while let Some(before) = next_earlier {
+            checked.invalid.push(before)?;
+            next_earlier = earlier.next().transpose()?;
         }
         checked.unkeyed_lines = unkeyed
             .iter()
@@ -247,11 +289,6 @@ impl Checker {
             .map(|(_, line)| *line)
             .take(20)
             .collect();
-        checked
-            .invalid
-            .extend(rejected.iter().map(|(offset, _)| *offset));
-        checked.invalid.sort_unstable();
-        checked.invalid.dedup();
         Ok(checked)
     }
 }
@@ -389,6 +426,8 @@ pub(crate) fn accepted<'a>(
     shard: Shard,
 ) -> impl Iterator<Item = std::io::Result<Accepted>> + 'a {
     let mut index = 0;
+    // Records come in file order: one pass over the invalid offsets answers for all.
+    let mut invalid = checked.invalid.cursor();
     records.filter_map(move |raw| {
         let raw = match raw {
             Ok(raw) => raw,
@@ -397,7 +436,11 @@ pub(crate) fn accepted<'a>(
         let map = raw.body.ok()?;
         let at = index;
         index += 1;
-        if checked.is_invalid(raw.offset) {
+        let is_invalid = match invalid.contains(raw.offset) {
+            Ok(is_invalid) => is_invalid,
+            Err(err) => return Some(Err(err)),
+        };
+        if is_invalid {
             return shard
                 .contains(&record_key(&map))
                 .then_some(Ok(Accepted::Invalid {
@@ -452,8 +495,12 @@ mod tests {
             (kind, key).hash(&mut h);
             h.finish() & 0xf
         });
-        let checked =
-            check_file_with(&path, Format::Auto, Checker::with(Shard::ALL, tiny)).unwrap();
+        let checked = check_file_with(
+            &path,
+            Format::Auto,
+            Checker::with(&dir, Shard::ALL, tiny, INVALID_IN_MEMORY),
+        )
+        .unwrap();
         let exact = check_file(&path, Format::Auto, &dir, Shard::ALL).unwrap();
         let mut checked = checked;
         let problems: Vec<String> = std::mem::take(&mut checked.problems)
@@ -471,7 +518,13 @@ mod tests {
             ]
         );
         assert_eq!(exact.problems.total(), 3);
-        assert_eq!(exact.invalid, checked.invalid);
+        let offsets = |c: &Checked| {
+            c.invalid
+                .iter()
+                .collect::<std::io::Result<Vec<u64>>>()
+                .unwrap()
+        };
+        assert_eq!(offsets(&exact), offsets(&checked));
         assert_eq!(
             (checked.records, checked.valid, checked.in_shard),
             (5000, 4997, 4997)
@@ -493,6 +546,61 @@ mod tests {
         }
         assert_eq!(items.len(), 4997);
         assert_eq!(invalid, [3000, 4000, 4999]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn invalid_records_past_the_memory_bound_are_kept_on_disk_and_all_skipped() {
+        let dir = std::env::temp_dir().join(format!("clerk-cli-invalid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 6,000 records: every third one has a bad email, every seventh repeats the
+        // external id of the record before it (some of those are bad as well).
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for i in 0..6000 {
+            let id = if i % 7 == 6 { i - 1 } else { i };
+            let email = if i % 3 == 0 {
+                "not-an-email".to_owned()
+            } else {
+                format!("u{i}@x.io")
+            };
+            text.push_str(&format!(
+                "{{\"external_id\":\"x{id}\",\"email_address\":[\"{email}\"]}}\n"
+            ));
+            if i % 3 == 0 || i % 7 == 6 {
+                expected.push(i);
+            }
+        }
+        let path = dir.join("bad.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let checker = Checker::with(&dir, Shard::ALL, Uniqueness::new(&dir), 100);
+        let checked = check_file_with(&path, Format::Auto, checker).unwrap();
+        assert_eq!(checked.invalid_records(), expected.len());
+        assert_eq!(checked.valid, 6000 - expected.len());
+        // 100 offsets in memory, the rest (thousands) in the scratch file.
+        assert!(
+            checked.invalid.spilled() > 2000,
+            "{}",
+            checked.invalid.spilled()
+        );
+        assert!(
+            checked.invalid.memory_bytes() <= 2 * 100 * 8,
+            "{} bytes",
+            checked.invalid.memory_bytes()
+        );
+        // The pass that sends skips exactly the invalid records, twice over.
+        for _ in 0..2 {
+            let records = Records::reopen(&path, &checked.layout).unwrap();
+            let (mut items, mut invalid) = (0, Vec::new());
+            for record in accepted(records, &checked, Shard::ALL) {
+                match record.unwrap() {
+                    Accepted::Item(_) => items += 1,
+                    Accepted::Invalid { index, .. } => invalid.push(index),
+                }
+            }
+            assert_eq!(invalid, expected);
+            assert_eq!(items, 6000 - expected.len());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -257,6 +257,234 @@ impl<T: Fixed> RunReader<T> {
     }
 }
 
+/// Numbers pushed in ascending order (byte offsets of records, as a file is read),
+/// the first `in_memory` of them kept in memory and the rest written to a scratch
+/// file in `dir`, 64 KiB at a time: a set whose memory does not grow with it, read
+/// back in order as often as needed ([`Ascending::iter`], [`Ascending::cursor`]).
+///
+/// ```
+/// use clerk_migrate::spill::Ascending;
+///
+/// # fn main() -> std::io::Result<()> {
+/// let mut set = Ascending::new(std::env::temp_dir(), 2);
+/// for n in [3u64, 8, 8, 21, 40] {
+///     set.push(n)?;
+/// }
+/// assert_eq!(set.iter().collect::<Result<Vec<_>, _>>()?, [3, 8, 21, 40]);
+/// let mut cursor = set.cursor();
+/// assert!(cursor.contains(8)? && !cursor.contains(9)? && cursor.contains(40)?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Ascending {
+    dir: PathBuf,
+    in_memory: usize,
+    /// Numbers buffered before a write: 64 KiB, or `in_memory` if less.
+    buffer_len: usize,
+    memory: Vec<u64>,
+    /// Past `in_memory`: written to `file`, a buffer at a time.
+    pending: Vec<u64>,
+    file: Option<Scratch>,
+    written: u64,
+    len: u64,
+    last: Option<u64>,
+}
+
+/// Numbers an [`Ascending`] buffers before writing them to its file (64 KiB).
+const ASCENDING_BUFFER: usize = READ_CHUNK / 8;
+
+impl Ascending {
+    /// An empty set holding at most `in_memory` numbers (and a write buffer of at
+    /// most 64 KiB) in memory, spilling to a scratch file in `dir` past that.
+    pub fn new(dir: impl Into<PathBuf>, in_memory: usize) -> Self {
+        Self {
+            dir: dir.into(),
+            in_memory,
+            buffer_len: ASCENDING_BUFFER.min(in_memory.max(16)),
+            memory: Vec::new(),
+            pending: Vec::new(),
+            file: None,
+            written: 0,
+            len: 0,
+            last: None,
+        }
+    }
+
+    /// Adds `n`, which is no less than any number before it (a repeat is ignored).
+    pub fn push(&mut self, n: u64) -> io::Result<()> {
+        match self.last {
+            Some(last) if n == last => return Ok(()),
+            Some(last) if n < last => {
+                return Err(io::Error::other(format!(
+                    "{n} pushed after {last}: numbers must come in ascending order"
+                )));
+            }
+            _ => {}
+        }
+        self.last = Some(n);
+        self.len += 1;
+        if self.memory.len() < self.in_memory {
+            grow_within(&mut self.memory, self.in_memory);
+            self.memory.push(n);
+            return Ok(());
+        }
+        grow_within(&mut self.pending, self.buffer_len);
+        self.pending.push(n);
+        if self.pending.len() >= self.buffer_len {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let file = match &self.file {
+            Some(file) => file,
+            None => self.file.insert(scratch(&self.dir, "offsets")?),
+        };
+        let mut bytes = Vec::with_capacity(self.pending.len() * 8);
+        for n in self.pending.drain(..) {
+            bytes.extend_from_slice(&n.to_le_bytes());
+        }
+        let mut out = file.file();
+        out.write_all(&bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Numbers in the set.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of memory the set takes: bounded by `in_memory` and the write buffer.
+    pub fn memory_bytes(&self) -> usize {
+        (self.memory.capacity() + self.pending.capacity()) * 8
+    }
+
+    /// Numbers written to the scratch file so far.
+    pub fn spilled(&self) -> u64 {
+        self.written / 8
+    }
+
+    /// Every number, in order: those in memory, those in the file, those buffered.
+    pub fn iter(&self) -> AscendingIter<'_> {
+        AscendingIter {
+            set: self,
+            at: 0,
+            buffer: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// A cursor answering "is `n` in the set" for ascending `n`, one pass over it.
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            numbers: self.iter(),
+            next: None,
+            started: false,
+        }
+    }
+}
+
+/// Makes room for one more in `v`, doubling but never past `bound` entries.
+fn grow_within(v: &mut Vec<u64>, bound: usize) {
+    if v.len() == v.capacity() {
+        let more = v
+            .capacity()
+            .max(16)
+            .min(bound.saturating_sub(v.len()).max(1));
+        v.reserve_exact(more);
+    }
+}
+
+/// The numbers of an [`Ascending`], in order.
+#[derive(Debug)]
+pub struct AscendingIter<'a> {
+    set: &'a Ascending,
+    /// Numbers read so far.
+    at: u64,
+    /// Numbers read from the file, and the next one's position in it.
+    buffer: Vec<u64>,
+    pos: usize,
+}
+
+impl Iterator for AscendingIter<'_> {
+    type Item = io::Result<u64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let set = self.set;
+        let in_memory = set.memory.len() as u64;
+        let in_file = set.written / 8;
+        let at = self.at;
+        if at >= set.len {
+            return None;
+        }
+        self.at += 1;
+        if at < in_memory {
+            return Some(Ok(set.memory[at as usize]));
+        }
+        if at >= in_memory + in_file {
+            let i = (at - in_memory - in_file) as usize;
+            return set.pending.get(i).copied().map(Ok);
+        }
+        if self.pos >= self.buffer.len() {
+            let from = at - in_memory;
+            let take = (in_file - from).min(ASCENDING_BUFFER as u64) as usize;
+            let mut bytes = vec![0; take * 8];
+            let read = match &set.file {
+                Some(file) => file.read_exact_at(&mut bytes, from * 8),
+                None => Err(io::Error::other("the offsets file is missing")),
+            };
+            if let Err(err) = read {
+                self.at = set.len;
+                return Some(Err(err));
+            }
+            self.buffer.clear();
+            self.buffer.extend(bytes.chunks_exact(8).map(|b| {
+                let mut word = [0; 8];
+                word.copy_from_slice(b);
+                u64::from_le_bytes(word)
+            }));
+            self.pos = 0;
+        }
+        self.pos += 1;
+        Some(Ok(self.buffer[self.pos - 1]))
+    }
+}
+
+/// Membership of ascending numbers in an [`Ascending`], in one pass.
+#[derive(Debug)]
+pub struct Cursor<'a> {
+    numbers: AscendingIter<'a>,
+    next: Option<u64>,
+    started: bool,
+}
+
+impl Cursor<'_> {
+    /// Whether `n` is in the set; each `n` asked must be no less than the one before.
+    pub fn contains(&mut self, n: u64) -> io::Result<bool> {
+        if !self.started {
+            self.started = true;
+            self.next = self.numbers.next().transpose()?;
+        }
+        while let Some(next) = self.next {
+            if next >= n {
+                return Ok(next == n);
+            }
+            self.next = self.numbers.next().transpose()?;
+        }
+        Ok(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +507,38 @@ mod tests {
         expected.sort_unstable();
         let sorted: Vec<[u64; 3]> = sorter.finish().unwrap().map(Result::unwrap).collect();
         assert_eq!(sorted, expected);
+    }
+
+    #[test]
+    fn an_ascending_set_past_its_memory_goes_to_disk_and_reads_back_whole() {
+        let mut set = Ascending::new(std::env::temp_dir(), 1000);
+        let mut peak = 0;
+        let expected: Vec<u64> = (0..100_000u64).map(|i| i * 3 + 1).collect();
+        for &n in &expected {
+            set.push(n).unwrap();
+            set.push(n).unwrap();
+            peak = peak.max(set.memory_bytes());
+        }
+        assert_eq!(set.len(), 100_000);
+        assert_eq!(set.spilled(), 99_000);
+        assert!(peak <= 2 * 1000 * 8, "{peak} bytes");
+        for _ in 0..2 {
+            let read: Vec<u64> = set.iter().map(Result::unwrap).collect();
+            assert_eq!(read, expected);
+        }
+        let mut cursor = set.cursor();
+        for n in 0..300_010 {
+            assert_eq!(
+                cursor.contains(n).unwrap(),
+                n % 3 == 1 && n < 300_000,
+                "{n}"
+            );
+        }
+        assert!(set.push(5).is_err(), "not ascending");
+        // Read while some are still buffered, and again after more were written.
+        set.push(400_000).unwrap();
+        assert_eq!(set.iter().last().unwrap().unwrap(), 400_000);
+        assert_eq!(set.iter().count(), 100_001);
     }
 
     #[test]
