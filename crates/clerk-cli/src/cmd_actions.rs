@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 
 use clap::Args;
-use clerk_core::Error;
+use clerk_core::{Applied, Error};
 use clerk_tower::Clerk;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -102,10 +102,23 @@ struct Tally {
     /// Deletes whose answer was lost and whose resend found the user gone: done
     /// (the first attempt deleted them), counted in `done` too.
     gone_on_resend: AtomicUsize,
+    /// Actions Clerk answered with a 2xx whose body could not be read: applied
+    /// (resending would not make them more done), counted in `done` too.
+    applied_unread: AtomicUsize,
     failures: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl Tally {
+    /// Counts `ids` done if `err` is a 2xx with an unreadable body; false otherwise.
+    fn applied_anyway(&self, err: &Error, ids: usize) -> bool {
+        if Applied::of_error(err) != Applied::Yes || !err.is_decode() {
+            return false;
+        }
+        self.done.fetch_add(ids, Relaxed);
+        self.applied_unread.fetch_add(ids, Relaxed);
+        true
+    }
+
     fn fail(&self, code: String, ids: &[String]) {
         if let Ok(mut f) = self.failures.lock() {
             f.entry(code).or_default().extend(ids.iter().cloned());
@@ -141,6 +154,7 @@ async fn act(clerk: &Clerk, action: Action, chunk: &[String], tally: &Tally) {
                         tally.fail("resource_not_found".into(), &missing);
                     }
                 }
+                Err(err) if tally.applied_anyway(&err, chunk.len()) => {}
                 Err(err) => tally.fail(code_of(&err), chunk),
             }
         }
@@ -159,6 +173,7 @@ async fn act(clerk: &Clerk, action: Action, chunk: &[String], tally: &Tally) {
                             tally.gone_on_resend.fetch_add(1, Relaxed);
                         }
                     }
+                    Err(err) if tally.applied_anyway(&err, 1) => {}
                     Err(err) => tally.fail(code_of(&err), std::slice::from_ref(id)),
                 }
             }
@@ -221,6 +236,7 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
     let m = clerk.metrics();
     let done = tally.done.load(Relaxed);
     let gone_on_resend = tally.gone_on_resend.load(Relaxed);
+    let applied_unread = tally.applied_unread.load(Relaxed);
     let failures = tally.failures.lock().map(|f| f.clone()).unwrap_or_default();
     let failed: usize = failures.values().map(Vec::len).sum();
     if args.output.json {
@@ -229,7 +245,7 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
         say!(
             "{}",
             json!({"action": action.name(), "ids": ids.len(), "done": done, "failed": failed,
-                   "gone_on_resend": gone_on_resend,
+                   "gone_on_resend": gone_on_resend, "applied_unreadable": applied_unread,
                    "failed_by_code": by_code, "failed_ids": failures, "requests": m.attempts,
                    "retries": m.retries, "http_429": m.rate_limited, "wall_s": wall.as_secs_f64()})
         );
@@ -245,6 +261,12 @@ pub(crate) async fn run(action: Action, args: ActionArgs) -> CliResult<()> {
             say!(
                 "  {} of them deleted by an attempt whose answer was lost (the resend found them gone)",
                 thousands(gone_on_resend as u64)
+            );
+        }
+        if applied_unread > 0 {
+            say!(
+                "  {} of them applied, though Clerk's 2xx answer could not be read",
+                thousands(applied_unread as u64)
             );
         }
         for (code, ids) in &failures {

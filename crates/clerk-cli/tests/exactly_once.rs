@@ -661,3 +661,50 @@ async fn a_retry_after_within_the_cap_is_waited_out_and_said() {
     assert_eq!(users(&emu).await.len(), 1);
     assert_eq!(emu.stats().faults_injected["429"], 5);
 }
+
+/// A 2xx means applied (issue 8, point 2) for the bulk actions too: a delete or lock whose
+/// answer was truncated or replaced by a proxy's HTML is done, not failed (a rerun of the
+/// delete would then fail on the 404 of a user that is gone).
+#[tokio::test]
+async fn a_delete_or_lock_answered_by_an_unreadable_2xx_is_done() {
+    let emu = emulator().await;
+    let clerk = client(&emu);
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let user = clerk
+            .users()
+            .create(CreateUser::new().external_id(format!("garbled-{i}")))
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    let dir = temp_dir("actions-garbled");
+    for (action, operation, targets) in [
+        ("delete", "DeleteUser", &ids[..2]),
+        ("lock", "LockUser", &ids[2..]),
+    ] {
+        let file = dir.join(format!("{action}.txt"));
+        std::fs::write(&file, targets.join("\n") + "\n").unwrap();
+        script(
+            &emu,
+            json!([
+                {"kind": "bad_body", "body": "truncated", "operation": operation},
+                {"kind": "bad_body", "body": "html", "operation": operation},
+            ]),
+        )
+        .await;
+        let output = run(clerk_users(
+            &emu,
+            &[action, "--ids", &file.display().to_string(), "--json"],
+        ))
+        .await;
+        let report = report(&output);
+        assert!(output.status.success(), "{action}: {report}");
+        assert_eq!(report["done"], 2, "{action}: {report}");
+        assert_eq!(report["failed"], 0, "{action}: {report}");
+        assert_eq!(report["applied_unreadable"], 2, "{action}: {report}");
+    }
+    let users = users(&emu).await;
+    assert_eq!(users.len(), 2, "the two deleted are gone");
+    assert!(users.iter().all(|u| u.locked), "the two others are locked");
+}
