@@ -708,3 +708,29 @@ async fn a_delete_or_lock_answered_by_an_unreadable_2xx_is_done() {
     assert_eq!(users.len(), 2, "the two deleted are gone");
     assert!(users.iter().all(|u| u.locked), "the two others are locked");
 }
+
+/// A lookup answered by a 2xx that is not a page (truncated, a proxy's HTML, another
+/// object) stopped the whole import; a read is sent again instead.
+#[tokio::test]
+async fn a_lookup_answered_by_an_unreadable_2xx_is_read_again() {
+    let emu = emulator().await;
+    let dir = temp_dir("lookup-garbled");
+    let input = write_records(&dir, &by_external_id(5, "garbled"));
+    script(
+        &emu,
+        json!([
+            {"kind": "bad_body", "body": "truncated", "operation": "GetUserList"},
+            {"kind": "bad_body", "body": "html", "operation": "GetUserList"},
+            {"kind": "wrong_object", "operation": "GetUserList"},
+        ]),
+    )
+    .await;
+    let output = run(import(&emu, &input, &["--json"])).await;
+    let report = report(&output);
+    assert!(output.status.success(), "{report}");
+    assert_eq!(report["created"], 5, "{report}");
+    let users = users(&emu).await;
+    for i in 0..5 {
+        assert_eq!(count_by_external_id(&users, &format!("garbled-{i}")), 1);
+    }
+}

@@ -298,6 +298,9 @@ fn code_of(err: &Error) -> String {
 /// Records read ahead of the creates, looked up in one go (≤ 100 values per call).
 const RECONCILE_BATCH: usize = 500;
 
+/// Reads of one lookup at most when its 2xx answers cannot be decoded.
+const LOOKUP_ATTEMPTS: u32 = 4;
+
 /// Imports the valid records `items` yields, in a bounded window: records are pulled
 /// from the stream as the creates need them, never collected. An `Err` from the
 /// stream stops the run (resumable). See the [module docs](self).
@@ -829,15 +832,21 @@ impl Run<'_> {
     }
 
     async fn list(&self, kind: u8, values: &[String]) -> Result<Vec<User>, String> {
-        self.lookups.fetch_add(1, Relaxed);
-        let request = ListUsers::new()
-            .filter(Lookup::filter(kind, values))
-            .limit(500);
-        self.clerk
-            .users()
-            .list(request)
-            .await
-            .map_err(|e| format!("looking records up on the server failed: {e}"))
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            self.lookups.fetch_add(1, Relaxed);
+            let request = ListUsers::new()
+                .filter(Lookup::filter(kind, values))
+                .limit(500);
+            match self.clerk.users().list(request).await {
+                Ok(users) => return Ok(users),
+                // A 2xx whose body is not a page (truncated, a proxy's HTML, another
+                // object): the retry layer saw a success, but a read can be sent again.
+                Err(e) if e.is_decode() && attempts < LOOKUP_ATTEMPTS => {}
+                Err(e) => return Err(format!("looking records up on the server failed: {e}")),
+            }
+        }
     }
 
     /// Creates one record; returns it when the create may have been applied and must
