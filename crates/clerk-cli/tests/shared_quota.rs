@@ -135,10 +135,14 @@ fn workers_share_the_per_user_limit() {
         .unwrap(),
     );
     assert_eq!((u(&r, "lost"), u(&r, "failed")), (0, 0), "{r}");
+    // Never above the per-user limit: the emulator refuses an 11th update to the user in
+    // any 10 s of arrivals, and refused none. (`worst_window`, the busiest 10 s of the
+    // workers' answer times, is not checked: an answer delayed by more than the 100 ms
+    // margin, on a loaded machine, put 11 answers in 10 s while the server, counting
+    // arrivals, saw 10.)
     assert_eq!((u(&r, "http_429"), u(&r, "server_429")), (0, 0), "{r}");
     let per_user = &r["per_user"];
     assert_eq!(u(per_user, "updates"), 12, "{r}");
-    assert!(u(per_user, "worst_window") <= 10, "{r}");
     // At the per-user rate, not a worker's share of it (that would be ~0.33): the
     // updates' mean spacing (first to last answer) within 10 % of 1 s. It is ~0.99;
     // a loaded machine can delay the first or the last answer by a few hundred ms.
