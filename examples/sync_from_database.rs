@@ -90,7 +90,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             plan.state.requests,
             plan.state.strategy
         );
-        if let Some(first) = plan.updates.first() {
+        // The plan's lists are read back from its scratch files, one entry at a time.
+        if let Some(first) = plan.updates.iter().next().transpose()? {
             for change in &first.diff.changes {
                 println!(
                     "  {}: {} {} → {}",

@@ -8,8 +8,8 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use clerk_migrate::shard::Shard;
 use clerk_migrate::sync::{
-    self, ApplyReport, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan, SourceRecord,
-    SyncOptions,
+    self, ApplyReport, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan, PlannedUpdate,
+    SourceRecord, SyncOptions,
 };
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
@@ -180,15 +180,24 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
         )));
     }
     let records = Records::reopen(&args.file, &checked.layout).map_err(cannot_read)?;
-    let mut items = Vec::with_capacity(checked.valid);
-    // Every record, whatever --shard says: the engine plans its shard's records and
-    // needs the others' keys to tell leavers apart.
-    for record in accepted(records, &checked, Shard::ALL) {
-        if let Accepted::Item(item) = record.map_err(cannot_read)? {
-            items.push(item);
-        }
-    }
-    let options = args.options();
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| match args.shard {
+        Some(s) => sibling(
+            &args.file,
+            &format!(
+                ".shard-{}-of-{}.sync-checkpoint.jsonl",
+                s.index(),
+                s.count()
+            ),
+        ),
+        None => sibling(&args.file, ".sync-checkpoint.jsonl"),
+    });
+    // The plan keeps the records in a scratch file next to the checkpoint, as
+    // `import` keeps its sort's.
+    let scratch_dir = match checkpoint.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let options = args.options().scratch_dir(scratch_dir);
     let latencies = Arc::new(Latencies::default());
     let clerk = args
         .connect
@@ -198,23 +207,38 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     let show = progress::wanted(json);
 
     let started = Instant::now();
-    let source = futures_util::stream::iter(items.into_iter().map(|item| {
-        Ok::<_, std::convert::Infallible>(SourceRecord::new(item.body.to_map()).at_line(item.line))
-    }));
+    // The file is read a second time, record by record, into the engine (which keeps
+    // them on disk): every record, whatever --shard says, since the engine plans its
+    // shard's records and needs the others' keys to tell leavers apart.
+    let source = futures_util::stream::iter(accepted(records, &checked, Shard::ALL).filter_map(
+        |record| match record {
+            Ok(Accepted::Item(item)) => {
+                Some(Ok(SourceRecord::new(item.body.to_map()).at_line(item.line)))
+            }
+            Ok(Accepted::Invalid { .. }) => None,
+            Err(err) => Some(Err(err)),
+        },
+    ));
     let reading = Progress::new(show, None, &clerk, quota_rps);
     let plan = sync::plan(&clerk, source, &options, &BarObserver(reading.bar()))
         .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    let first_changes = plan
+        .first_changes(args.show)
         .map_err(|e| CliError::failure(e.to_string()))?;
     reading.finish();
     let plan_wall = started.elapsed();
     let limits = plan.check_limits(&options);
     if !json {
-        print_plan(&args, &plan, args.show);
+        print_plan(&args, &plan, &first_changes, args.show);
     }
 
     if args.dry_run || limits.is_err() {
         if json {
-            say!("{}", plan_json(&args, &plan, None, limits.as_ref().err()));
+            say!(
+                "{}",
+                plan_json(&args, &plan, &first_changes, limits.as_ref().err())
+            );
         } else if limits.is_ok() {
             say!(
                 "dry run: nothing sent ({} writes planned)",
@@ -228,23 +252,12 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
         };
     }
 
-    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| match args.shard {
-        Some(s) => sibling(
-            &args.file,
-            &format!(
-                ".shard-{}-of-{}.sync-checkpoint.jsonl",
-                s.index(),
-                s.count()
-            ),
-        ),
-        None => sibling(&args.file, ".sync-checkpoint.jsonl"),
-    });
     let conflicts = plan.conflicts.len();
     let total = plan.creates.len() + plan.updates.len() + plan.missing.len();
     let applying = Progress::new(show && total > 0, Some(total as u64), &clerk, quota_rps);
     let observer = Arc::new(BarObserver(applying.bar()));
     let plan_requests = plan.state.requests;
-    let summary = plan_json(&args, &plan, None, None);
+    let summary = plan_json(&args, &plan, &first_changes, None);
     let report = sync::apply(&clerk, plan, &options, &checkpoint, observer)
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
@@ -314,7 +327,7 @@ fn change_text(c: &FieldChange) -> String {
     }
 }
 
-fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
+fn print_plan(args: &SyncArgs, plan: &Plan, first_changes: &[PlannedUpdate], first: usize) {
     let s = &plan.state;
     let records = if args.shard.is_some() {
         format!(
@@ -392,14 +405,14 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first: usize) {
         say!("    line {}: {}", c.line, c.message);
     }
     say!("  writes planned {}", thousands(plan.writes()));
-    for (update, changes) in plan.first_changes(first) {
+    for update in first_changes {
         say!(
             "  line {} ({}, {}):",
             update.line,
             shown(Some(&Value::String(update.key.clone()))),
             update.user_id
         );
-        for c in changes {
+        for c in &update.diff.changes {
             say!("    {}", change_text(c));
         }
     }
@@ -423,17 +436,16 @@ fn options_key(args: &SyncArgs) -> &'static str {
 fn plan_json(
     args: &SyncArgs,
     plan: &Plan,
-    applied: Option<&ApplyReport>,
+    first_changes: &[PlannedUpdate],
     refused: Option<&sync::SyncError>,
 ) -> Value {
     let s = &plan.state;
-    let diffs: Vec<Value> = plan
-        .first_changes(args.show)
-        .into_iter()
-        .map(|(u, changes)| {
+    let diffs: Vec<Value> = first_changes
+        .iter()
+        .map(|u| {
             json!({
                 "line": u.line, "key": u.key, "user_id": u.user_id,
-                "changes": changes.iter().map(|c| if c.secret {
+                "changes": u.diff.changes.iter().map(|c| if c.secret {
                     json!({"field": c.field, "secret": true})
                 } else {
                     json!({"field": c.field, "before": c.before, "after": c.after})
@@ -470,7 +482,7 @@ fn plan_json(
         "conflicts": plan.conflicts.iter().take(200).map(|c| json!({"line": c.line, "key": c.key, "message": c.message})).collect::<Vec<_>>(),
         "first_diffs": diffs,
         "refused": refused.map(ToString::to_string),
-        "applied": applied.map(apply_json),
+        "applied": Value::Null,
     })
 }
 

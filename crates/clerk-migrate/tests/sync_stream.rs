@@ -100,7 +100,8 @@ async fn a_small_source_is_read_by_lookups_and_costs_its_changes_only() {
     assert_eq!(plan.updates.len(), changed);
     assert_eq!(plan.unchanged, records - changed - new);
     // Only the changed key, nested: {"team": {"role": "lead"}}.
-    let merge = plan.updates[0].diff.metadata.as_ref().unwrap();
+    let first = plan.updates.first(1).unwrap();
+    let merge = first[0].diff.metadata.as_ref().unwrap();
     assert_eq!(
         merge
             .public_metadata
@@ -220,14 +221,14 @@ async fn shards_matching_by_email_split_the_work_and_delete_only_leavers() {
     }
     let mut deleted: Vec<String> = plans
         .iter()
-        .flat_map(|p| p.missing.iter().map(|m| m.user_id.clone()))
+        .flat_map(|p| p.missing.iter().map(|m| m.unwrap().user_id))
         .collect();
     deleted.sort();
     leavers.sort();
     assert_eq!(deleted, leavers, "each leaver once, and no one else");
-    let mut updated: Vec<&str> = plans
+    let mut updated: Vec<String> = plans
         .iter()
-        .flat_map(|p| p.updates.iter().map(|u| u.user_id.as_str()))
+        .flat_map(|p| p.updates.iter().map(|u| u.unwrap().user_id))
         .collect();
     updated.sort_unstable();
     updated.dedup();
@@ -319,4 +320,154 @@ async fn an_empty_source_does_not_wipe_a_small_instance_under_the_default_limit(
         .await
         .unwrap();
     assert_eq!(report.deleted, 3);
+}
+
+/// Shard 1 of 2 reads the instance page by page while shard 2 deletes its own
+/// leavers. Between shard 1's first and second page, a hook in shard 1's client
+/// deletes (through another client, as shard 2 would) every user of the first page
+/// that is a leaver of shard 2. Paged by offset, the next page would then start
+/// that many users too far, and shard 1's leavers there would be missed by every
+/// shard (shard 2 leaves them to shard 1). The export follows the `created_at`
+/// cursor, so each of shard 1's leavers is found.
+#[tokio::test]
+async fn a_delete_between_export_pages_hides_no_leaver() {
+    use std::collections::{HashMap, HashSet};
+
+    use clerk_migrate::shard::Shard;
+    use clerk_migrate::sync::Missing;
+    use clerk_tower::users::ListUsers;
+    use clerk_tower::{ClerkResponse, ClerkService};
+    use futures_util::TryStreamExt;
+    use tower::ServiceExt;
+    use tower::util::BoxCloneSyncService;
+
+    /// What the hook saw and did.
+    #[derive(Default)]
+    struct Hook {
+        pages: usize,
+        first_page: Vec<String>,
+        deleted: usize,
+    }
+
+    // Three pages of 500.
+    const USERS: usize = 1100;
+    let seed = std::env::temp_dir().join(format!("sync-stream-race-{}.json", std::process::id()));
+    let users: Vec<Value> = (0..USERS).map(|i| Value::Object(row(i))).collect();
+    std::fs::write(&seed, json!({ "users": users }).to_string()).unwrap();
+    let emu = Emulator::start(
+        Config::new()
+            .secret_key(KEY)
+            .rate_limit(RateLimit::Off)
+            .seed_file(&seed),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&seed);
+    let other = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .unwrap();
+    let ids: HashMap<String, String> = other
+        .users()
+        .list_all(ListUsers::new().limit(500))
+        .map_ok(|u| (u.id, u.external_id.unwrap_or_default()))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), USERS);
+    // The source keeps the even rows ("db-0", "db-2", …): the odd ones are leavers.
+    let leavers: HashSet<String> = ids
+        .iter()
+        .filter(|(_, ext)| ext[3..].parse::<usize>().is_ok_and(|i| i % 2 == 1))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let (mine, theirs) = (Shard::new(1, 2).unwrap(), Shard::new(2, 2).unwrap());
+    let mut expected: Vec<String> = leavers
+        .iter()
+        .filter(|id| mine.contains(id))
+        .cloned()
+        .collect();
+    expected.sort();
+
+    let hook = Arc::new(tokio::sync::Mutex::new(Hook::default()));
+    let layer = {
+        let (hook, other, leavers) = (Arc::clone(&hook), other.clone(), Arc::new(leavers));
+        tower::layer::layer_fn(move |inner: ClerkService| {
+            let (hook, other, leavers) = (Arc::clone(&hook), other.clone(), Arc::clone(&leavers));
+            BoxCloneSyncService::new(tower::service_fn(move |request: http::Request<_>| {
+                let (inner, hook, other, leavers) = (
+                    inner.clone(),
+                    Arc::clone(&hook),
+                    other.clone(),
+                    Arc::clone(&leavers),
+                );
+                async move {
+                    let export = request.method() == http::Method::GET
+                        && request.uri().path().ends_with("/users")
+                        && !request.uri().query().unwrap_or("").contains("external_id");
+                    if !export {
+                        return inner.oneshot(request).await;
+                    }
+                    let mut hook = hook.lock().await;
+                    hook.pages += 1;
+                    if hook.pages == 2 {
+                        // Shard 2 deletes its leavers among the users already read.
+                        for id in std::mem::take(&mut hook.first_page) {
+                            other.users().delete(id).await.unwrap();
+                            hook.deleted += 1;
+                        }
+                    }
+                    let response: ClerkResponse = inner.oneshot(request).await?;
+                    if hook.pages == 1 {
+                        let page: Vec<clerk_core::User> =
+                            serde_json::from_slice(response.body().as_bytes()).unwrap();
+                        hook.first_page = page
+                            .into_iter()
+                            .map(|u| u.id)
+                            .filter(|id| leavers.contains(id) && theirs.contains(id))
+                            .collect();
+                    }
+                    Ok(response)
+                }
+            }))
+        })
+    };
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .attempt_layer(layer)
+        .build()
+        .unwrap();
+    let rows: Vec<Map<String, Value>> = (0..USERS).filter(|i| i % 2 == 0).map(row).collect();
+    let source =
+        futures_util::stream::iter(rows).map(|r| Ok::<_, std::io::Error>(SourceRecord::new(r)));
+    let options = SyncOptions::new()
+        .missing(Missing::Delete)
+        .max_deletes(USERS as u64)
+        .shard(mine);
+    let plan = sync::plan(&clerk, source, &options, &NoObserver)
+        .await
+        .unwrap();
+    let mut planned: Vec<String> = plan.missing.iter().map(|m| m.unwrap().user_id).collect();
+    planned.sort();
+    assert_eq!(
+        planned.len(),
+        expected.len(),
+        "shard 1's leavers behind the users deleted between pages were missed"
+    );
+    assert_eq!(planned, expected);
+    {
+        let hook = hook.lock().await;
+        assert_eq!(hook.pages, 3, "the export is read in 3 pages");
+        // About a quarter of a 500-user page: shard 2's half of the leavers.
+        assert!(
+            hook.deleted >= 50,
+            "the hook deleted {} users",
+            hook.deleted
+        );
+    }
+    emu.shutdown().await.unwrap();
 }

@@ -171,10 +171,14 @@ pub async fn apply(
     }
 
     let updates = stream::iter(plan.updates.iter())
-        .map(|u| update_one(clerk, u))
+        .map(|u| async move {
+            let u = u?;
+            Ok::<_, SyncError>(update_one(clerk, &u).await)
+        })
         .buffer_unordered(options.concurrency.max(1));
     let mut updates = std::pin::pin!(updates);
     while let Some(outcome) = updates.next().await {
+        let outcome = outcome?;
         report.writes += outcome.writes;
         report.per_user_writes += outcome.per_user;
         report.max_writes_per_user = report.max_writes_per_user.max(outcome.per_user);
@@ -191,10 +195,22 @@ pub async fn apply(
     match plan.missing_action {
         Missing::Ignore => {}
         Missing::Ban => {
-            let ids: Vec<&str> = plan.missing.iter().map(|m| m.user_id.as_str()).collect();
-            for chunk in ids.chunks(BAN_BATCH) {
+            let mut missing = plan.missing.iter();
+            loop {
+                let chunk: Vec<String> = missing
+                    .by_ref()
+                    .take(BAN_BATCH)
+                    .map(|m| m.map(|m| m.user_id))
+                    .collect::<Result<_, _>>()?;
+                if chunk.is_empty() {
+                    break;
+                }
                 report.writes += 1;
-                match clerk.users().ban_many(chunk.iter().copied()).await {
+                match clerk
+                    .users()
+                    .ban_many(chunk.iter().map(String::as_str))
+                    .await
+                {
                     Ok(_) => report.banned += chunk.len(),
                     Err(err) => report
                         .failures
@@ -205,10 +221,15 @@ pub async fn apply(
         }
         Missing::Delete => {
             let deletes = stream::iter(plan.missing.iter())
-                .map(|m| async move { (m, clerk.users().delete(m.user_id.clone()).await) })
+                .map(|m| async move {
+                    let m = m?;
+                    let result = clerk.users().delete(m.user_id.clone()).await;
+                    Ok::<_, SyncError>((m, result))
+                })
                 .buffer_unordered(options.concurrency.max(1));
             let mut deletes = std::pin::pin!(deletes);
-            while let Some((m, result)) = deletes.next().await {
+            while let Some(outcome) = deletes.next().await {
+                let (m, result) = outcome?;
                 report.writes += 1;
                 match result {
                     // Gone already: a retry after a lost response, or someone else.
@@ -255,12 +276,11 @@ async fn create_all(
     let (replay, writer) =
         journal::open(checkpoint).map_err(|e| SyncError::checkpoint(e.to_string()))?;
     // The journal is keyed by each record's identity, so a source that changed since
-    // an interrupted run resumes correctly.
-    let items: Vec<Item> = plan
-        .creates
-        .iter()
-        .map(|c| Item::new(c.index, c.line, c.body.to_map()))
-        .collect();
+    // an interrupted run resumes correctly. The records are read back one by one.
+    let items = plan.creates.iter().map(|c| {
+        c.map(|c| Item::new(c.index, c.line, c.body.to_map()))
+            .map_err(|e| e.to_string())
+    });
     let import_options = import::Options {
         concurrency: options.concurrency.max(1),
         max_create_attempts: options.max_create_attempts,
@@ -269,7 +289,7 @@ async fn create_all(
     };
     let summary = import::run(
         clerk,
-        futures_util::stream::iter(items.into_iter().map(Ok)),
+        futures_util::stream::iter(items),
         &replay,
         Arc::new(writer),
         import_options,
@@ -283,12 +303,11 @@ async fn create_all(
     report.writes += (summary.created + summary.failed) as u64;
     report.lookups += summary.lookups;
     report.retries += summary.retries;
-    let lines: BTreeMap<usize, usize> = plan.creates.iter().map(|c| (c.index, c.line)).collect();
     report
         .failures
         .extend(summary.failures.into_iter().map(|f| SyncFailure {
             action: Action::Create,
-            line: lines.get(&f.index).copied().unwrap_or(f.line),
+            line: f.line,
             user_id: None,
             code: f.code,
             message: f.message,

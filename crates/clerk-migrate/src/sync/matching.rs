@@ -1,17 +1,15 @@
 //! Matching the users read from the instance to the source records, by key, and
 //! looking keys up in batches.
 
-use std::collections::HashMap;
-
 use clerk_core::User;
 use clerk_tower::Clerk;
 use clerk_tower::users::ListUsers;
 use serde_json::{Map, Value};
 
-use super::diff::{FieldChange, UserDiff, diff_user};
 use super::plan::EXPORT_PAGE;
-use super::{MatchKey, Missing, SyncError, SyncOptions};
-use crate::record::{Body, Lookup};
+use super::tape::{DiffRule, RecordAt, RecordTape, StoredRecord, Tape};
+use super::{MatchKey, SyncError, SyncOptions};
+use crate::record::Lookup;
 
 /// Bytes of keys per lookup request at most, so its URL stays well under the
 /// 8 KiB that servers and proxies commonly accept.
@@ -21,46 +19,192 @@ pub const LOOKUP_BYTES: usize = 4096;
 /// [`LOOKUP_BYTES`] of them (percent-encoding aside) per request.
 pub(super) fn lookup_batches(keys: &[String]) -> Vec<&[String]> {
     let mut batches = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, key) in keys.iter().enumerate() {
-        let len = key.len() + 16; // `&external_id=` and the `+` escape
-        if i > start && (i - start == LOOKUP_BATCH || bytes + len > LOOKUP_BYTES) {
-            batches.push(&keys[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += len;
-    }
-    if start < keys.len() {
-        batches.push(&keys[start..]);
+    let mut start = 0;
+    for end in batch_ends(keys.iter().map(String::len)) {
+        batches.push(&keys[start..end]);
+        start = end;
     }
     batches
+}
+
+/// The lookup requests keys of these lengths take ([`lookup_batches`]).
+pub(super) fn lookup_requests(key_lens: impl Iterator<Item = usize>) -> u64 {
+    batch_ends(key_lens).count() as u64
+}
+
+/// Where each batch of keys ends: the one rule of [`lookup_batches`].
+fn batch_ends(key_lens: impl Iterator<Item = usize>) -> impl Iterator<Item = usize> {
+    let (mut start, mut bytes, mut n) = (0, 0, 0);
+    let mut lens = key_lens.fuse();
+    std::iter::from_fn(move || {
+        loop {
+            let Some(len) = lens.next() else {
+                // The last batch, once.
+                let end = (n > start).then_some(n);
+                start = n;
+                return end;
+            };
+            let len = len + 16; // `&external_id=` and the `+` escape
+            let i = n;
+            n += 1;
+            if i > start && (i - start == LOOKUP_BATCH || bytes + len > LOOKUP_BYTES) {
+                let end = i;
+                (start, bytes) = (i, len);
+                return Some(end);
+            }
+            bytes += len;
+        }
+    })
 }
 
 /// Keys per lookup request.
 pub const LOOKUP_BATCH: usize = 100;
 
-/// A source record, kept compact while the state is read.
-pub(super) struct Source {
-    pub(super) index: usize,
-    pub(super) line: usize,
-    pub(super) key: String,
-    pub(super) body: Body,
-    /// Left alone (no key, or a key another record has).
-    pub(super) conflicted: bool,
-    /// The Clerk user matched, and the diff against it.
-    pub(super) matched: Option<(String, UserDiff)>,
-    /// Matched by more than one user.
-    pub(super) ambiguous: bool,
+/// A record of this run's shard.
+pub(super) const HERE: u8 = 1;
+/// Left alone: another record has its key.
+pub(super) const CONFLICTED: u8 = 2;
+/// Matched by more than one user, or one user matches several records.
+pub(super) const AMBIGUOUS: u8 = 4;
+/// Matched, and the user differs (an update is pending).
+pub(super) const CHANGED: u8 = 8;
+
+/// One source record in memory while the state is read: where it is on the
+/// [`RecordTape`], and what matching found (32 bytes, whatever the record's size).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rec {
+    pub(super) at: RecordAt,
+    /// A hash of the id of the Clerk user matched (0: none yet): a second, other
+    /// user makes the record ambiguous.
+    pub(super) matched: u64,
+    /// Position among this shard's records.
+    pub(super) index: u32,
+    pub(super) flags: u8,
 }
 
-/// Where the record of a source key is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Slot {
-    /// This shard's, at this position of the planned records.
-    Here(usize),
-    /// Another shard's: the users it matches are not missing, and not this run's.
-    Elsewhere,
+/// The source's records by key: the records themselves on disk, and in memory a
+/// [`Rec`] each plus a sorted `(hash of the key, record)` table, 48 bytes per
+/// record in all. A hash is only a hint: every hit is checked against the key on
+/// disk, so two keys with one hash are still told apart.
+pub(super) struct Index {
+    pub(super) tape: RecordTape,
+    pub(super) recs: Vec<Rec>,
+    by_hash: Vec<(u64, u32)>,
 }
+
+fn key_hash(key: &str) -> u64 {
+    crate::record::stable_hash(key.as_bytes())
+}
+
+impl Index {
+    pub(super) fn new(tape: RecordTape) -> Self {
+        Self {
+            tape,
+            recs: Vec::new(),
+            by_hash: Vec::new(),
+        }
+    }
+
+    /// Adds a record with its key.
+    pub(super) fn push(
+        &mut self,
+        line: usize,
+        key: &str,
+        body: &str,
+        here: bool,
+        index: u32,
+    ) -> Result<(), SyncError> {
+        let at = self.tape.push(line, key, body)?;
+        let n = u32::try_from(self.recs.len())
+            .map_err(|_| SyncError::source("more than 4,294,967,295 records".to_owned()))?;
+        self.recs.push(Rec {
+            at,
+            matched: 0,
+            index,
+            flags: if here { HERE } else { 0 },
+        });
+        self.by_hash.push((key_hash(key), n));
+        Ok(())
+    }
+
+    /// Ends the source: sorts the keys and finds the records sharing one, each
+    /// later one a conflict (`line`, `key`, the first one's line), the first
+    /// marked [`CONFLICTED`] too.
+    pub(super) fn finish(&mut self) -> Result<Vec<(usize, String, usize)>, SyncError> {
+        self.tape.flush()?;
+        self.by_hash.sort_unstable();
+        self.by_hash.shrink_to_fit();
+        self.recs.shrink_to_fit();
+        let mut duplicates = Vec::new();
+        let mut start = 0;
+        while start < self.by_hash.len() {
+            let hash = self.by_hash[start].0;
+            let end = start
+                + self.by_hash[start..]
+                    .iter()
+                    .take_while(|(h, _)| *h == hash)
+                    .count();
+            if end - start > 1 {
+                // Rare: the same key (or, rarer, two keys with one hash). Compared exactly.
+                let run: Vec<u32> = self.by_hash[start..end].iter().map(|e| e.1).collect();
+                let records: Vec<StoredRecord> = run
+                    .iter()
+                    .map(|&r| self.tape.get(self.recs[r as usize].at))
+                    .collect::<Result<_, _>>()?;
+                for (i, record) in records.iter().enumerate() {
+                    if let Some(first) = records[..i].iter().position(|r| r.key == record.key) {
+                        let first_rec = run[first] as usize;
+                        if self.recs[first_rec].flags & HERE != 0 {
+                            duplicates.push((record.line, record.key.clone(), records[first].line));
+                            self.recs[first_rec].flags |= CONFLICTED;
+                            self.recs[run[i] as usize].flags |= CONFLICTED;
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        Ok(duplicates)
+    }
+
+    /// The first record (in source order) whose key is `key`.
+    pub(super) fn find(&self, key: &str, buf: &mut Vec<u8>) -> Result<Option<u32>, SyncError> {
+        let hash = key_hash(key);
+        let from = self.by_hash.partition_point(|(h, _)| *h < hash);
+        for &(h, rec) in &self.by_hash[from..] {
+            if h != hash {
+                break;
+            }
+            if self.tape.key_is(self.recs[rec as usize].at, key, buf)? {
+                return Ok(Some(rec));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next keys (at most [`KEYS_AT_ONCE`]) of this shard's records that `want`
+    /// selects, from record `*from` on (advanced past them); empty at the end.
+    pub(super) fn next_keys(
+        &self,
+        from: &mut usize,
+        want: impl Fn(&Rec) -> bool,
+    ) -> Result<Vec<String>, SyncError> {
+        let mut keys = Vec::new();
+        let mut buf = Vec::new();
+        while *from < self.recs.len() && keys.len() < KEYS_AT_ONCE {
+            let rec = self.recs[*from];
+            *from += 1;
+            if rec.flags & HERE == 0 || !want(&rec) {
+                continue;
+            }
+            keys.push(self.tape.key(rec.at, &mut buf)?);
+        }
+        Ok(keys)
+    }
+}
+
+/// Keys held at once while this shard's keys are looked up.
+const KEYS_AT_ONCE: usize = 10 * LOOKUP_BATCH;
 
 /// The match key of a create body.
 pub(super) fn key_of(key: MatchKey, body: &Map<String, Value>) -> Option<String> {
@@ -86,11 +230,22 @@ pub(super) fn lookup_kind(key: MatchKey) -> Lookup {
     }
 }
 
-/// Matches users read from the instance to source records.
+fn user_hash(id: &str) -> u64 {
+    // Never 0, which means "no user".
+    crate::record::stable_hash(id.as_bytes()) | 1
+}
+
+/// Matches users read from the instance to source records, diffs each match,
+/// and writes the users that differ to the pending-updates tape.
 pub(super) struct Matcher<'a> {
     pub(super) options: &'a SyncOptions,
-    pub(super) sources: &'a mut Vec<Source>,
-    pub(super) by_key: &'a HashMap<String, Slot>,
+    pub(super) rule: DiffRule,
+    pub(super) index: &'a mut Index,
+    /// `[record][writes][the user as JSON]` per record whose user differs.
+    pub(super) pending: &'a mut Tape,
+    /// `(record, offset on pending)`.
+    pub(super) pending_at: &'a mut Vec<(u32, u64)>,
+    pub(super) buf: Vec<u8>,
 }
 
 impl Matcher<'_> {
@@ -109,7 +264,7 @@ impl Matcher<'_> {
                 .limit(EXPORT_PAGE as u32);
             let users = clerk.users().list(request).await.map_err(SyncError::read)?;
             for user in &users {
-                self.offer(user);
+                self.offer(user)?;
             }
             read(users.len() as u64);
         }
@@ -117,63 +272,58 @@ impl Matcher<'_> {
     }
 
     /// Matches `user` to its source record and diffs the two; `false` when no
-    /// record has its key.
-    pub(super) fn offer(&mut self, user: &User) -> bool {
+    /// record (of any shard) has its key.
+    pub(super) fn offer(&mut self, user: &User) -> Result<bool, SyncError> {
         let kind = lookup_kind(self.options.key).kind();
         let values = Lookup::values_of(kind, user);
         // The records (of any shard) whose key the user has, one per key.
-        let mut hits: Vec<(&str, Slot)> = values
-            .iter()
-            .filter_map(|value| self.by_key.get(value).map(|slot| (value.as_str(), *slot)))
-            .collect();
-        hits.sort_unstable_by_key(|(key, _)| *key);
-        hits.dedup_by_key(|(key, _)| *key);
+        let mut hits = Vec::new();
+        for value in &values {
+            if let Some(rec) = self.index.find(value, &mut self.buf)? {
+                hits.push(rec);
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
         if hits.len() > 1 {
             // One user, several records (by its several email addresses): a conflict
             // for each record, in whichever shard it is.
-            for (_, slot) in hits {
-                if let Slot::Here(at) = slot {
-                    self.sources[at].ambiguous = true;
-                }
+            for at in hits {
+                self.index.recs[at as usize].flags |= AMBIGUOUS;
             }
-            return true;
+            return Ok(true);
         }
-        let hit = !hits.is_empty();
-        for at in hits.into_iter().filter_map(|(_, slot)| match slot {
-            Slot::Here(at) => Some(at),
-            // Another shard's record: that shard updates the user.
-            Slot::Elsewhere => None,
-        }) {
-            let source = &mut self.sources[at];
-            if let Some((other, _)) = &source.matched {
-                if *other != user.id {
-                    source.ambiguous = true;
-                }
-                continue;
-            }
-            let body = source.body.to_map();
-            let mut diff = diff_user(
-                &body,
-                user,
-                self.options.metadata,
-                self.options.key == MatchKey::ExternalId,
-            );
-            // Sync bans leavers, so a user back in the source is unbanned.
-            if self.options.missing == Missing::Ban
-                && user.banned
-                && body.get("banned").and_then(Value::as_bool) != Some(true)
-            {
-                diff.unban = true;
-                diff.changes.push(FieldChange {
-                    field: "banned".to_owned(),
-                    before: Some(Value::Bool(true)),
-                    after: Some(Value::Bool(false)),
-                    secret: false,
-                });
-            }
-            source.matched = Some((user.id.clone(), diff));
+        let Some(&at) = hits.first() else {
+            return Ok(false);
+        };
+        let rec = &mut self.index.recs[at as usize];
+        // Another shard's record: that shard updates the user.
+        if rec.flags & HERE == 0 {
+            return Ok(true);
         }
-        hit
+        let who = user_hash(&user.id);
+        if rec.matched != 0 {
+            if rec.matched != who {
+                rec.flags |= AMBIGUOUS;
+            }
+            return Ok(true);
+        }
+        rec.matched = who;
+        if rec.flags & CONFLICTED != 0 {
+            return Ok(true);
+        }
+        let record = self.index.tape.get(rec.at)?;
+        let diff = self.rule.diff(&record.body, user);
+        if !diff.is_empty() {
+            self.index.recs[at as usize].flags |= CHANGED;
+            let user = serde_json::to_vec(user)
+                .map_err(|e| SyncError::spill(format!("encoding a user: {e}")))?;
+            // At most 4 writes (update, merge, replace, unban).
+            let writes = [u8::try_from(diff.writes()).unwrap_or(u8::MAX)];
+            let offset = self.pending.push(&[&at.to_le_bytes(), &writes, &user])?;
+            self.pending_at.push((at, offset));
+        }
+        Ok(true)
     }
 }
 
@@ -199,5 +349,11 @@ mod tests {
         let huge = vec!["x".repeat(10_000), "y".to_owned()];
         assert_eq!(lookup_batches(&huge).len(), 2);
         assert!(lookup_batches(&[]).is_empty());
+        for keys in [&short, &long, &huge] {
+            assert_eq!(
+                lookup_requests(keys.iter().map(String::len)),
+                lookup_batches(keys).len() as u64
+            );
+        }
     }
 }

@@ -12,6 +12,13 @@
 //! which the default stack's rate limiter keeps), bans 50 per bulk request,
 //! deletes one by one. A second run over an unchanged source sends no write.
 //!
+//! Neither holds the source or the instance in memory: the records go to a
+//! private scratch file as they are read ([`SyncOptions::scratch_dir`]), the
+//! users are diffed page by page as the export streams in, and the plan's lists
+//! ([`Planned`]) are scratch files read back entry by entry. Memory is 48 bytes per
+//! source record while the instance is read (the record's place on disk, its key's
+//! hash, what matched it), whatever the records hold.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //!
@@ -55,10 +62,11 @@
 //!   without (`external_id` unset), so each leaver is handled by exactly one run;
 //! - `max_deletes` / `max_bans` apply to all shards' missing users together, which
 //!   every run counts ([`Plan::missing_all_shards`]): all runs refuse, or none;
-//! - the export is paged by offset while the other runs write: a delete ahead of the
-//!   offset can move a user onto a page already read. A record that would look new
-//!   because of that is caught: the records to create are looked up by key first
-//!   (100 per request). A leaver hidden that way is left for the next run.
+//! - the export is read while the other runs write (delete their leavers, create
+//!   and update their records): it follows the `created_at` cursor
+//!   (`starting_after`), so a delete cannot shift an unread user onto a page already
+//!   read (as it would paged by offset), and a user created meanwhile is newer than
+//!   the cursor (and matched by the record that created it, not missing).
 //!
 //! Each run needs its own checkpoint (the CLI names it
 //! `FILE.shard-K-of-N.sync-checkpoint.jsonl`).
@@ -67,6 +75,7 @@ mod apply;
 pub mod diff;
 mod matching;
 mod plan;
+mod tape;
 
 use std::fmt;
 
@@ -79,6 +88,7 @@ pub use plan::{
     Conflict, EXPORT_PAGE, MissingUser, Plan, PlannedCreate, PlannedUpdate, ReadStrategy,
     SourceRecord, StateRead, plan,
 };
+pub use tape::{Iter, Planned};
 
 /// Ids per bulk ban request (Clerk's maximum).
 pub const BAN_BATCH: usize = 50;
@@ -150,6 +160,10 @@ pub struct SyncOptions {
     /// The share of the source this run plans ([`Shard::ALL`] by default); see
     /// [Shards](self#shards).
     pub shard: Shard,
+    /// Where the plan keeps the source's records and its lists (private scratch
+    /// files, removed when the plan is dropped); `None`: the system's temporary
+    /// directory.
+    pub scratch_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SyncOptions {
@@ -164,6 +178,7 @@ impl Default for SyncOptions {
             max_create_attempts: 8,
             settle_delay: crate::import::Options::default().settle_delay,
             shard: Shard::ALL,
+            scratch_dir: None,
         }
     }
 }
@@ -230,6 +245,14 @@ impl SyncOptions {
         self
     }
 
+    /// Keeps the plan's scratch files in `dir` (by default the system's temporary
+    /// directory): about the source's size, plus the changed users.
+    #[must_use]
+    pub fn scratch_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.scratch_dir = Some(dir.into());
+        self
+    }
+
     /// Sets the creates of one record at most.
     #[must_use]
     pub fn max_create_attempts(mut self, n: u32) -> Self {
@@ -266,6 +289,7 @@ enum ErrorKind {
     Read,
     Refused,
     Checkpoint,
+    Spill,
 }
 
 /// Why a sync could not plan or apply.
@@ -309,6 +333,14 @@ impl SyncError {
         }
     }
 
+    fn spill(message: String) -> Self {
+        Self {
+            kind: ErrorKind::Spill,
+            message,
+            cause: None,
+        }
+    }
+
     /// The source stream failed.
     pub fn is_source(&self) -> bool {
         matches!(self.kind, ErrorKind::Source)
@@ -327,6 +359,11 @@ impl SyncError {
     /// The checkpoint could not be read or written.
     pub fn is_checkpoint(&self) -> bool {
         matches!(self.kind, ErrorKind::Checkpoint)
+    }
+
+    /// The plan's scratch files could not be written or read back (a full disk).
+    pub fn is_spill(&self) -> bool {
+        matches!(self.kind, ErrorKind::Spill)
     }
 }
 

@@ -2,18 +2,23 @@
 //! update or nothing, and each Clerk user absent from the source gets the
 //! [`Missing`] action.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::pin::pin;
+use std::sync::Arc;
 
 use clerk_tower::Clerk;
-use clerk_tower::users::{CountUsers, ListUsers};
+use clerk_tower::users::{CountUsers, ListUsers, UserOrderBy, UserOrderField};
 use futures_util::{Stream, TryStreamExt};
 use serde_json::{Map, Value};
 
-use super::diff::{FieldChange, UserDiff};
-use super::matching::{Matcher, Slot, Source, key_of, lookup_batches, lookup_kind};
-use super::{Missing, Observer, SyncError, SyncOptions};
+use super::diff::UserDiff;
+use super::matching::{
+    AMBIGUOUS, CHANGED, CONFLICTED, HERE, Index, Matcher, Rec, key_of, lookup_kind, lookup_requests,
+};
+use super::tape::{
+    Context, DiffRule, Fields, Planned, RecordTape, Tape, encode_create, encode_missing,
+};
+use super::{MatchKey, Missing, Observer, SyncError, SyncOptions};
 use crate::record::{Body, Lookup, record_key};
 use crate::shard::Shard;
 
@@ -160,14 +165,16 @@ pub struct Plan {
     /// they match is not missing), planned by the other shards' runs.
     pub records_in_other_shards: usize,
     /// Records to create.
-    pub creates: Vec<PlannedCreate>,
+    pub creates: Planned<PlannedCreate>,
     /// Users to update.
-    pub updates: Vec<PlannedUpdate>,
+    pub updates: Planned<PlannedUpdate>,
+    /// Write requests of the updates.
+    update_writes: u64,
     /// Records whose user already equals them.
     pub unchanged: usize,
     /// Users absent from the source, that get the [`Missing`] action: those whose
     /// Clerk user id falls in this shard.
-    pub missing: Vec<MissingUser>,
+    pub missing: Planned<MissingUser>,
     /// Users absent from the source that get the [`Missing`] action in the plans of
     /// all shards together (this one's included); the limits apply to it.
     pub missing_all_shards: usize,
@@ -185,7 +192,7 @@ impl Plan {
     /// Write requests the plan costs at least (creates, updates, metadata merges,
     /// unbans one by one; bans 50 per bulk request; deletes one by one).
     pub fn writes(&self) -> u64 {
-        let updates: u64 = self.updates.iter().map(|u| u.diff.writes()).sum();
+        let updates = self.update_writes;
         let missing = match self.missing_action {
             Missing::Ban => (self.missing.len() as u64).div_ceil(super::BAN_BATCH as u64),
             Missing::Delete => self.missing.len() as u64,
@@ -245,17 +252,32 @@ impl Plan {
         Ok(())
     }
 
-    /// The first `n` changes, record by record, for a dry run.
-    pub fn first_changes(&self, n: usize) -> Vec<(&PlannedUpdate, &[FieldChange])> {
-        self.updates
-            .iter()
-            .take(n)
-            .map(|u| (u, u.diff.changes.as_slice()))
-            .collect()
+    /// The first `n` updates (each with its changes, field by field), for a dry run.
+    pub fn first_changes(&self, n: usize) -> Result<Vec<PlannedUpdate>, SyncError> {
+        self.updates.first(n)
     }
 }
 
+/// The export of the instance: newest first, each page after the `starting_after`
+/// cursor of the last user read. Other writers (the other shards deleting their
+/// leavers) cannot shift it: paged by offset, a delete on a page already read
+/// would move an unread user onto it, and that user would never be read (a leaver
+/// missed by every shard, a record planned as a create).
+fn export_request() -> ListUsers {
+    let request = ListUsers::new()
+        .order_by(UserOrderBy::desc(UserOrderField::CreatedAt))
+        .limit(EXPORT_PAGE as u32);
+    // `list_all` follows the cursor for the `created_at` orderings.
+    debug_assert!(request.uses_created_at_order());
+    request
+}
+
 /// Reads `source` and the instance's state, and plans the sync. Sends no write.
+///
+/// The records are read once and kept in a scratch file
+/// ([`SyncOptions::scratch_dir`]), as are the plan's lists; memory holds 48 bytes
+/// per record (where it is, and its key's hash) while the state is read, then the
+/// changed records' positions (16 bytes each) while the plan is written out.
 pub async fn plan<S, E>(
     clerk: &Clerk,
     source: S,
@@ -268,10 +290,12 @@ where
 {
     let before = clerk.metrics().attempts;
     let shard = options.shard;
-    let mut sources: Vec<Source> = Vec::new();
-    // Every record's key, this shard's or not: a user another shard's record matches
-    // is not missing.
-    let mut by_key: HashMap<String, Slot> = HashMap::new();
+    let dir = options
+        .scratch_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let mut index = Index::new(RecordTape::new(&dir)?);
+    let mut here: u32 = 0;
     let mut records_in_other_shards = 0;
     let mut conflicts = Vec::new();
     let mut source = pin!(source);
@@ -280,7 +304,6 @@ where
         .await
         .map_err(|e| SyncError::source(format!("reading the source: {e}")))?
     {
-        let index = sources.len();
         let Some(key) = key_of(options.key, &record.body) else {
             // Reported by one shard: the one its identity (as `import` shards it) falls in.
             if shard.contains(&record_key(&record.body)) {
@@ -295,54 +318,41 @@ where
             continue;
         };
         // One key, one shard: records sharing a key (a conflict) share a shard too.
-        if !shard.contains(&key) {
-            records_in_other_shards += 1;
-            by_key.entry(key).or_insert(Slot::Elsewhere);
-            continue;
-        }
-        let mut conflicted = false;
-        if let Some(&Slot::Here(other)) = by_key.get(&key) {
-            let first: &mut Source = &mut sources[other];
-            conflicts.push(Conflict {
-                line: record.line,
-                key: Some(key.clone()),
-                message: format!(
-                    "{} {key:?} is also the key of line {}",
-                    options.key, first.line
-                ),
-            });
-            first.conflicted = true;
-            conflicted = true;
+        // Every record's key is kept, this shard's or not: a user another shard's
+        // record matches is not missing.
+        let mine = shard.contains(&key);
+        let body = Value::Object(record.body).to_string();
+        index.push(record.line, &key, &body, mine, here)?;
+        if mine {
+            here += 1;
         } else {
-            by_key.insert(key.clone(), Slot::Here(index));
+            records_in_other_shards += 1;
         }
-        sources.push(Source {
-            index,
-            line: record.line,
-            key,
-            body: Body::from_map(record.body),
-            conflicted,
-            matched: None,
-            ambiguous: false,
+    }
+    for (line, key, first) in index.finish()? {
+        conflicts.push(Conflict {
+            line,
+            message: format!("{} {key:?} is also the key of line {first}", options.key),
+            key: Some(key),
         });
     }
 
-    let own_keys: Vec<String> = by_key
-        .iter()
-        .filter(|(_, slot)| matches!(slot, Slot::Here(_)))
-        .map(|(key, _)| key.clone())
-        .collect();
-    let mut missing = Vec::new();
+    let rule = DiffRule {
+        metadata: options.metadata,
+        skip_external_id: options.key == MatchKey::ExternalId,
+        unban_returning: options.missing == Missing::Ban,
+    };
+    let mut pending = Tape::new(&dir, "sync-pending")?;
+    let mut pending_at: Vec<(u32, u64)> = Vec::new();
+    let mut missing = Tape::new(&dir, "sync-missing")?;
+    let mut missing_len = 0;
     let mut missing_untouched = 0;
     let mut missing_all_shards = 0;
-    // A page can repeat a user when a create lands before it (newest first).
+    // A page could repeat a user (a server paging by offset while users are
+    // created): each missing user counts once.
     let mut missing_seen = std::collections::HashSet::new();
     let mut users_read = 0u64;
-    let mut matcher = Matcher {
-        options,
-        sources: &mut sources,
-        by_key: &by_key,
-    };
+    let open = |r: &Rec| r.flags & CONFLICTED == 0;
     let (strategy, estimate, instance_users) = if options.missing == Missing::Ignore {
         let count = clerk
             .users()
@@ -352,7 +362,13 @@ where
         let count = u64::try_from(count).unwrap_or(0);
         // Every page, the last one short or empty.
         let export = count / EXPORT_PAGE + 1;
-        let lookups = lookup_batches(&own_keys).len() as u64;
+        let lookups = lookup_requests(
+            index
+                .recs
+                .iter()
+                .filter(|r| r.flags & HERE != 0 && open(r))
+                .map(|r| r.at.key_len as usize),
+        );
         if lookups < export {
             (ReadStrategy::Lookups, Some((export, lookups)), Some(count))
         } else {
@@ -361,19 +377,25 @@ where
     } else {
         (ReadStrategy::Export, None, None)
     };
+    let mut matcher = Matcher {
+        options,
+        rule,
+        index: &mut index,
+        pending: &mut pending,
+        pending_at: &mut pending_at,
+        buf: Vec::new(),
+    };
     match strategy {
         ReadStrategy::Export => {
-            let mut users = pin!(
-                clerk
-                    .users()
-                    .list_all(ListUsers::new().limit(EXPORT_PAGE as u32))
-            );
+            let mut users = pin!(clerk.users().list_all(export_request()));
             while let Some(user) = users.try_next().await.map_err(SyncError::read)? {
                 users_read += 1;
                 if users_read.is_multiple_of(EXPORT_PAGE) {
                     observer.state_read(users_read);
                 }
-                if matcher.offer(&user) || !missing_seen.insert(user.id.clone()) {
+                if matcher.offer(&user)?
+                    || !missing_seen.insert(crate::record::stable_hash(user.id.as_bytes()))
+                {
                     continue;
                 }
                 // Missing from the whole source. Its Clerk id, which every user has
@@ -391,87 +413,114 @@ where
                     let key = Lookup::values_of(lookup_kind(options.key).kind(), &user)
                         .into_iter()
                         .next();
-                    missing.push(MissingUser {
+                    missing.push(&[&encode_missing(&MissingUser {
                         user_id: user.id.clone(),
                         key,
                         banned: user.banned,
-                    });
+                    })])?;
+                    missing_len += 1;
                 } else {
                     missing_untouched += 1;
                 }
             }
-            if shard.count() > 1 {
-                // The other shards write while this one reads page after page: a delete
-                // ahead of the offset moves an unread user onto a page already read, and
-                // its record would look new. The records about to be created are looked
-                // up first (100 per request).
-                let unmatched: Vec<String> = matcher
-                    .sources
-                    .iter()
-                    .filter(|s| !s.conflicted && !s.ambiguous && s.matched.is_none())
-                    .map(|s| s.key.clone())
-                    .collect();
-                matcher.look_up(clerk, &unmatched, |_| {}).await?;
-            }
         }
         ReadStrategy::Lookups => {
-            matcher
-                .look_up(clerk, &own_keys, |n| {
-                    users_read += n;
-                    observer.state_read(users_read);
-                })
-                .await?;
+            let mut from = 0;
+            loop {
+                let keys = matcher.index.next_keys(&mut from, open)?;
+                if keys.is_empty() {
+                    break;
+                }
+                matcher
+                    .look_up(clerk, &keys, |n| {
+                        users_read += n;
+                        observer.state_read(users_read);
+                    })
+                    .await?;
+            }
         }
     }
+    drop(matcher);
+    drop(missing_seen);
     observer.state_read(users_read);
     let instance_users = instance_users.or(
         // A full export saw every user.
         (strategy == ReadStrategy::Export).then_some(users_read),
     );
 
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut unchanged = 0;
-    let records = sources.len() + conflicts.iter().filter(|c| c.key.is_none()).count();
-    for s in sources {
-        if s.conflicted {
+    // The plan's lists, in source order (the missing users in the instance's).
+    let Index { mut tape, recs, .. } = index;
+    tape.seal()?;
+    let mut creates = Tape::new(&dir, "sync-creates")?;
+    let (mut creates_len, mut unchanged) = (0, 0);
+    let mut buf = Vec::new();
+    for rec in &recs {
+        if rec.flags & HERE == 0 || rec.flags & CONFLICTED != 0 {
             continue;
         }
-        if s.ambiguous {
+        if rec.flags & AMBIGUOUS != 0 {
+            let record = tape.get(rec.at)?;
             conflicts.push(Conflict {
-                line: s.line,
-                key: Some(s.key.clone()),
-                message: format!("more than one Clerk user has {} {:?}", options.key, s.key),
+                line: record.line,
+                message: format!(
+                    "more than one Clerk user has {} {:?}",
+                    options.key, record.key
+                ),
+                key: Some(record.key),
             });
-            continue;
-        }
-        match s.matched {
-            None => creates.push(PlannedCreate {
-                index: s.index,
-                line: s.line,
-                key: s.key,
-                body: s.body,
-            }),
-            Some((_, diff)) if diff.is_empty() => unchanged += 1,
-            Some((user_id, diff)) => updates.push(PlannedUpdate {
-                index: s.index,
-                line: s.line,
-                key: s.key,
-                user_id,
-                diff,
-            }),
+        } else if rec.matched == 0 {
+            creates.push(&[&encode_create(rec.index, rec.at)])?;
+            creates_len += 1;
+        } else if rec.flags & CHANGED == 0 {
+            unchanged += 1;
         }
     }
+    pending.flush()?;
+    pending_at.sort_unstable();
+    let mut updates = Tape::new(&dir, "sync-updates")?;
+    let (mut updates_len, mut update_writes) = (0, 0u64);
+    for &(at, offset) in &pending_at {
+        let rec = recs[at as usize];
+        if rec.flags & (CONFLICTED | AMBIGUOUS) != 0 {
+            continue;
+        }
+        pending.read(offset, &mut buf)?;
+        let mut fields = Fields::new(&buf);
+        fields.take(4)?;
+        update_writes += u64::from(fields.take(1)?[0]);
+        updates.push(&[&encode_create(rec.index, rec.at), fields.rest()])?;
+        updates_len += 1;
+    }
+    drop((recs, pending_at, pending));
+    for t in [&mut creates, &mut updates, &mut missing] {
+        t.seal()?;
+    }
+    let context = Arc::new(Context {
+        records: tape,
+        diff: rule,
+    });
     conflicts.sort_by_key(|c| c.line);
+    let records = here as usize + conflicts.iter().filter(|c| c.key.is_none()).count();
     let requests = clerk.metrics().attempts.saturating_sub(before);
     Ok(Plan {
         shard,
         records,
         records_in_other_shards,
-        creates,
-        updates,
+        creates: Planned::new(
+            Some(creates),
+            creates_len,
+            Arc::clone(&context),
+            PlannedCreate::decode,
+        ),
+        updates: Planned::new(
+            Some(updates),
+            updates_len,
+            Arc::clone(&context),
+            PlannedUpdate::decode,
+        ),
+        update_writes,
         unchanged,
-        missing,
+        missing: Planned::new(Some(missing), missing_len, context, MissingUser::decode),
         missing_all_shards,
         missing_untouched,
         missing_action: options.missing,
