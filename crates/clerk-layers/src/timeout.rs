@@ -11,7 +11,19 @@
 //!
 //! The connect timeout lives in the transport. Unlike `tower::timeout`, the error
 //! is a [`clerk_core::Error`] (`is_timeout()`), which the retry policy classifies.
-//! The timer starts when the service is *called*, not when it is polled.
+//! The deadline is taken when the service is *called*, not when it is polled.
+//!
+//! # Nested deadlines share a timer
+//!
+//! A timer is armed (created and registered with tokio's timer wheel) only when
+//! the inner future is pending, and not at all while a `Timeout` nested inside
+//! this one, polled in the same poll with the same waker, has armed one with an
+//! earlier or equal deadline: that timer wakes the task first, and this one
+//! looks again then. In the default stack the operation's deadline (60 s) thus
+//! costs no timer while an attempt (10 s) is in flight; it arms its own during a
+//! retry's backoff, a rate-limit wait or a wait for a concurrency permit. Every
+//! deadline holds as before: a call fails with [`Error::timeout`] no later than
+//! its deadline.
 //!
 //! # Example
 //!
@@ -39,14 +51,16 @@
 //! # }
 //! ```
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::ptr;
+use std::task::{Context, Poll, RawWakerVTable, Waker};
 use std::time::Duration;
 
 use clerk_core::Error;
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -135,11 +149,86 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         ResponseFuture {
+            deadline: deadline_after(self.timeout),
             inner: self.inner.call(request),
-            sleep: tokio::time::sleep(self.timeout),
+            sleep: None,
             timeout: self.timeout,
         }
     }
+}
+
+/// `timeout` from now, capped at about 30 years as `tokio::time::sleep` caps it.
+fn deadline_after(timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86400 * 365 * 30);
+    Instant::now() + timeout.min(FAR)
+}
+
+/// The earliest deadline among the timers armed by the `Timeout` futures polled
+/// (transitively) by the innermost `Timeout` poll running on this thread, and
+/// the waker they were armed with. Each `Timeout` poll clears it before polling
+/// its inner future and reads it afterwards, so what a poll reads was written
+/// by its own inner futures in that very poll; stale values are never read.
+/// (`Armed` has no destructor, so the thread-local is never torn down.)
+#[derive(Clone, Copy)]
+enum Armed {
+    /// No timer was armed.
+    None,
+    /// A `Timeout` future was dropped: a timer reported may be gone.
+    Dropped,
+    /// A timer with this deadline is armed with this waker.
+    At {
+        deadline: Instant,
+        waker_data: *const (),
+        waker_vtable: *const RawWakerVTable,
+    },
+}
+
+impl Armed {
+    #[inline]
+    fn at(deadline: Instant, waker: &Waker) -> Self {
+        Armed::At {
+            deadline,
+            waker_data: waker.data(),
+            waker_vtable: waker.vtable(),
+        }
+    }
+
+    /// Whether a timer armed with `waker` wakes the task by `deadline`.
+    #[inline]
+    fn wakes_by(self, deadline: Instant, waker: &Waker) -> bool {
+        match self {
+            Armed::At {
+                deadline: armed,
+                waker_data,
+                waker_vtable,
+            } => {
+                armed <= deadline
+                    && ptr::eq(waker_data, waker.data())
+                    && ptr::eq(waker_vtable, waker.vtable())
+            }
+            Armed::None | Armed::Dropped => false,
+        }
+    }
+
+    /// `self` and `other` together: the earlier timer, and a drop taints both.
+    #[inline]
+    fn and(self, other: Armed) -> Armed {
+        match (self, other) {
+            (Armed::Dropped, _) | (_, Armed::Dropped) => Armed::Dropped,
+            (Armed::None, x) | (x, Armed::None) => x,
+            (Armed::At { deadline: a, .. }, Armed::At { deadline: b, .. }) => {
+                if a <= b {
+                    self
+                } else {
+                    other
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static ARMED: Cell<Armed> = const { Cell::new(Armed::None) };
 }
 
 pin_project! {
@@ -148,9 +237,19 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
+        // Armed lazily: see the module docs.
         #[pin]
-        sleep: Sleep,
+        sleep: Option<Sleep>,
+        deadline: Instant,
         timeout: Duration,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // A timer this future armed, or relied on, may be gone now: a `Timeout`
+            // polling around this drop must arm its own.
+            ARMED.set(Armed::Dropped);
+        }
     }
 }
 
@@ -162,13 +261,168 @@ where
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
+        // Three accesses to a thread-local per poll: this runs on every wake-up.
+        let outer = ARMED.replace(Armed::None);
         if let Poll::Ready(result) = this.inner.poll(cx) {
+            ARMED.set(outer);
             return Poll::Ready(result.map_err(Into::into));
         }
-        match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Error::timeout(*this.timeout))),
-            Poll::Pending => Poll::Pending,
+        let nested = ARMED.get();
+        if this.sleep.is_none() && nested.wakes_by(*this.deadline, cx.waker()) {
+            // A nested timer wakes the task no later than this deadline (and with
+            // nothing before this poll, `ARMED` already says so).
+            if !matches!(outer, Armed::None) {
+                ARMED.set(outer.and(nested));
+            }
+            return Poll::Pending;
         }
+        if this.sleep.is_none() {
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        let Some(sleep) = this.sleep.as_pin_mut() else {
+            unreachable!("the timer was armed above");
+        };
+        if sleep.poll(cx).is_ready() {
+            ARMED.set(outer);
+            return Poll::Ready(Err(Error::timeout(*this.timeout)));
+        }
+        // What the inner futures armed no longer matters to the polls around
+        // this one: this timer wakes the task by this deadline.
+        ARMED.set(outer.and(Armed::at(*this.deadline, cx.waker())));
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Future, pending};
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    use clerk_core::{Body, Error};
+    use http::{Request, Response};
+    use tokio::time::Instant;
+    use tower::{Service, ServiceExt, service_fn};
+
+    use super::*;
+
+    type Reply = Result<Response<Body>, Error>;
+    type BoxReply = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    fn get() -> Request<Body> {
+        Request::get("http://127.0.0.1/v1/users/user_1")
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    /// A transport that never answers.
+    fn hanging()
+    -> impl Service<Request<Body>, Response = Response<Body>, Error = Error, Future = BoxReply> + Clone
+    {
+        service_fn(|_req: Request<Body>| Box::pin(pending::<Reply>()) as BoxReply)
+    }
+
+    /// `outer` around `middle` around `inner` around a transport that never
+    /// answers; the error and when it came (a test bound of an hour turns a
+    /// missed deadline into a failure, not a hang).
+    async fn run<M, F>(outer: Duration, middle: M, inner: Duration) -> (String, Duration)
+    where
+        M: FnOnce(BoxReply) -> F,
+        F: Future<Output = Reply> + Send + 'static,
+    {
+        let start = Instant::now();
+        let mut attempt = TimeoutLayer::new(inner).layer(hanging());
+        let attempt: BoxReply = Box::pin(attempt.call(get()));
+        let mut wrapped = Some(middle(attempt));
+        let call = TimeoutLayer::new(outer)
+            .layer(service_fn(move |_req: Request<Body>| {
+                wrapped.take().expect("called once")
+            }))
+            .oneshot(get());
+        let err = tokio::time::timeout(Duration::from_secs(3600), call)
+            .await
+            .expect("the outer deadline was missed")
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        (err.to_string(), start.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_earlier_of_two_nested_deadlines_fires_first() {
+        let (err, after) = run(
+            Duration::from_secs(60),
+            |inner| inner,
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(after, Duration::from_secs(2));
+        assert!(err.contains("2s"), "{err}");
+        let (err, after) = run(
+            Duration::from_secs(1),
+            |inner| inner,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(after, Duration::from_secs(1));
+        assert!(err.contains("1s"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_outer_deadline_holds_once_the_nested_timer_is_gone() {
+        // A retry's backoff: the attempt times out, then the call waits without
+        // a timer of its own; the operation's deadline ends it.
+        let backoff = |inner: BoxReply| async move {
+            let _ = inner.await;
+            pending::<Reply>().await
+        };
+        let (err, after) = run(Duration::from_secs(5), backoff, Duration::from_secs(2)).await;
+        assert_eq!(after, Duration::from_secs(5));
+        assert!(err.contains("5s"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nested_timer_dropped_while_pending_does_not_cover_the_outer() {
+        // Polls the inner call once, drops it, and waits in the same poll.
+        struct DropAndWait(Option<BoxReply>);
+        impl Future for DropAndWait {
+            type Output = Reply;
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+                if let Some(mut inner) = self.0.take() {
+                    assert!(inner.as_mut().poll(cx).is_pending());
+                }
+                Poll::Pending
+            }
+        }
+        let drop_and_wait = |inner: BoxReply| DropAndWait(Some(inner));
+        let (_, after) = run(
+            Duration::from_secs(5),
+            drop_and_wait,
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(after, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nested_timer_armed_with_another_waker_does_not_cover_the_outer() {
+        // Polls the inner call with a waker that wakes nobody, keeps it, and
+        // never polls it again: its timer would wake nobody.
+        struct PollAside(BoxReply, bool);
+        impl Future for PollAside {
+            type Output = Reply;
+            fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Reply> {
+                if !self.1 {
+                    self.1 = true;
+                    let mut aside = Context::from_waker(Waker::noop());
+                    assert!(self.0.as_mut().poll(&mut aside).is_pending());
+                }
+                Poll::Pending
+            }
+        }
+        let poll_aside = |inner: BoxReply| PollAside(inner, false);
+        let (_, after) = run(Duration::from_secs(5), poll_aside, Duration::from_secs(2)).await;
+        assert_eq!(after, Duration::from_secs(5));
     }
 }

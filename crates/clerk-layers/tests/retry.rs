@@ -492,3 +492,67 @@ async fn a_404_stays_not_found_on_a_first_attempt_after_a_harmless_failure_or_fo
         not_marked(&format!("{method} {path}: reset then 404"), &result);
     }
 }
+
+/// A caller's own extension, riding along with the operation's.
+#[derive(Clone, Debug, PartialEq)]
+struct Tag(&'static str);
+
+/// Every attempt of a retried call carries the first attempt's extensions, with a
+/// typed operation's [`OperationInfo`] alone (kept apart from the copy) or with
+/// another extension of the caller's (kept in the copy), through our retry layer
+/// and through tower's `Retry` with the same policy.
+#[tokio::test(start_paused = true)]
+async fn every_attempt_carries_the_extensions_of_the_first() {
+    use clerk_core::{OperationInfo, RetryClass};
+    let info = OperationInfo::new("DeleteUser", "/users/{user_id}", RetryClass::Idempotent)
+        .with_per_user_limit_key("user_1");
+    for tagged in [false, true] {
+        for tower_retry in [false, true] {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let inner = {
+                let seen = seen.clone();
+                service_fn(move |req: Request<Body>| {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push((
+                        req.extensions().get::<OperationInfo>().cloned(),
+                        req.extensions().get::<Tag>().cloned(),
+                        req.extensions().len(),
+                    ));
+                    // 503, reset, then 200: the resends follow an ambiguous failure.
+                    let outcome = match seen.len() {
+                        1 => Outcome::Status(503),
+                        2 => Outcome::Reset,
+                        _ => Outcome::Status(200),
+                    };
+                    async move { outcome.produce() }
+                })
+            };
+            let mut req = request("DELETE", "/v1/users/user_1");
+            req.extensions_mut().insert(info.clone());
+            if tagged {
+                req.extensions_mut().insert(Tag("mine"));
+            }
+            let response = if tower_retry {
+                tower::retry::Retry::new(fast_policy(), inner)
+                    .oneshot(req)
+                    .await
+            } else {
+                RetryLayer::new(fast_policy())
+                    .layer(inner)
+                    .oneshot(req)
+                    .await
+            };
+            assert_eq!(response.unwrap().status(), StatusCode::OK);
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 3, "tagged {tagged}, tower {tower_retry}");
+            let expected = (
+                Some(info.clone()),
+                tagged.then_some(Tag("mine")),
+                1 + usize::from(tagged),
+            );
+            for attempt in seen.iter() {
+                assert_eq!(attempt, &expected, "tagged {tagged}, tower {tower_retry}");
+            }
+        }
+    }
+}

@@ -101,6 +101,11 @@ pub struct RetryPolicy<D = ExponentialJitter> {
     attempts: u32,
     /// [`Applied::Maybe`] once an attempt of this call may have been applied.
     earlier: Applied,
+    /// The extensions of the request kept for a retry, when they were only its
+    /// [`OperationInfo`] (a typed operation's): kept on their own, because a copy
+    /// of an extension map costs three allocations, and put back by
+    /// [`Policy::retry`] before the copy is looked at or resent.
+    kept_info: Option<OperationInfo>,
 }
 
 impl RetryPolicy {
@@ -115,6 +120,7 @@ impl RetryPolicy {
             schedule: ExponentialJitter::default(),
             attempts: 0,
             earlier: Applied::No,
+            kept_info: None,
         }
     }
 
@@ -170,6 +176,7 @@ impl<D: DelaySchedule> RetryPolicy<D> {
             schedule,
             attempts: 0,
             earlier: Applied::No,
+            kept_info: None,
         }
     }
 
@@ -274,7 +281,14 @@ where
         request: &mut Request<B>,
         result: &mut Result<Response<Body>, Error>,
     ) -> Option<Self::Future> {
-        let Some((failure, wait)) = classify(result) else {
+        let classified = classify(result);
+        if classified.is_some() || self.attempts > 0 {
+            // The kept copy is looked at (or resent) from here on: complete it.
+            if let Some(info) = self.kept_info.take() {
+                request.extensions_mut().insert(info);
+            }
+        }
+        let Some((failure, wait)) = classified else {
             if self.attempts > 0 {
                 mark_applied_earlier(request, self.earlier, result);
             }
@@ -348,7 +362,14 @@ where
         *clone.uri_mut() = request.uri().clone();
         *clone.version_mut() = request.version();
         *clone.headers_mut() = request.headers().clone();
-        *clone.extensions_mut() = request.extensions().clone();
+        let extensions = request.extensions();
+        self.kept_info = match extensions.get::<OperationInfo>() {
+            Some(info) if extensions.len() == 1 => Some(info.clone()),
+            _ => {
+                *clone.extensions_mut() = extensions.clone();
+                None
+            }
+        };
         Some(clone)
     }
 }
