@@ -16,9 +16,11 @@
 //! connections, 8 MiB body cap) and both read the whole body under the cap. What
 //! (a) does on top, because its contract says so, and (c) does not: checks the
 //! operation against its API version; counts the call and the attempt (metrics);
-//! starts two timers (the operation's 60 s and the attempt's 10 s deadline); keeps
-//! a copy of the request for a retry and deposits into the retry budget (a mutex
-//! and a clock read, tower's `TpsBudget`); takes a governor grant (a clock read)
+//! takes two deadlines (the operation's 60 s and the attempt's 10 s) and arms the
+//! attempt's timer, which covers the operation's while the attempt is in flight;
+//! keeps a copy of the request for a retry (method, URI, body; the operation's
+//! `OperationInfo` apart from an extension map) and deposits into the retry budget
+//! (a mutex and a clock read, tower's `TpsBudget`); takes a governor grant (a clock read)
 //! and a concurrency permit (a semaphore, whose release takes its mutex); puts the
 //! `RateLimitWait` extension on the response; opens two spans (disabled here: no
 //! subscriber is installed, so they cost a check each); clones the type-erased

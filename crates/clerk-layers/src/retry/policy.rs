@@ -361,7 +361,9 @@ where
         *clone.method_mut() = request.method().clone();
         *clone.uri_mut() = request.uri().clone();
         *clone.version_mut() = request.version();
-        *clone.headers_mut() = request.headers().clone();
+        if !request.headers().is_empty() {
+            *clone.headers_mut() = request.headers().clone();
+        }
         let extensions = request.extensions();
         self.kept_info = match extensions.get::<OperationInfo>() {
             Some(info) if extensions.len() == 1 => Some(info.clone()),
