@@ -9,7 +9,6 @@ use clerk_core::{
 use clerk_layers::rate_limit::RateLimiter;
 use http::header::{HeaderName, HeaderValue};
 use tower::Service;
-use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
 use crate::builder::ClerkBuilder;
@@ -147,7 +146,7 @@ where
             .get::<OperationInfo>()
             .is_some_and(|info| info.retry_class == RetryClass::NotIdempotent);
         self.metrics.record_call();
-        let result = match self.service.clone().oneshot(request).await {
+        let result = match self.send(request).await {
             Ok(response) => operation.parse_response(response),
             Err(err) => Err(err),
         };
@@ -160,6 +159,16 @@ where
             }
             other => other,
         }
+    }
+
+    /// `ServiceExt::oneshot` on a clone of the stack, without its state machine
+    /// holding the request (one copy of it fewer): ready the clone, call it, drop it.
+    async fn send(&self, request: ClerkRequest) -> Result<ClerkResponse, Error> {
+        let mut service = self.service.clone();
+        std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+        let response = service.call(request);
+        drop(service);
+        response.await
     }
 
     /// The Users resource: all 38 operations.
