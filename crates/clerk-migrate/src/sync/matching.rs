@@ -90,6 +90,8 @@ pub(super) struct Index {
     pub(super) tape: RecordTape,
     pub(super) recs: Vec<Rec>,
     by_hash: Vec<(u64, u32)>,
+    /// [`key_hash`]; tests make every key collide.
+    hash: fn(&str) -> u64,
 }
 
 fn key_hash(key: &str) -> u64 {
@@ -102,6 +104,7 @@ impl Index {
             tape,
             recs: Vec::new(),
             by_hash: Vec::new(),
+            hash: key_hash,
         }
     }
 
@@ -123,7 +126,7 @@ impl Index {
             index,
             flags: if here { HERE } else { 0 },
         });
-        self.by_hash.push((key_hash(key), n));
+        self.by_hash.push(((self.hash)(key), n));
         Ok(())
     }
 
@@ -169,7 +172,7 @@ impl Index {
 
     /// The first record (in source order) whose key is `key`.
     pub(super) fn find(&self, key: &str, buf: &mut Vec<u8>) -> Result<Option<u32>, SyncError> {
-        let hash = key_hash(key);
+        let hash = (self.hash)(key);
         let from = self.by_hash.partition_point(|(h, _)| *h < hash);
         for &(h, rec) in &self.by_hash[from..] {
             if h != hash {
@@ -330,6 +333,43 @@ impl Matcher<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every key with one hash: duplicates and hits are still decided by the keys.
+    #[test]
+    fn keys_sharing_a_hash_are_told_apart_by_the_key_on_disk() {
+        let tape = RecordTape::new(&std::env::temp_dir()).unwrap();
+        let mut index = Index {
+            hash: |_| 42,
+            ..Index::new(tape)
+        };
+        let records = [
+            (1, "crm-1", true),
+            (2, "crm-2", true),
+            (3, "crm-1", true),
+            (4, "crm-3", false),
+            (5, "crm-4", true),
+        ];
+        for (i, (line, key, here)) in records.into_iter().enumerate() {
+            let body = format!(r#"{{"external_id":"{key}"}}"#);
+            index.push(line, key, &body, here, i as u32).unwrap();
+        }
+        let duplicates = index.finish().unwrap();
+        assert_eq!(duplicates, [(3, "crm-1".to_owned(), 1)]);
+        let flags: Vec<u8> = index.recs.iter().map(|r| r.flags).collect();
+        assert_eq!(flags, [HERE | CONFLICTED, HERE, HERE | CONFLICTED, 0, HERE]);
+        let mut buf = Vec::new();
+        let found: Vec<Option<u32>> = ["crm-1", "crm-2", "crm-3", "crm-4", "crm-5"]
+            .iter()
+            .map(|k| index.find(k, &mut buf).unwrap())
+            .collect();
+        assert_eq!(found, [Some(0), Some(1), Some(3), Some(4), None]);
+        let mut from = 0;
+        let keys = index
+            .next_keys(&mut from, |r| r.flags & CONFLICTED == 0)
+            .unwrap();
+        assert_eq!(keys, ["crm-2", "crm-4"], "this shard's open keys only");
+        assert!(index.next_keys(&mut from, |_| true).unwrap().is_empty());
+    }
 
     #[test]
     fn lookups_are_bounded_in_keys_and_in_bytes() {
