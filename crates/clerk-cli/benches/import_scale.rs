@@ -18,7 +18,13 @@
 //! cargo bench -p clerk-cli --bench import_scale
 //! CLERK_BENCH_IMPORT_RUN=100000,1000000 CLERK_BENCH_IMPORT_RECORDS=100000 cargo bench -p clerk-cli --bench import_scale
 //! CLERK_BENCH_IMPORT_RECORDS=100000,1000000 CLERK_BENCH_ROUNDS=3 cargo bench -p clerk-cli --bench import_scale
+//! CLERK_BENCH_BASELINE=/tmp/old/clerk-users CLERK_BENCH_ROUNDS=3 cargo bench -p clerk-cli --bench import_scale
 //! ```
+//!
+//! `CLERK_BENCH_BASELINE` names another `clerk-users` binary (say, one built from
+//! `main` before a change): each validation round then runs it and this one in
+//! turn on the same file, and the figures are printed side by side with their
+//! ratio (this one / the baseline), the best of the rounds of each.
 
 #![allow(clippy::disallowed_macros)] // prints its own figures, no server text
 
@@ -30,6 +36,8 @@ use std::time::{Duration, Instant};
 use clerk_emulator::{Config, Emulator, RateLimit};
 
 const CHILD_ENV: &str = "CLERK_BENCH_IMPORT_CHILD";
+/// Set in the helper child to the binary to run (the baseline's, or this build's).
+const BINARY_ENV: &str = "CLERK_BENCH_IMPORT_BINARY";
 const KEY: &str = "sk_live_bench_import_scale";
 
 /// One child's figures.
@@ -44,8 +52,10 @@ struct Figures {
 /// `peak_kib cpu_s wall_s` (its own children's usage: that one process), then the
 /// child's own output (its `--json` summary).
 fn helper(args: Vec<String>) -> ! {
+    let binary =
+        std::env::var_os(BINARY_ENV).unwrap_or_else(|| env!("CARGO_BIN_EXE_clerk-users").into());
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_clerk-users"))
+    let out = Command::new(binary)
         .args(&args)
         .env_remove("CLERK_SECRET_KEY")
         .output()
@@ -71,12 +81,21 @@ fn helper(args: Vec<String>) -> ! {
 }
 
 fn measure(args: &[String]) -> Figures {
-    measure_with_summary(args).0
+    measure_with(None, args)
 }
 
-/// [`measure`], and the `--json` summary `clerk-users` printed.
-fn measure_with_summary(args: &[String]) -> (Figures, serde_json::Value) {
-    let out = Command::new(std::env::current_exe().expect("bench binary"))
+/// Figures of one run of `binary` (this build's `clerk-users` when `None`).
+fn measure_with(binary: Option<&Path>, args: &[String]) -> Figures {
+    measure_with_summary(binary, args).0
+}
+
+/// [`measure_with`], and the `--json` summary `clerk-users` printed.
+fn measure_with_summary(binary: Option<&Path>, args: &[String]) -> (Figures, serde_json::Value) {
+    let mut helper = Command::new(std::env::current_exe().expect("bench binary"));
+    if let Some(binary) = binary {
+        helper.env(BINARY_ENV, binary);
+    }
+    let out = helper
         .env(CHILD_ENV, "1")
         .args(args)
         .output()
@@ -135,6 +154,21 @@ fn write_done_journal(path: &Path, tag: &str, n: u64) {
         .expect("journal");
     }
     out.flush().expect("journal");
+}
+
+/// The better of two runs (less CPU), with the lower peak RSS of the two.
+fn keep_best(best: Option<Figures>, f: Figures) -> Figures {
+    match best {
+        Some(b) if b.cpu_s <= f.cpu_s => Figures {
+            peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
+            ..b
+        },
+        Some(b) => Figures {
+            peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
+            ..f
+        },
+        None => f,
+    }
 }
 
 fn sizes(var: &str, default: &str) -> Vec<u64> {
@@ -202,27 +236,23 @@ fn main() {
         .iter()
         .map(|&n| (n, write_input(&dir, "v", n)))
         .collect();
+    let baseline = std::env::var_os("CLERK_BENCH_BASELINE").map(PathBuf::from);
     let mut best: Vec<Option<Figures>> = vec![None; inputs.len()];
+    let mut best_baseline: Vec<Option<Figures>> = vec![None; inputs.len()];
     for _ in 0..rounds {
-        // Interleaved: every size once per round.
-        for (slot, (_, path)) in best.iter_mut().zip(&inputs) {
-            let f = measure(&[
+        // Interleaved: every size once per round, the baseline just before this build.
+        for (i, (_, path)) in inputs.iter().enumerate() {
+            let args = [
                 "import".into(),
                 "--dry-run".into(),
                 "--json".into(),
                 path.display().to_string(),
-            ]);
-            *slot = Some(match *slot {
-                Some(b) if b.cpu_s <= f.cpu_s => Figures {
-                    peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
-                    ..b
-                },
-                Some(b) => Figures {
-                    peak_rss_kib: b.peak_rss_kib.min(f.peak_rss_kib),
-                    ..f
-                },
-                None => f,
-            });
+            ];
+            if let Some(baseline) = &baseline {
+                let f = measure_with(Some(baseline), &args);
+                best_baseline[i] = Some(keep_best(best_baseline[i], f));
+            }
+            best[i] = Some(keep_best(best[i], measure(&args)));
         }
     }
     let rows: Vec<(u64, Figures)> = inputs
@@ -234,16 +264,35 @@ fn main() {
         "validation (--dry-run: read, check, file-wide duplicates):",
         &rows,
     );
+    if baseline.is_some() {
+        let before: Vec<(u64, Figures)> = inputs
+            .iter()
+            .zip(&best_baseline)
+            .filter_map(|((n, _), f)| f.map(|f| (*n, f)))
+            .collect();
+        report(
+            "validation, the baseline binary (CLERK_BENCH_BASELINE):",
+            &before,
+        );
+        println!("  this build / the baseline, same file, interleaved:");
+        for ((n, after), (_, before)) in rows.iter().zip(&before) {
+            println!(
+                "  {n:>10}  CPU x{:.2}  wall x{:.2}  peak RSS x{:.2}",
+                after.cpu_s / before.cpu_s,
+                after.wall_s / before.wall_s,
+                after.peak_rss_kib as f64 / before.peak_rss_kib as f64
+            );
+        }
+    }
 
     // A whole run where a journal says every record is done (as after a run that
     // created them all): the check, the journal replayed (2 entries a record: past
     // 262,144 keys into a table on disk), and the file read again and every record
     // skipped. No request is sent, so it scales to millions without a server.
-    let mut resumed = Vec::new();
+    let (mut resumed, mut resumed_baseline) = (Vec::new(), Vec::new());
     for (n, path) in &inputs {
         let checkpoint = dir.join(format!("v-{n}.checkpoint.jsonl"));
-        write_done_journal(&checkpoint, "v", *n);
-        let f = measure(&[
+        let args = [
             "import".into(),
             path.display().to_string(),
             "--json".into(),
@@ -255,15 +304,30 @@ fn main() {
             "off".into(),
             "--checkpoint".into(),
             checkpoint.display().to_string(),
-        ]);
+        ];
+        if let Some(baseline) = &baseline {
+            write_done_journal(&checkpoint, "v", *n);
+            resumed_baseline.push((*n, measure_with(Some(baseline), &args)));
+        }
+        write_done_journal(&checkpoint, "v", *n);
+        resumed.push((*n, measure(&args)));
         let _ = std::fs::remove_file(&checkpoint);
         let _ = std::fs::remove_file(path);
-        resumed.push((*n, f));
     }
     report(
         "resumed run (every record done per the journal: check, replay, second read, skip):",
         &resumed,
     );
+    if baseline.is_some() {
+        report("resumed run, the baseline binary:", &resumed_baseline);
+        for ((n, after), (_, before)) in resumed.iter().zip(&resumed_baseline) {
+            println!(
+                "  {n:>10}  CPU x{:.2}  peak RSS x{:.2} (this build / the baseline)",
+                after.cpu_s / before.cpu_s,
+                after.peak_rss_kib as f64 / before.peak_rss_kib as f64
+            );
+        }
+    }
 
     if !runs.is_empty() {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -279,21 +343,24 @@ fn main() {
             let input = write_input(&dir, &format!("r{round}"), n);
             let checkpoint = dir.join(format!("r{round}.checkpoint.jsonl"));
             let before = users_held();
-            let (f, summary) = measure_with_summary(&[
-                "import".into(),
-                input.display().to_string(),
-                "--json".into(),
-                "--api-url".into(),
-                url.clone(),
-                "--secret-key".into(),
-                KEY.into(),
-                "--rate-limit".into(),
-                "off".into(),
-                "--concurrency".into(),
-                "128".into(),
-                "--checkpoint".into(),
-                checkpoint.display().to_string(),
-            ]);
+            let (f, summary) = measure_with_summary(
+                None,
+                &[
+                    "import".into(),
+                    input.display().to_string(),
+                    "--json".into(),
+                    "--api-url".into(),
+                    url.clone(),
+                    "--secret-key".into(),
+                    KEY.into(),
+                    "--rate-limit".into(),
+                    "off".into(),
+                    "--concurrency".into(),
+                    "128".into(),
+                    "--checkpoint".into(),
+                    checkpoint.display().to_string(),
+                ],
+            );
             let _ = std::fs::remove_file(&input);
             let _ = std::fs::remove_file(&checkpoint);
             rows.push((n, f));
