@@ -500,6 +500,7 @@ fn apply_json(r: &ApplyReport) -> Value {
         "unbanned": r.unbanned,
         "banned": r.banned,
         "deleted": r.deleted,
+        "applied_unreadable": r.applied_unreadable,
         "failed": r.failures.len(),
         "failed_by_code": by_code,
         "writes": r.writes,
@@ -539,6 +540,12 @@ fn print_report(
         say!(
             "  created by the interrupted run {}  (per the checkpoint)",
             thousands(r.created_before as u64)
+        );
+    }
+    if r.applied_unreadable > 0 {
+        say!(
+            "  answered by an unreadable 2xx {}  (applied: counted done above)",
+            thousands(r.applied_unreadable as u64)
         );
     }
     for ((action, code), n) in r.failed_by_code() {

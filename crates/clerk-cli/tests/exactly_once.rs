@@ -709,6 +709,66 @@ async fn a_delete_or_lock_answered_by_an_unreadable_2xx_is_done() {
     assert!(users.iter().all(|u| u.locked), "the two others are locked");
 }
 
+/// A 2xx means applied for `sync`'s writes too: an update, a metadata merge and a ban
+/// answered by a truncated body or a proxy's HTML are done, not failed (exit 0), and
+/// the next run finds nothing left to write.
+#[tokio::test]
+async fn a_sync_write_answered_by_an_unreadable_2xx_is_done() {
+    let emu = emulator().await;
+    let clerk = client(&emu);
+    let records: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({"external_id": format!("sync-garbled-{i}"), "first_name": "Old",
+                        "public_metadata": {"n": i}})
+        })
+        .collect();
+    for r in &records {
+        let create: CreateUser = serde_json::from_value(r.clone()).expect("create");
+        clerk.users().create(create).await.expect("seed");
+    }
+    let mut source = records[..3].to_vec();
+    source[0]["first_name"] = json!("New");
+    source[1]["public_metadata"] = json!({"n": 1, "tier": "pro"});
+    let dir = temp_dir("sync-garbled");
+    let file = write_records(&dir, &source);
+    script(
+        &emu,
+        json!([
+            {"kind": "bad_body", "body": "truncated", "operation": "UpdateUser"},
+            {"kind": "bad_body", "body": "html", "operation": "UpdateUserMetadata"},
+            {"kind": "bad_body", "body": "truncated", "operation": "UsersBan"},
+        ]),
+    )
+    .await;
+    let file = file.display().to_string();
+    let args = [
+        "sync",
+        &file,
+        "--json",
+        "--missing",
+        "ban",
+        "--max-bans",
+        "1",
+    ];
+    let output = run(clerk_users(&emu, &args)).await;
+    let report = report(&output);
+    assert!(output.status.success(), "{report}");
+    let applied = &report["applied"];
+    assert_eq!(applied["failed"], 0, "{report}");
+    assert_eq!(applied["updated"], 2, "{report}");
+    assert_eq!(applied["banned"], 1, "{report}");
+    assert_eq!(applied["applied_unreadable"], 3, "{report}");
+    assert_eq!(emu.stats().faults_injected["bad_body"], 3);
+
+    let output = run(clerk_users(&emu, &args)).await;
+    let again = self::report(&output);
+    assert!(output.status.success(), "{again}");
+    assert_eq!(
+        again["plan"]["writes"], 0,
+        "everything was applied: {again}"
+    );
+}
+
 /// A lookup answered by a 2xx that is not a page (truncated, a proxy's HTML, another
 /// object) stopped the whole import; a read is sent again instead.
 #[tokio::test]

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clerk_core::Error;
 use clerk_core::users::ReplaceUserMetadata;
+use clerk_core::{Applied, Error};
 use clerk_tower::Clerk;
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -80,6 +80,9 @@ pub struct ApplyReport {
     pub banned: usize,
     /// Missing users deleted (or found gone already).
     pub deleted: usize,
+    /// Writes Clerk answered with a 2xx whose body could not be read (truncated, a
+    /// proxy's HTML, another object): applied, so counted done in their action too.
+    pub applied_unreadable: usize,
     /// What failed.
     pub failures: Vec<SyncFailure>,
     /// Write requests sent (retries not counted).
@@ -115,6 +118,12 @@ fn code_of(err: &Error) -> String {
     err.clerk_errors()
         .first()
         .map_or_else(|| err.error_type().into_owned(), |e| e.code.clone())
+}
+
+/// The write was applied although the call failed ([`Applied::Yes`]: here, a 2xx
+/// whose body was unreadable), so it is done, not failed.
+fn applied_unreadable(err: &Error) -> bool {
+    Applied::of_error(err) == Applied::Yes
 }
 
 fn failure(action: Action, line: usize, user_id: &str, err: &Error) -> SyncFailure {
@@ -182,6 +191,7 @@ pub async fn apply(
         report.writes += outcome.writes;
         report.per_user_writes += outcome.per_user;
         report.max_writes_per_user = report.max_writes_per_user.max(outcome.per_user);
+        report.applied_unreadable += outcome.unreadable;
         match outcome.result {
             Ok(unbanned) => {
                 report.updated += usize::from(outcome.per_user > 0);
@@ -212,6 +222,10 @@ pub async fn apply(
                     .await
                 {
                     Ok(_) => report.banned += chunk.len(),
+                    Err(err) if applied_unreadable(&err) => {
+                        report.banned += chunk.len();
+                        report.applied_unreadable += chunk.len();
+                    }
                     Err(err) => report
                         .failures
                         .extend(chunk.iter().map(|id| failure(Action::Ban, 0, id, &err))),
@@ -235,6 +249,10 @@ pub async fn apply(
                     // Gone already: a retry after a lost response, or someone else.
                     Ok(_) => report.deleted += 1,
                     Err(err) if err.is_not_found() => report.deleted += 1,
+                    Err(err) if applied_unreadable(&err) => {
+                        report.deleted += 1;
+                        report.applied_unreadable += 1;
+                    }
                     Err(err) => report
                         .failures
                         .push(failure(Action::Delete, 0, &m.user_id, &err)),
@@ -328,6 +346,8 @@ async fn send_replace(clerk: &Clerk, replace: &ReplaceUserMetadata) -> Result<()
 struct UpdateOutcome {
     writes: u64,
     per_user: u64,
+    /// Writes answered by an unreadable 2xx (applied).
+    unreadable: usize,
     /// `Ok(unbanned)`.
     result: Result<bool, SyncFailure>,
 }
@@ -337,37 +357,50 @@ async fn update_one(clerk: &Clerk, u: &PlannedUpdate) -> UpdateOutcome {
     let mut outcome = UpdateOutcome {
         writes: 0,
         per_user: 0,
+        unreadable: 0,
         result: Ok(false),
     };
     if let Some(update) = &u.diff.update {
         outcome.writes += 1;
         outcome.per_user += 1;
         if let Err(err) = clerk.users().update(update.clone()).await {
-            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
-            return outcome;
+            if !applied_unreadable(&err) {
+                outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+                return outcome;
+            }
+            outcome.unreadable += 1;
         }
     }
     if let Some(merge) = &u.diff.metadata {
         outcome.writes += 1;
         outcome.per_user += 1;
         if let Err(err) = clerk.users().update_metadata(merge.clone()).await {
-            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
-            return outcome;
+            if !applied_unreadable(&err) {
+                outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+                return outcome;
+            }
+            outcome.unreadable += 1;
         }
     }
     if let Some(replace) = &u.diff.replace {
         outcome.writes += 1;
         outcome.per_user += 1;
         if let Err(err) = send_replace(clerk, replace).await {
-            outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
-            return outcome;
+            if !applied_unreadable(&err) {
+                outcome.result = Err(failure(Action::Update, u.line, &u.user_id, &err));
+                return outcome;
+            }
+            outcome.unreadable += 1;
         }
     }
     if u.diff.unban {
         outcome.writes += 1;
         if let Err(err) = clerk.users().unban(u.user_id.clone()).await {
-            outcome.result = Err(failure(Action::Unban, u.line, &u.user_id, &err));
-            return outcome;
+            if !applied_unreadable(&err) {
+                outcome.result = Err(failure(Action::Unban, u.line, &u.user_id, &err));
+                return outcome;
+            }
+            outcome.unreadable += 1;
         }
         outcome.result = Ok(true);
     }
