@@ -220,12 +220,12 @@ async fn redis_down_falls_back_to_a_share_and_returns() {
 /// A Redis that never answered still lets requests through, on the local share.
 #[tokio::test]
 async fn unreachable_from_the_start_is_survived() {
-    let port = {
-        let mut r = server();
-        let p = r.port();
-        r.kill();
-        p
-    };
+    // A port bound but never listening: connects are refused, and no other process (a
+    // redis-server of a test beside this one) can take the port meanwhile, as it could
+    // the port of a server started and killed here.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let limiter = RateLimiter::redis(
         Quota::production(),
         options(&format!("redis://127.0.0.1:{port}/")).timeout(Duration::from_millis(200)),
@@ -234,4 +234,5 @@ async fn unreachable_from_the_start_is_survived() {
         .await
         .expect("the fallback must not stall");
     assert_eq!(limiter.snapshot().coordination, Coordination::Fallback);
+    drop(reserved);
 }
