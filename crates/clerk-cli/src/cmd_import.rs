@@ -59,7 +59,8 @@ pub(crate) struct ImportArgs {
     /// Longest Retry-After to wait for; above it the import stops, resumable.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub(crate) max_wait: std::time::Duration,
-    /// Delete the duplicates the final verification finds (the newer users), journaled.
+    /// Delete the duplicates the final verification finds (the newer users this import
+    /// created or may have created), journaled; others' users are only reported.
     #[arg(long)]
     pub(crate) repair: bool,
     /// Also import records with no lookup key (no external_id, email, phone, username
@@ -184,6 +185,10 @@ pub(crate) async fn run(args: ImportArgs) -> CliResult<()> {
         )));
     }
 
+    // Held until the run ends: another import of this file, even with another
+    // checkpoint, would create its records twice.
+    let _input_lock =
+        crate::input_lock::lock(&args.file, args.shard.is_some()).map_err(CliError::usage)?;
     let latencies = Arc::new(Latencies::default());
     let clerk = args
         .connect
@@ -426,6 +431,8 @@ fn print_summary(
             "verified": s.verified,
             "duplicates": s.duplicates.iter().map(|d| d.extra.len()).sum::<usize>(),
             "duplicates_deleted": s.duplicates.iter().filter(|d| d.deleted).map(|d| d.extra.len()).sum::<usize>(),
+            "duplicates_not_ours": s.duplicates.iter().map(|d| d.not_ours.len()).sum::<usize>(),
+            "verified_created": s.verified_created,
             "unkeyed": s.unkeyed,
             "requests": s.requests,
             "retries": s.retries,
@@ -506,25 +513,43 @@ fn print_summary(
         say!("  line {}: {}", f.line, f.message);
     }
     let extra: usize = s.duplicates.iter().map(|d| d.extra.len()).sum();
+    let not_ours: usize = s.duplicates.iter().map(|d| d.not_ours.len()).sum();
     say!(
-        "verified {} ambiguous records: {} duplicates{}",
+        "verified {} ambiguous records{}: {} duplicates{}",
         thousands(s.verified as u64),
+        if s.verified_created > 0 {
+            format!(" and {} created", thousands(s.verified_created as u64))
+        } else {
+            String::new()
+        },
         extra,
         if extra > 0 && s.duplicates.iter().all(|d| d.deleted) {
             " (the newer ones deleted: --repair)"
+        } else if extra > 0 && not_ours == extra {
+            " (not created by this import: left for a human)"
+        } else if extra > 0 && args.repair {
+            " (the newer ones this import created deleted: --repair; the others left for a human)"
         } else if extra > 0 {
-            " (rerun with --repair to delete the newer ones)"
+            " (rerun with --repair to delete the newer ones this import created)"
         } else {
             ""
         }
     );
     for d in s.duplicates.iter().take(20) {
         say!(
-            "  line {}: {:?} kept {}, extra {}",
+            "  line {}: {:?} kept {}, extra {}{}",
             d.line,
             d.key,
             d.kept,
-            d.extra.join(", ")
+            d.extra.join(", "),
+            if d.not_ours.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not created by this import, a conflict for a human: {}",
+                    d.not_ours.join(", ")
+                )
+            }
         );
     }
     if s.unkeyed > 0 {

@@ -19,6 +19,7 @@ mod cmd_import;
 mod cmd_sync;
 mod dedup;
 mod input;
+mod input_lock;
 mod migration_tool;
 mod progress;
 mod records;

@@ -29,9 +29,16 @@
 //!    the attempt timeout, so an attempt still on its way has landed) while the
 //!    other records go on, is looked up, and only if nothing is found is it created
 //!    again (a bounded number of rounds).
-//! 4. **Verify.** At the end every record that went through an ambiguous path is
-//!    looked up again and must match exactly one user; duplicates are reported and,
-//!    with [`Options::repair`], the newer ones deleted and journaled.
+//! 4. **Verify.** At the end every record that went through an ambiguous path, and
+//!    every record this run created, is looked up again (in batches, as in step 2:
+//!    about one request per 100 records) and must match exactly one agreeing user:
+//!    a duplicate someone else created while this run was going (another run from a
+//!    copy of the file, another tool) is found too. Duplicates are reported; with
+//!    [`Options::repair`] the newer ones **this import may have created** are deleted
+//!    and journaled: the user whose id this run journaled as created, or, for a record
+//!    that went through an ambiguous create, a user created between its first create
+//!    and the moment that create could no longer land (its settle delay). Any other
+//!    extra user is someone else's: left alone and reported for a human.
 //!
 //! Records without any lookup key ([`Lookup::None`]) cannot be reconciled: one that
 //! fails ambiguously is reported failed, never resent — at most once, not exactly once.
@@ -182,8 +189,12 @@ pub struct Duplicate {
     pub kept: String,
     /// The others (newer).
     pub extra: Vec<String>,
-    /// Whether the extra ones were deleted ([`Options::repair`]).
+    /// Whether the extra ones were all deleted ([`Options::repair`]).
     pub deleted: bool,
+    /// Extra users this import did not create (neither journaled as created by this
+    /// run nor created while one of its ambiguous creates could land): never deleted,
+    /// even with [`Options::repair`]; a human decides.
+    pub not_ours: Vec<String>,
 }
 
 /// What an import run did.
@@ -205,6 +216,9 @@ pub struct Summary {
     pub conflicts: Vec<Conflict>,
     /// Records that went through an ambiguous path and were verified at the end.
     pub verified: usize,
+    /// Records this run created without ambiguity, verified at the end too (a
+    /// duplicate someone else created meanwhile is found).
+    pub verified_created: usize,
     /// Duplicates the verification found.
     pub duplicates: Vec<Duplicate>,
     /// Records without a lookup key that were sent (not exactly-once).
@@ -260,6 +274,8 @@ struct Run<'a> {
     conflicts: Mutex<Vec<Conflict>>,
     /// Why the run stopped early (journal error, a wait over the cap).
     stop: Mutex<Option<String>>,
+    /// The records to verify at the end (on disk).
+    log: Mutex<VerifyLog>,
 }
 
 /// A record on its way through the run.
@@ -270,6 +286,11 @@ struct Work {
     /// Whether it went through an ambiguous path: a killed run left it in flight, or
     /// a create of this run may have been applied. Verified at the end.
     in_doubt: bool,
+    /// Unix ms of the first create of the record this checkpoint knows of.
+    first_sent: Option<u64>,
+    /// Unix ms by which every ambiguous create of the record has landed, if at all
+    /// (its settle point).
+    lands_by: Option<u64>,
 }
 
 /// What reconciling a record against the users found for it concluded.
@@ -331,6 +352,7 @@ where
         failures: Mutex::new(Vec::new()),
         conflicts: Mutex::new(Vec::new()),
         stop: Mutex::new(None),
+        log: Mutex::new(VerifyLog::new(journal.path())),
     };
 
     // 1. Records a killed run left in flight settle before anything is decided.
@@ -356,12 +378,10 @@ where
     let total = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let unkeyed = AtomicUsize::new(0);
-    // Shared by the record stream (records a killed run left in flight) and the window.
-    let log = Mutex::new(AmbiguousLog::new(journal.path()));
     // The stream and the window borrow the run until the last create is done.
     {
         let run_ref = &run;
-        let (total_ref, skipped_ref, unkeyed_ref, log_ref) = (&total, &skipped, &unkeyed, &log);
+        let (total_ref, skipped_ref, unkeyed_ref) = (&total, &skipped, &unkeyed);
         // 2. Skip what is done, and look every other record up before creating it.
         let fresh = items
             .take_while(move |_| futures_util::future::ready(run_ref.stopped().is_none()))
@@ -387,22 +407,19 @@ where
                                 if item.lookup == Lookup::None {
                                     unkeyed_ref.fetch_add(1, Relaxed);
                                 }
-                                let in_doubt = state.is_some_and(|s| s.in_flight_since.is_some());
                                 // Left in flight by a killed run: an ambiguous path, verified
-                                // at the end whatever the lookup finds now.
-                                if in_doubt
-                                    && let Err(e) = log_ref.lock().map_or_else(
-                                        |_| Err(std::io::Error::other("poisoned")),
-                                        |mut log| log.push(&item),
-                                    )
-                                {
-                                    run_ref.stop_with(format!("writing a scratch file: {e}"));
-                                    return futures_util::future::ready(None);
-                                }
+                                // at the end whatever the lookup finds now. Its create went
+                                // out at most an operation timeout after it was journaled.
+                                let sent = state.and_then(|s| s.in_flight_since);
                                 Some(Work {
                                     item,
                                     round: 1,
-                                    in_doubt,
+                                    in_doubt: sent.is_some(),
+                                    first_sent: sent,
+                                    lands_by: sent.map(|at| {
+                                        at.saturating_add(millis(options.operation_timeout))
+                                            .saturating_add(millis(options.settle_delay))
+                                    }),
                                 })
                             }
                         }
@@ -462,13 +479,10 @@ where
                 biased;
                 Some(deferred) = creating.next(), if !creating.is_empty() => {
                     if let Some(mut work) = deferred {
-                        if !work.in_doubt {
-                            work.in_doubt = true;
-                            log.lock()
-                                .map_err(|_| "writing a scratch file: poisoned".to_owned())?
-                                .push(&work.item)
-                                .map_err(|e| format!("writing a scratch file: {e}"))?;
-                        }
+                        // Every attempt of this create went out before now: it lands, if
+                        // at all, within the settle delay.
+                        work.in_doubt = true;
+                        work.lands_by = Some(unix_ms().saturating_add(millis(options.settle_delay)));
                         let at = tokio::time::Instant::now() + options.settle_delay;
                         settling.push_back((at, work));
                     }
@@ -477,7 +491,7 @@ where
                     let absent: Vec<Work> = absent?;
                     for mut work in absent {
                         if work.round >= options.max_create_attempts {
-                            run.fail(&work.item, "outcome_unknown", "still absent after every attempt".into())
+                            run.fail(&work, "outcome_unknown", "still absent after every attempt".into())
                                 .await;
                         } else {
                             work.round += 1;
@@ -518,12 +532,17 @@ where
         ));
     }
 
-    // 4. Verify every record that went through an ambiguous path.
+    // 4. Verify every record that went through an ambiguous path or was created.
     let mut duplicates = Vec::new();
-    let mut verified = 0;
+    let (mut verified, mut verified_created) = (0, 0);
+    let log = std::mem::replace(
+        &mut *run
+            .log
+            .lock()
+            .map_err(|_| "reading a scratch file: poisoned".to_owned())?,
+        VerifyLog::new(journal.path()),
+    );
     let mut batches = log
-        .into_inner()
-        .map_err(|_| "reading a scratch file: poisoned".to_owned())?
         .read_back()
         .map_err(|e| format!("reading a scratch file: {e}"))?;
     loop {
@@ -533,7 +552,9 @@ where
         if batch.is_empty() {
             break;
         }
-        verified += batch.len();
+        let ambiguous = batch.iter().filter(|c| c.in_doubt).count();
+        verified += ambiguous;
+        verified_created += batch.len() - ambiguous;
         duplicates.extend(run.verify(&batch).await?);
     }
 
@@ -551,6 +572,7 @@ where
         failures,
         conflicts,
         verified,
+        verified_created,
         duplicates,
         unkeyed: unkeyed.into_inner(),
         requests: after.attempts.saturating_sub(before.attempts),
@@ -562,15 +584,17 @@ where
     })
 }
 
-/// The records that went through an ambiguous path, kept for the final
-/// verification in a scratch file next to the journal (not in memory: under faults
-/// they are a share of every record).
-struct AmbiguousLog {
+/// The records to verify at the end (those that went through an ambiguous path, and
+/// those this run created), kept in a scratch file next to the journal (not in
+/// memory: they can be every record). A line holds what verifying needs: the key, the
+/// record's identifiers (not its whole body), the user id journaled as created, and
+/// when its creates could land.
+struct VerifyLog {
     dir: PathBuf,
     file: Option<(Scratch, BufWriter<File>)>,
 }
 
-impl AmbiguousLog {
+impl VerifyLog {
     fn new(journal: &Path) -> Self {
         let dir = match journal.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
@@ -579,7 +603,8 @@ impl AmbiguousLog {
         Self { dir, file: None }
     }
 
-    fn push(&mut self, item: &Item) -> std::io::Result<()> {
+    fn push(&mut self, work: &Work, created: Option<&str>) -> std::io::Result<()> {
+        let item = &work.item;
         let out = match &mut self.file {
             Some((_, out)) => out,
             None => {
@@ -588,9 +613,12 @@ impl AmbiguousLog {
                 &mut self.file.insert((scratch, out)).1
             }
         };
+        let mut identifiers = item.body.to_map();
+        identifiers.retain(|field, _| IDENTIFIERS.contains(&field.as_str()));
         let line = serde_json::json!({
             "i": item.index, "l": item.line, "k": item.key, "f": item.fingerprint,
-            "b": item.body.as_str(),
+            "b": Value::Object(identifiers).to_string(), "d": work.in_doubt, "u": created,
+            "s": work.first_sent, "e": work.lands_by,
         });
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")
@@ -614,7 +642,7 @@ struct LogReader {
 }
 
 impl LogReader {
-    fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<Item>> {
+    fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<ToVerify>> {
         let mut batch = Vec::new();
         let Some((_, reader)) = &mut self.reader else {
             return Ok(batch);
@@ -630,20 +658,38 @@ impl LogReader {
                 Value::Object(map) => map,
                 _ => Map::new(),
             };
-            batch.push(Item {
-                index: logged.i,
-                line: logged.l,
-                key: logged.k,
-                fingerprint: logged.f,
-                lookup: Lookup::for_body(&map),
-                body: Body::from_map(map),
+            let window = match (logged.s, logged.e) {
+                (Some(from), Some(to)) if logged.d => Some((from, to)),
+                _ => None,
+            };
+            batch.push(ToVerify {
+                item: Item {
+                    index: logged.i,
+                    line: logged.l,
+                    key: logged.k,
+                    fingerprint: logged.f,
+                    lookup: Lookup::for_body(&map),
+                    body: Body::from_map(map),
+                },
+                in_doubt: logged.d,
+                created: logged.u,
+                window,
             });
         }
         Ok(batch)
     }
 }
 
-/// One line of the [`AmbiguousLog`].
+/// The fields of a create body [`disagreements`] and [`Lookup`] read.
+const IDENTIFIERS: [&str; 5] = [
+    "external_id",
+    "email_address",
+    "phone_number",
+    "username",
+    "web3_wallet",
+];
+
+/// One line of the [`VerifyLog`].
 #[derive(serde::Deserialize)]
 struct Logged {
     i: usize,
@@ -651,6 +697,36 @@ struct Logged {
     k: String,
     f: u64,
     b: String,
+    #[serde(default)]
+    d: bool,
+    #[serde(default)]
+    u: Option<String>,
+    #[serde(default)]
+    s: Option<u64>,
+    #[serde(default)]
+    e: Option<u64>,
+}
+
+/// A record to verify at the end.
+struct ToVerify {
+    item: Item,
+    /// It went through an ambiguous path.
+    in_doubt: bool,
+    /// The user this run journaled as created for it.
+    created: Option<String>,
+    /// Unix ms from its first create to the moment its ambiguous creates could no
+    /// longer land: a user created in it may be one of ours whose answer was lost.
+    window: Option<(u64, u64)>,
+}
+
+impl ToVerify {
+    /// Whether `user` may be one this import created (see the module docs, step 4).
+    fn may_be_ours(&self, user: &User) -> bool {
+        self.created.as_deref() == Some(user.id.as_str())
+            || self.window.is_some_and(|(from, to)| {
+                u64::try_from(user.created_at).is_ok_and(|at| from <= at && at <= to)
+            })
+    }
 }
 
 impl Run<'_> {
@@ -673,11 +749,15 @@ impl Run<'_> {
     /// Journals a final outcome; the record counts once it is on disk.
     async fn finish(
         &self,
-        item: &Item,
+        work: &Work,
         outcome: Outcome,
         user_id: Option<String>,
         code: Option<String>,
     ) -> bool {
+        let item = &work.item;
+        let created = (outcome == Outcome::Created)
+            .then(|| user_id.clone())
+            .flatten();
         let entry = Entry {
             fp: format!("{:016x}", item.fingerprint),
             user_id,
@@ -687,6 +767,14 @@ impl Run<'_> {
         if let Err(err) = self.journal.append(entry).await {
             self.stop_with(err.to_string());
             return false;
+        }
+        if (work.in_doubt || outcome == Outcome::Created)
+            && let Err(e) = self.log.lock().map_or_else(
+                |_| Err(std::io::Error::other("poisoned")),
+                |mut log| log.push(work, created.as_deref()),
+            )
+        {
+            self.stop_with(format!("writing a scratch file: {e}"));
         }
         match outcome {
             Outcome::Created => {
@@ -701,9 +789,10 @@ impl Run<'_> {
         true
     }
 
-    async fn fail(&self, item: &Item, code: &str, message: String) {
+    async fn fail(&self, work: &Work, code: &str, message: String) {
+        let item = &work.item;
         if self
-            .finish(item, Outcome::Failed, None, Some(code.to_owned()))
+            .finish(work, Outcome::Failed, None, Some(code.to_owned()))
             .await
             && let Ok(mut failures) = self.failures.lock()
         {
@@ -717,10 +806,11 @@ impl Run<'_> {
         }
     }
 
-    async fn conflict(&self, item: &Item, user_id: String, fields: Vec<&'static str>) {
+    async fn conflict(&self, work: &Work, user_id: String, fields: Vec<&'static str>) {
+        let item = &work.item;
         let code = format!("conflict: {} differ", fields.join(", "));
         if self
-            .finish(item, Outcome::Conflict, Some(user_id.clone()), Some(code))
+            .finish(work, Outcome::Conflict, Some(user_id.clone()), Some(code))
             .await
             && let Ok(mut conflicts) = self.conflicts.lock()
         {
@@ -768,15 +858,15 @@ impl Run<'_> {
             let users = found.get(&i).map_or(&[][..], Vec::as_slice);
             match Self::verdict(&work.item, users) {
                 Verdict::Present(id) => {
-                    self.finish(&work.item, Outcome::AlreadyPresent, Some(id), None)
+                    self.finish(&work, Outcome::AlreadyPresent, Some(id), None)
                         .await;
                 }
-                Verdict::Conflict(id, fields) => self.conflict(&work.item, id, fields).await,
+                Verdict::Conflict(id, fields) => self.conflict(&work, id, fields).await,
                 Verdict::Absent
                     if work.item.lookup == Lookup::None && (work.in_doubt || !first) =>
                 {
                     self.fail(
-                        &work.item,
+                        &work,
                         "outcome_unknown",
                         "may have been created, and has no lookup key to check: not resent".into(),
                     )
@@ -860,21 +950,23 @@ impl Run<'_> {
 
     /// Creates one record; returns it when the create may have been applied and must
     /// be settled and looked up.
-    async fn create_one(&self, work: Work) -> Option<Work> {
-        let item = &work.item;
-        let create: CreateUser = match serde_json::from_str(item.body.as_str()) {
+    async fn create_one(&self, mut work: Work) -> Option<Work> {
+        let create: CreateUser = match serde_json::from_str(work.item.body.as_str()) {
             Ok(create) => create,
             Err(err) => {
-                self.fail(item, "invalid_record", err.to_string()).await;
+                self.fail(&work, "invalid_record", err.to_string()).await;
                 return None;
             }
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let now = unix_ms();
+            work.first_sent.get_or_insert(now);
+            let item = &work.item;
             let sent = Entry {
                 fp: format!("{:016x}", item.fingerprint),
-                at: Some(unix_ms()),
+                at: Some(now),
                 ..Entry::new(item.key.clone(), Outcome::Sent)
             };
             // Written ahead: a rerun after kill -9 knows this create may be in flight.
@@ -884,7 +976,7 @@ impl Run<'_> {
             }
             let err = match self.clerk.users().create(create.clone()).await {
                 Ok(user) => {
-                    self.finish(item, Outcome::Created, Some(user.id), None)
+                    self.finish(&work, Outcome::Created, Some(user.id), None)
                         .await;
                     return None;
                 }
@@ -892,7 +984,7 @@ impl Run<'_> {
             };
             match err.applied() {
                 _ if err.has_code("form_identifier_exists") => {
-                    self.identifier_taken(item, &err).await;
+                    self.identifier_taken(&work, &err).await;
                     return None;
                 }
                 Applied::No if attempt < self.options.max_create_attempts => {
@@ -900,7 +992,7 @@ impl Run<'_> {
                         Duration::from_millis(50u64 << attempt.min(6)).min(Duration::from_secs(2))
                     });
                     if wait > self.options.max_wait {
-                        self.fail(item, &code_of(&err), err.to_string()).await;
+                        self.fail(&work, &code_of(&err), err.to_string()).await;
                         self.stop_with(format!(
                             "Clerk asked to wait {} s (Retry-After), more than the {} s this run waits",
                             wait.as_secs(),
@@ -921,7 +1013,7 @@ impl Run<'_> {
                 }
                 applied if applied.may_have() => return Some(work),
                 _ => {
-                    self.fail(item, &code_of(&err), err.to_string()).await;
+                    self.fail(&work, &code_of(&err), err.to_string()).await;
                     return None;
                 }
             }
@@ -930,7 +1022,8 @@ impl Run<'_> {
 
     /// A 422 `form_identifier_exists`: whoever holds one of the record's
     /// identifiers is found, and the record is already present or a conflict.
-    async fn identifier_taken(&self, item: &Item, err: &Error) {
+    async fn identifier_taken(&self, work: &Work, err: &Error) {
+        let item = &work.item;
         let body = item.body.to_map();
         let mut users: Vec<User> = Vec::new();
         for lookup in Lookup::all_for_body(&body) {
@@ -946,28 +1039,34 @@ impl Run<'_> {
                     }
                 }
                 Err(message) => {
-                    self.fail(item, &code_of(err), message).await;
+                    self.fail(work, &code_of(err), message).await;
                     return;
                 }
             }
         }
         match Self::verdict(item, &users) {
             Verdict::Present(id) => {
-                self.finish(item, Outcome::AlreadyPresent, Some(id), None)
+                self.finish(work, Outcome::AlreadyPresent, Some(id), None)
                     .await;
             }
-            Verdict::Conflict(id, fields) => self.conflict(item, id, fields).await,
-            Verdict::Absent => self.fail(item, &code_of(err), err.to_string()).await,
+            Verdict::Conflict(id, fields) => self.conflict(work, id, fields).await,
+            Verdict::Absent => self.fail(work, &code_of(err), err.to_string()).await,
         }
     }
 
     /// Each record must match exactly one agreeing user; extra ones are reported
-    /// (and deleted with `repair`: the newer ones, journaled).
-    async fn verify(&self, batch: &[Item]) -> Result<Vec<Duplicate>, String> {
-        let keyed: Vec<&Item> = batch.iter().filter(|i| i.lookup != Lookup::None).collect();
-        let found = self.lookup_many(&keyed).await?;
+    /// and, with `repair`, the newer ones this import may have created deleted
+    /// (journaled); the others are reported as not ours.
+    async fn verify(&self, batch: &[ToVerify]) -> Result<Vec<Duplicate>, String> {
+        let keyed: Vec<&ToVerify> = batch
+            .iter()
+            .filter(|c| c.item.lookup != Lookup::None)
+            .collect();
+        let items: Vec<&Item> = keyed.iter().map(|c| &c.item).collect();
+        let found = self.lookup_many(&items).await?;
         let mut duplicates = Vec::new();
-        for (i, item) in keyed.iter().enumerate() {
+        for (i, check) in keyed.iter().enumerate() {
+            let item = &check.item;
             let body = item.body.to_map();
             let mut agreeing: Vec<&User> = found
                 .get(&i)
@@ -981,13 +1080,20 @@ impl Run<'_> {
             if agreeing.len() < 2 {
                 continue;
             }
+            // The oldest is kept: two runs racing on one record see the same order, so
+            // they never both delete their own copy.
             agreeing.sort_by_key(|u| (u.created_at, u.id.clone()));
             let kept = agreeing[0].id.clone();
             let extra: Vec<String> = agreeing[1..].iter().map(|u| u.id.clone()).collect();
+            let not_ours: Vec<String> = agreeing[1..]
+                .iter()
+                .filter(|u| !check.may_be_ours(u))
+                .map(|u| u.id.clone())
+                .collect();
             let mut deleted = false;
             if self.options.repair {
-                deleted = true;
-                for id in &extra {
+                deleted = not_ours.is_empty();
+                for id in extra.iter().filter(|id| !not_ours.contains(id)) {
                     match self.clerk.users().delete(id.clone()).await {
                         Ok(_) => {
                             let entry = Entry {
@@ -1012,6 +1118,7 @@ impl Run<'_> {
                 kept,
                 extra,
                 deleted,
+                not_ours,
             });
         }
         Ok(duplicates)

@@ -41,6 +41,12 @@ async fn records_a_killed_run_left_in_flight_are_verified_at_the_end() {
         .no_rate_limit()
         .build()
         .expect("client");
+    // When the killed run sent its creates: before its users were created (a user
+    // created earlier could not be one of its creates, and --repair would leave it).
+    let killed_run_sent = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     // The killed run's create of `twice` landed twice (an earlier resend, then the late
     // first attempt); its create of `lost` never landed.
     for _ in 0..2 {
@@ -80,16 +86,11 @@ async fn records_a_killed_run_left_in_flight_are_verified_at_the_end() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let checkpoint = dir.join("checkpoint.jsonl");
-    let an_hour_ago = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        - 3_600_000;
     {
         let (_, writer) = journal::open(&checkpoint).unwrap();
         for item in &items {
             let sent = Entry {
-                at: Some(an_hour_ago),
+                at: Some(killed_run_sent),
                 ..Entry::new(item.key.clone(), Outcome::Sent)
             };
             writer.append(sent).await.unwrap();
