@@ -13,50 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use clerk_emulator::{Config, Emulator, RateLimit};
-use clerk_tower::Clerk;
-use clerk_tower::users::{CreateUser, ListUsers};
-use futures_util::TryStreamExt;
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use clerk_emulator::Emulator;
+use clerk_tower::users::CreateUser;
+use serde_json::json;
 
-const KEY: &str = "sk_test_import_races";
+mod support;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("clerk-races-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-async fn emulator() -> Emulator {
-    Emulator::start(
-        Config::new()
-            .secret_key(KEY)
-            .rate_limit(RateLimit::Off)
-            .latency(Duration::ZERO, Duration::from_millis(1)),
-    )
-    .await
-    .expect("emulator starts")
-}
-
-fn client(emu: &Emulator) -> Clerk {
-    Clerk::builder()
-        .secret_key(KEY)
-        .base_url(emu.base_url())
-        .no_rate_limit()
-        .build()
-        .expect("client")
-}
-
-async fn users(emu: &Emulator) -> Vec<clerk_core::User> {
-    client(emu)
-        .users()
-        .list_all(ListUsers::new().limit(500))
-        .try_collect()
-        .await
-        .expect("list")
-}
+use support::{KEY, client, count_by_external_id, emulator, report, run, script, temp_dir, users};
 
 /// Someone else (another tool) creates the user of `external_id`.
 async fn stranger_creates(emu: &Emulator, external_id: &str) -> String {
@@ -71,23 +34,6 @@ async fn stranger_creates(emu: &Emulator, external_id: &str) -> String {
         .await
         .expect("stranger's create")
         .id
-}
-
-/// Appends entries to the emulator's scripted fault queue (control API, raw HTTP).
-async fn script(emu: &Emulator, next: Value) {
-    let body = json!({ "next": next }).to_string();
-    let mut stream = tokio::net::TcpStream::connect(emu.addr())
-        .await
-        .expect("connect");
-    let request = format!(
-        "POST /_emulator/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
@@ -108,26 +54,10 @@ fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
-async fn run(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("run clerk-users"))
-        .await
-        .expect("join")
-}
-
 async fn finish(child: Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
         .await
         .expect("join")
-}
-
-fn report(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!(
-            "not a JSON report: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
 }
 
 fn write_records(dir: &Path, prefix: &str, n: usize) -> PathBuf {
@@ -158,13 +88,6 @@ async fn until_journal_has(dir: &Path, child: &mut Child, what: &str) {
         assert!(Instant::now() < deadline, "the run never journaled {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-fn count_by_external_id(users: &[clerk_core::User], id: &str) -> usize {
-    users
-        .iter()
-        .filter(|u| u.external_id.as_deref() == Some(id))
-        .count()
 }
 
 #[tokio::test]
