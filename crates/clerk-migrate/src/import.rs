@@ -319,6 +319,9 @@ fn code_of(err: &Error) -> String {
 /// Records read ahead of the creates, looked up in one go (≤ 100 values per call).
 const RECONCILE_BATCH: usize = 500;
 
+/// Looked-up records waiting for a create slot at most, before the input is read on.
+const READY_AHEAD: usize = 1_024;
+
 /// Reads of one lookup at most when its 2xx answers cannot be decoded, or every
 /// attempt of the retry layer met a transient failure (5xx, no connection, timeout).
 const LOOKUP_ATTEMPTS: u32 = 4;
@@ -378,12 +381,30 @@ where
     let total = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let unkeyed = AtomicUsize::new(0);
+    // How many looked-up records wait for a create slot, and the wake-up of the input
+    // reader paused on it (see `ready` below).
+    let ready_len = AtomicUsize::new(0);
+    let ready_gate = tokio::sync::Notify::new();
     // The stream and the window borrow the run until the last create is done.
     {
         let run_ref = &run;
         let (total_ref, skipped_ref, unkeyed_ref) = (&total, &skipped, &unkeyed);
+        let (ready_len_ref, ready_gate_ref) = (&ready_len, &ready_gate);
         // 2. Skip what is done, and look every other record up before creating it.
         let fresh = items
+            // Read-ahead is bounded here, at the input, never by leaving the stream
+            // unpolled: a lookup in it may hold the rate limiter's FIFO turn, and
+            // creates queued behind that turn would wait for it forever.
+            .then(move |item| async move {
+                loop {
+                    let woken = ready_gate_ref.notified();
+                    if ready_len_ref.load(Relaxed) < READY_AHEAD {
+                        break;
+                    }
+                    woken.await;
+                }
+                item
+            })
             .take_while(move |_| futures_util::future::ready(run_ref.stopped().is_none()))
             .filter_map(move |item| {
                 let work = match item {
@@ -439,13 +460,15 @@ where
         let mut creating = FuturesUnordered::new();
         let mut looking: FuturesUnordered<_> = FuturesUnordered::new();
         let mut retry: VecDeque<Work> = VecDeque::new();
-        let mut next_fresh: Option<Work> = None;
+        // Looked up and absent, waiting for a create slot. `fresh` is polled whenever
+        // the loop waits, whatever this holds (see the read-ahead bound above).
+        let mut ready: VecDeque<Work> = VecDeque::new();
         let mut settling: VecDeque<(tokio::time::Instant, Work)> = VecDeque::new();
         let mut fresh_done = false;
         loop {
             let stopped = run.stopped().is_some();
             while !stopped && creating.len() < concurrency {
-                let Some(work) = retry.pop_front().or_else(|| next_fresh.take()) else {
+                let Some(work) = retry.pop_front().or_else(|| ready.pop_front()) else {
                     break;
                 };
                 creating.push(run.create_one(work));
@@ -453,8 +476,12 @@ where
             if stopped && creating.is_empty() && looking.is_empty() {
                 break;
             }
+            ready_len.store(ready.len(), Relaxed);
+            if ready.len() < READY_AHEAD {
+                ready_gate.notify_one();
+            }
             if fresh_done
-                && next_fresh.is_none()
+                && ready.is_empty()
                 && creating.is_empty()
                 && looking.is_empty()
                 && retry.is_empty()
@@ -463,7 +490,11 @@ where
                 break;
             }
             // Nothing to do but wait for ambiguous creates to settle.
-            let idle = fresh_done && creating.is_empty() && looking.is_empty() && retry.is_empty();
+            let idle = fresh_done
+                && ready.is_empty()
+                && creating.is_empty()
+                && looking.is_empty()
+                && retry.is_empty();
             let due = settling.front().map(|(at, _)| *at);
             let idle_since = Instant::now();
             if idle && let Some(at) = due {
@@ -517,9 +548,9 @@ where
                     }
                     looking.push(run.settle(batch, false));
                 }
-                next = fresh.next(), if !fresh_done && next_fresh.is_none() && !stopped => {
+                next = fresh.next(), if !fresh_done && !stopped => {
                     match next {
-                        Some(work) => next_fresh = Some(work),
+                        Some(work) => ready.push_back(work),
                         None => fresh_done = true,
                     }
                 }
