@@ -28,6 +28,34 @@ fn row(i: usize) -> Map<String, Value> {
     }
 }
 
+/// An emulator without a rate limit holding `users` rows (`row(0..users)`), seeded from
+/// a file named after `name`.
+async fn seeded(name: &str, users: usize) -> Emulator {
+    let seed = std::env::temp_dir().join(format!("sync-stream-{name}-{}.json", std::process::id()));
+    let rows: Vec<Value> = (0..users).map(|i| Value::Object(row(i))).collect();
+    std::fs::write(&seed, json!({ "users": rows }).to_string()).unwrap();
+    let emu = Emulator::start(
+        Config::new()
+            .secret_key(KEY)
+            .rate_limit(RateLimit::Off)
+            .seed_file(&seed),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&seed);
+    emu
+}
+
+/// A client of `emu` without a rate limit.
+fn client(emu: &Emulator) -> Clerk {
+    Clerk::builder()
+        .secret_key(KEY)
+        .base_url(emu.base_url())
+        .no_rate_limit()
+        .build()
+        .unwrap()
+}
+
 fn writes(stats: &Stats) -> u64 {
     stats
         .requests_per_operation
@@ -39,24 +67,8 @@ fn writes(stats: &Stats) -> u64 {
 
 #[tokio::test]
 async fn a_small_source_is_read_by_lookups_and_costs_its_changes_only() {
-    let seed = std::env::temp_dir().join(format!("sync-stream-{}.json", std::process::id()));
-    let users: Vec<Value> = (0..INSTANCE).map(|i| Value::Object(row(i))).collect();
-    std::fs::write(&seed, json!({ "users": users }).to_string()).unwrap();
-    let emu = Emulator::start(
-        Config::new()
-            .secret_key(KEY)
-            .rate_limit(RateLimit::Off)
-            .seed_file(&seed),
-    )
-    .await
-    .unwrap();
-    let _ = std::fs::remove_file(&seed);
-    let clerk = Clerk::builder()
-        .secret_key(KEY)
-        .base_url(emu.base_url())
-        .no_rate_limit()
-        .build()
-        .unwrap();
+    let emu = seeded("lookups", INSTANCE).await;
+    let clerk = client(&emu);
 
     // "SELECT … FROM users WHERE team = 3": 170-odd rows, a few changed, two new.
     let query = || {
@@ -164,12 +176,7 @@ async fn shards_matching_by_email_split_the_work_and_delete_only_leavers() {
     let emu = Emulator::start(Config::new().secret_key(KEY).rate_limit(RateLimit::Off))
         .await
         .unwrap();
-    let clerk = Clerk::builder()
-        .secret_key(KEY)
-        .base_url(emu.base_url())
-        .no_rate_limit()
-        .build()
-        .unwrap();
+    let clerk = client(&emu);
     let mut leavers = Vec::new();
     for i in 0..30 {
         let create: CreateUser = serde_json::from_value(json!({
@@ -285,12 +292,7 @@ async fn an_empty_source_does_not_wipe_a_small_instance_under_the_default_limit(
     let emu = Emulator::start(Config::new().secret_key(KEY).rate_limit(RateLimit::Off))
         .await
         .unwrap();
-    let clerk = Clerk::builder()
-        .secret_key(KEY)
-        .base_url(emu.base_url())
-        .no_rate_limit()
-        .build()
-        .unwrap();
+    let clerk = client(&emu);
     for i in 0..3 {
         let body = serde_json::from_value(Value::Object(row(i))).unwrap();
         clerk.users().create(body).await.unwrap();
@@ -351,24 +353,8 @@ async fn a_delete_between_export_pages_hides_no_leaver() {
 
     // Three pages of 500.
     const USERS: usize = 1100;
-    let seed = std::env::temp_dir().join(format!("sync-stream-race-{}.json", std::process::id()));
-    let users: Vec<Value> = (0..USERS).map(|i| Value::Object(row(i))).collect();
-    std::fs::write(&seed, json!({ "users": users }).to_string()).unwrap();
-    let emu = Emulator::start(
-        Config::new()
-            .secret_key(KEY)
-            .rate_limit(RateLimit::Off)
-            .seed_file(&seed),
-    )
-    .await
-    .unwrap();
-    let _ = std::fs::remove_file(&seed);
-    let other = Clerk::builder()
-        .secret_key(KEY)
-        .base_url(emu.base_url())
-        .no_rate_limit()
-        .build()
-        .unwrap();
+    let emu = seeded("race", USERS).await;
+    let other = client(&emu);
     let ids: HashMap<String, String> = other
         .users()
         .list_all(ListUsers::new().limit(500))
