@@ -30,55 +30,16 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clerk_emulator::{Config, Emulator, RateLimit};
 
+mod child;
+
+use child::{Figures, helper};
+
 const CHILD_ENV: &str = "CLERK_BENCH_IMPORT_CHILD";
-/// Set in the helper child to the binary to run (the baseline's, or this build's).
-const BINARY_ENV: &str = "CLERK_BENCH_IMPORT_BINARY";
 const KEY: &str = "sk_live_bench_import_scale";
-
-/// One child's figures.
-#[derive(Clone, Copy, Debug)]
-struct Figures {
-    peak_rss_kib: u64,
-    cpu_s: f64,
-    wall_s: f64,
-}
-
-/// The helper child: runs `clerk-users` with these arguments, prints
-/// `peak_kib cpu_s wall_s` (its own children's usage: that one process), then the
-/// child's own output (its `--json` summary).
-fn helper(args: Vec<String>) -> ! {
-    let binary =
-        std::env::var_os(BINARY_ENV).unwrap_or_else(|| env!("CARGO_BIN_EXE_clerk-users").into());
-    let started = Instant::now();
-    let out = Command::new(binary)
-        .args(&args)
-        .env_remove("CLERK_SECRET_KEY")
-        .output()
-        .expect("run clerk-users");
-    let wall = started.elapsed().as_secs_f64();
-    if !out.status.success() {
-        eprintln!(
-            "clerk-users {}: {}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::process::exit(1);
-    }
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .expect("getrusage");
-    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    let cpu = secs(usage.user_time()) + secs(usage.system_time());
-    // Linux reports ru_maxrss in KiB.
-    println!("{} {cpu:.3} {wall:.3}", usage.max_rss());
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    std::process::exit(0);
-}
 
 fn measure(args: &[String]) -> Figures {
     measure_with(None, args)
@@ -86,39 +47,7 @@ fn measure(args: &[String]) -> Figures {
 
 /// Figures of one run of `binary` (this build's `clerk-users` when `None`).
 fn measure_with(binary: Option<&Path>, args: &[String]) -> Figures {
-    measure_with_summary(binary, args).0
-}
-
-/// [`measure_with`], and the `--json` summary `clerk-users` printed.
-fn measure_with_summary(binary: Option<&Path>, args: &[String]) -> (Figures, serde_json::Value) {
-    let mut helper = Command::new(std::env::current_exe().expect("bench binary"));
-    if let Some(binary) = binary {
-        helper.env(BINARY_ENV, binary);
-    }
-    let out = helper
-        .env(CHILD_ENV, "1")
-        .args(args)
-        .output()
-        .expect("run the helper");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let (figures, summary) = text.split_once('\n').expect("the helper's figures");
-    let fields: Vec<&str> = figures.split_whitespace().collect();
-    let figures = Figures {
-        peak_rss_kib: fields[0].parse().expect("kib"),
-        cpu_s: fields[1].parse().expect("cpu"),
-        wall_s: fields[2].parse().expect("wall"),
-    };
-    let summary = summary
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or(serde_json::Value::Null);
-    (figures, summary)
+    child::measure(CHILD_ENV, binary, args).0
 }
 
 /// Writes `n` records with ids prefixed by `tag` (distinct users for each run).
@@ -343,7 +272,8 @@ fn main() {
             let input = write_input(&dir, &format!("r{round}"), n);
             let checkpoint = dir.join(format!("r{round}.checkpoint.jsonl"));
             let before = users_held();
-            let (f, summary) = measure_with_summary(
+            let (f, summary) = child::measure(
+                CHILD_ENV,
                 None,
                 &[
                     "import".into(),

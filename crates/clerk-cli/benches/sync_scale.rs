@@ -20,69 +20,19 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clerk_emulator::{Config, Emulator, RateLimit};
+
+mod child;
+
+use child::{Figures, helper};
 
 const CHILD_ENV: &str = "CLERK_BENCH_SYNC_CHILD";
 const KEY: &str = "sk_live_bench_sync_scale";
 
-/// One child's figures.
-#[derive(Clone, Copy, Debug)]
-struct Figures {
-    peak_rss_kib: u64,
-    cpu_s: f64,
-    wall_s: f64,
-}
-
-/// The helper child: runs `clerk-users` with these arguments, prints
-/// `peak_kib cpu_s wall_s` (its own children's usage: that one process).
-fn helper(args: Vec<String>) -> ! {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_clerk-users"))
-        .args(&args)
-        .env_remove("CLERK_SECRET_KEY")
-        .env_remove("CLERK_API_URL")
-        .output()
-        .expect("run clerk-users");
-    let wall = started.elapsed().as_secs_f64();
-    if !out.status.success() {
-        eprintln!(
-            "clerk-users {}: {}\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::process::exit(1);
-    }
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .expect("getrusage");
-    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    let cpu = secs(usage.user_time()) + secs(usage.system_time());
-    // Linux reports ru_maxrss in KiB.
-    println!("{} {cpu:.3} {wall:.3}", usage.max_rss());
-    std::process::exit(0);
-}
-
 fn measure(args: &[String]) -> Figures {
-    let out = Command::new(std::env::current_exe().expect("bench binary"))
-        .env(CHILD_ENV, "1")
-        .args(args)
-        .output()
-        .expect("run the helper");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    Figures {
-        peak_rss_kib: fields[0].parse().expect("kib"),
-        cpu_s: fields[1].parse().expect("cpu"),
-        wall_s: fields[2].parse().expect("wall"),
-    }
+    child::measure(CHILD_ENV, None, args).0
 }
 
 /// Record `i` of the instance (`changed: false`) or of the source: every 10th
