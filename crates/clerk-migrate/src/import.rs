@@ -452,7 +452,8 @@ where
             .map(move |batch| run_ref.settle(batch, true))
             .buffered(2)
             .flat_map(|absent| futures_util::stream::iter(absent.unwrap_or_default()));
-        let mut fresh = std::pin::pin!(fresh.fuse());
+        // Dropped when the run stops (see the loop).
+        let mut fresh = std::pin::pin!(Some(fresh.fuse()));
 
         // 3. Create within the window; an ambiguous create settles, is looked up, and is
         //    created again only if absent.
@@ -467,6 +468,12 @@ where
         let mut fresh_done = false;
         loop {
             let stopped = run.stopped().is_some();
+            if stopped {
+                // A stopped run reads and looks up nothing more, and a lookup left in the
+                // stream unpolled could own the limiter's turn, which the creates still in
+                // flight wait for: dropping it lets go of the turn.
+                fresh.set(None);
+            }
             while !stopped && creating.len() < concurrency {
                 let Some(work) = retry.pop_front().or_else(|| ready.pop_front()) else {
                     break;
@@ -548,7 +555,12 @@ where
                     }
                     looking.push(run.settle(batch, false));
                 }
-                next = fresh.next(), if !fresh_done && !stopped => {
+                next = async {
+                    match fresh.as_mut().as_pin_mut() {
+                        Some(mut fresh) => fresh.next().await,
+                        None => None,
+                    }
+                }, if !fresh_done && !stopped => {
                     match next {
                         Some(work) => ready.push_back(work),
                         None => fresh_done = true,
