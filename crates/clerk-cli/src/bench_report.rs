@@ -10,7 +10,7 @@
 //! [`render`] turns it into the page; every text that came from the command line, a
 //! server or a file is HTML-escaped.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -78,8 +78,9 @@ pub(crate) struct Timeline {
     /// Set when the import ends: the verification listing is not part of the run.
     stopped: std::sync::atomic::AtomicBool,
     attempts: Mutex<Vec<Attempt>>,
-    /// Fingerprints of the requests sent, to tell a retry from a first attempt.
-    sent: Mutex<HashSet<u64>>,
+    /// Fingerprints of the requests sent, each with whether its last attempt ended
+    /// without an answer (a fault, a 429): to tell a retry from a first attempt.
+    sent: Mutex<HashMap<u64, bool>>,
     samples: Mutex<Vec<Sample>>,
 }
 
@@ -94,7 +95,7 @@ impl Timeline {
             start: Instant::now(),
             stopped: std::sync::atomic::AtomicBool::new(false),
             attempts: Mutex::new(Vec::new()),
-            sent: Mutex::new(HashSet::new()),
+            sent: Mutex::new(HashMap::new()),
             samples: Mutex::new(Vec::new()),
         })
     }
@@ -105,11 +106,23 @@ impl Timeline {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Whether a request with this fingerprint was sent before (and notes it).
-    fn repeated(&self, fingerprint: u64) -> bool {
-        self.sent
-            .lock()
-            .is_ok_and(|mut sent| !sent.insert(fingerprint))
+    /// Whether an attempt with this fingerprint is a retry: the same request was
+    /// sent before and its last attempt got no answer (the retry layer's next
+    /// attempt, or a create the import sends again after reconciling). The same
+    /// request after an answer is a new call (the final verification's lookup of a
+    /// key looked up before), not a retry.
+    fn begins(&self, fingerprint: u64) -> bool {
+        self.sent.lock().is_ok_and(|mut sent| {
+            let unanswered = sent.entry(fingerprint).or_insert(false);
+            std::mem::replace(unanswered, false)
+        })
+    }
+
+    /// Notes how the attempt with this fingerprint ended.
+    fn ends(&self, fingerprint: u64, outcome: Outcome) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.insert(fingerprint, outcome != Outcome::Answered);
+        }
     }
 
     fn record(&self, sent: Instant, took: Duration, outcome: Outcome, kind: (bool, bool)) {
@@ -153,17 +166,44 @@ impl Timeline {
                     request.method().hash(&mut fingerprint);
                     request.uri().hash(&mut fingerprint);
                     request.body().as_bytes().hash(&mut fingerprint);
-                    let repeat = timeline.repeated(fingerprint.finish());
+                    let fingerprint = fingerprint.finish();
+                    let repeat = timeline.begins(fingerprint);
                     async move {
-                        let sent = Instant::now();
+                        let mut attempt = InFlight {
+                            timeline,
+                            fingerprint,
+                            kind: (lookup, repeat),
+                            sent: Instant::now(),
+                            outcome: None,
+                        };
                         let result = inner.oneshot(request).await;
-                        let outcome = Outcome::of(&result);
-                        timeline.record(sent, sent.elapsed(), outcome, (lookup, repeat));
+                        attempt.outcome = Some(Outcome::of(&result));
                         result
                     }
                 },
             ))
         }))
+    }
+}
+
+/// An attempt on its way: recorded when it ends, and also when it is dropped
+/// unfinished. The attempt's deadline (the timeout layer above this one) drops the
+/// attempt rather than failing it, so a timed-out attempt never ends here: it is
+/// recorded as [`Outcome::TimedOut`], after as long as it was given.
+struct InFlight {
+    timeline: Arc<Timeline>,
+    fingerprint: u64,
+    kind: (bool, bool),
+    sent: Instant,
+    outcome: Option<Outcome>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let outcome = self.outcome.unwrap_or(Outcome::TimedOut);
+        self.timeline.ends(self.fingerprint, outcome);
+        self.timeline
+            .record(self.sent, self.sent.elapsed(), outcome, self.kind);
     }
 }
 
@@ -240,7 +280,7 @@ pub(crate) fn render(
         "h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 4px}p.sub{color:#566;margin:0 0 10px}",
         "svg{display:block}svg text{font:11px system-ui,sans-serif;fill:#445}",
         "table{border-collapse:collapse;margin-top:6px}td{padding:2px 14px 2px 0;border-bottom:1px solid #e4e7ec}",
-        "td:nth-child(odd){color:#566}td:nth-child(even){font-variant-numeric:tabular-nums;padding-right:28px}",
+        "td{overflow-wrap:anywhere}td:nth-child(odd){color:#566}td:nth-child(even){font-variant-numeric:tabular-nums;padding-right:28px}",
         ".legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:3px;margin-right:5px;vertical-align:middle}",
         "</style></head><body>\n"
     ));
@@ -350,7 +390,7 @@ pub(crate) fn render(
         "5xx",
         "connection lost",
         "timeouts",
-        "lookups (GETs)",
+        "lookup attempts (GETs)",
     ];
     let colors = ["#6a3d9a", "#d33", "#e08a00", "#8c564b", "#555", "#1b9e77"];
     let _ = write!(
@@ -444,7 +484,9 @@ pub(crate) fn number(v: f64) -> String {
     } else {
         3
     };
-    format!("{v:.digits$}")
+    // 0.2 as `0.2` (an axis tick), not `0.200`.
+    let text = format!("{v:.digits$}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn seconds(s: f64) -> String {
@@ -545,12 +587,113 @@ mod tests {
             "retries are the attempts that repeat an earlier request"
         );
         assert!(page.contains("5xx=0.05"));
-        assert!(page.contains("21 lookups (GETs)"));
+        assert!(page.contains("21 lookup attempts (GETs)"));
         // 2,000 attempts, one per 10 ms: the 429s are only in the second half.
         assert!(page.contains(&format!(
             "{} 429s",
             (1_000..2_000).filter(|i| i % 97 == 2).count()
         )));
+    }
+
+    /// A client whose transport answers every request with an empty page, except
+    /// the first attempt of a `limit=7` listing: a 503.
+    fn client_of(timeline: &Arc<Timeline>) -> clerk_tower::Clerk {
+        let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let transport = tower::service_fn(move |request: clerk_core::ClerkRequest| {
+            let fail = request.uri().query().is_some_and(|q| q.contains("limit=7"))
+                && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let response = http::Response::builder()
+                    .status(if fail { 503 } else { 200 })
+                    .header("content-type", "application/json")
+                    .body(clerk_core::Body::from("[]"))
+                    .expect("a response");
+                Ok::<_, Error>(response)
+            }
+        });
+        timeline
+            .layer(clerk_tower::Clerk::builder())
+            .secret_key("sk_test_report")
+            .base_url("http://127.0.0.1:9/v1")
+            .no_rate_limit()
+            .retry_policy(
+                clerk_layers::retry::RetryPolicy::new().with_max_delay(Duration::from_millis(1)),
+            )
+            .transport(transport)
+            .build()
+            .expect("a client")
+    }
+
+    #[tokio::test]
+    async fn a_new_call_sending_a_request_again_is_no_retry() {
+        use clerk_tower::users::ListUsers;
+        let t = Timeline::new();
+        let clerk = client_of(&t);
+        // One lookup, then the same lookup again once it was answered (as the final
+        // verification looks up a key the import looked up before): two calls.
+        for _ in 0..2 {
+            clerk
+                .users()
+                .list(ListUsers::new().limit(5))
+                .await
+                .expect("a page");
+        }
+        // A lookup whose first attempt got a 503: the retry layer sends it again.
+        clerk
+            .users()
+            .list(ListUsers::new().limit(7))
+            .await
+            .expect("a page");
+        assert_eq!(clerk.metrics().retries, 1);
+        let page = render(&t, "retries", None, &serde_json::json!({}));
+        assert!(
+            page.contains(">1 retries (re-sent)<"),
+            "one retry, the 503's: {page}"
+        );
+        assert!(page.contains(">4 lookup attempts (GETs)<"));
+        assert!(page.contains(">1 5xx<"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_its_deadline_drops_is_a_timeout() {
+        use clerk_tower::users::ListUsers;
+        let t = Timeline::new();
+        let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        // The first attempt never answers; the attempt timeout drops it, the retry
+        // layer sends the lookup again and it is answered.
+        let transport = tower::service_fn(move |_request: clerk_core::ClerkRequest| {
+            let hang = first.swap(false, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, Error>(
+                    http::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(clerk_core::Body::from("[]"))
+                        .expect("a response"),
+                )
+            }
+        });
+        let clerk = t
+            .layer(clerk_tower::Clerk::builder())
+            .secret_key("sk_test_report")
+            .base_url("http://127.0.0.1:9/v1")
+            .no_rate_limit()
+            .attempt_timeout(Duration::from_secs(2))
+            .transport(transport)
+            .build()
+            .expect("a client");
+        clerk.users().list(ListUsers::new()).await.expect("a page");
+        let metrics = clerk.metrics();
+        assert_eq!((metrics.attempts, metrics.retries), (2, 1));
+        let page = render(&t, "timeouts", None, &serde_json::json!({}));
+        assert!(
+            page.contains("(2 attempts)"),
+            "both attempts are drawn: {page}"
+        );
+        assert!(page.contains(">1 timeouts<"));
+        assert!(page.contains(">1 retries (re-sent)<"));
     }
 
     #[test]
@@ -581,5 +724,9 @@ mod tests {
         assert_eq!(bucket_width(10_000.0), 300.0);
         assert_eq!(number(1000.0), "1,000");
         assert_eq!(number(99.25), "99.25");
+        assert_eq!(number(0.2), "0.2");
+        assert_eq!(number(0.178), "0.178");
+        assert_eq!(number(28.9), "28.9");
+        assert_eq!(number(120.04), "120");
     }
 }
