@@ -52,7 +52,7 @@ pub(crate) struct BenchArgs {
     /// Users to import (default: about 22 s of work at the quota).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub(crate) users: Option<u64>,
-    /// Rate limit `N/Ws` for both the emulator and the client (default: the instance's).
+    /// Rate limit `N/Ws` for both the emulator and the client (default: the instance's; with `--api-url`, the key's, as for every command).
     #[arg(long, value_name = "N/Ws", value_parser = parse_rate)]
     pub(crate) rate_limit: Option<RateSpec>,
     /// Workers (creates in flight at most).
@@ -193,12 +193,18 @@ pub(crate) fn temp_dir(run: u32) -> PathBuf {
     std::env::temp_dir().join(format!("clerk-users-bench-{}-{run}", std::process::id()))
 }
 
-/// The bench's quota: `--rate-limit`, else the instance type's.
+/// The bench's quota: `--rate-limit`, else that of the key's instance with
+/// `--api-url` (as every other command), else the embedded emulator's instance type's.
 pub(crate) fn quota_of(args: &BenchArgs) -> CliResult<(Option<Quota>, &'static str)> {
-    let (emu_key, default_quota) = match args.instance {
+    let (emu_key, mut default_quota) = match args.instance {
         Instance::Production => ("sk_live_bench_emulator", Quota::production()),
         Instance::Development => ("sk_test_bench_emulator", Quota::development()),
     };
+    if let (Some(_), Some(key)) = (&args.api_url, &args.secret_key) {
+        // `--instance` describes the embedded emulator: a development key against a
+        // real instance at the production quota would draw 429s.
+        default_quota = Quota::for_key(key);
+    }
     let quota = match args.rate_limit {
         None => Some(default_quota),
         Some(spec) => spec.quota().map_err(CliError::usage)?,
@@ -523,7 +529,8 @@ impl Report<'_> {
             "p99_ms": self.latency.1,
             "concurrency": self.args.concurrency,
             "faults": self.faults_text(),
-            "latency_ms": [self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64],
+            // The embedded emulator's latency: none is added to another server's.
+            "latency_ms": self.args.api_url.is_none().then_some([self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64]),
             "instance": if self.args.api_url.is_some() { "external" } else { self.instance_name() },
             "verify_s": v.took.as_secs_f64(),
             "verify_listed": v.listed,
@@ -551,7 +558,8 @@ impl Report<'_> {
             },
             |url| format!("{} (external)", clerk_core::BaseUrl::redacted(url)),
         );
-        format!("{} users into {target}", thousands(self.users))
+        let users = if self.users == 1 { "user" } else { "users" };
+        format!("{} {users} into {target}", thousands(self.users))
     }
 
     fn print(&self) {

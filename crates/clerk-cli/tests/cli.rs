@@ -742,3 +742,27 @@ async fn bench_writes_a_self_contained_html_report() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_against_a_server_paces_at_its_keys_quota() {
+    // `--instance` (default production) describes the embedded emulator: against
+    // `--api-url`, a development key's instance allows 100 per 10 s, not 1,000.
+    let emu = emulator(&[KEY]).await;
+    let out = run(vec![
+        "bench".into(),
+        "--json".into(),
+        "--users".into(),
+        "2".into(),
+        "--api-url".into(),
+        emu.base_url(),
+        "--secret-key".into(),
+        KEY.into(),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = report(&out);
+    assert_eq!(summary["quota"], "100/10s", "{summary}");
+    assert_eq!(summary["quota_rps"], 10.0);
+    assert_eq!(summary["instance"], "external");
+    assert!(summary["latency_ms"].is_null(), "no latency is added to it");
+}
