@@ -78,9 +78,10 @@ pub(crate) struct Timeline {
     /// Set when the import ends: the verification listing is not part of the run.
     stopped: std::sync::atomic::AtomicBool,
     attempts: Mutex<Vec<Attempt>>,
-    /// Fingerprints of the requests sent, each with whether its last attempt ended
-    /// without an answer (a fault, a 429): to tell a retry from a first attempt.
-    sent: Mutex<HashMap<u64, bool>>,
+    /// Fingerprints of the requests sent, each with how many of its attempts ended
+    /// without an answer (a fault, a 429, a timeout) and were not sent again yet: to
+    /// tell a retry from a first attempt.
+    sent: Mutex<HashMap<u64, u32>>,
     samples: Mutex<Vec<Sample>>,
 }
 
@@ -107,21 +108,27 @@ impl Timeline {
     }
 
     /// Whether an attempt with this fingerprint is a retry: the same request was
-    /// sent before and its last attempt got no answer (the retry layer's next
+    /// sent before and an attempt of it got no answer (the retry layer's next
     /// attempt, or a create the import sends again after reconciling). The same
     /// request after an answer is a new call (the final verification's lookup of a
     /// key looked up before), not a retry.
     fn begins(&self, fingerprint: u64) -> bool {
         self.sent.lock().is_ok_and(|mut sent| {
-            let unanswered = sent.entry(fingerprint).or_insert(false);
-            std::mem::replace(unanswered, false)
+            let unanswered = sent.entry(fingerprint).or_insert(0);
+            let retry = *unanswered > 0;
+            *unanswered = unanswered.saturating_sub(1);
+            retry
         })
     }
 
     /// Notes how the attempt with this fingerprint ended.
     fn ends(&self, fingerprint: u64, outcome: Outcome) {
+        if outcome == Outcome::Answered {
+            return;
+        }
         if let Ok(mut sent) = self.sent.lock() {
-            sent.insert(fingerprint, outcome != Outcome::Answered);
+            let unanswered = sent.entry(fingerprint).or_insert(0);
+            *unanswered = unanswered.saturating_add(1);
         }
     }
 
@@ -280,7 +287,7 @@ pub(crate) fn render(
         "h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 4px}p.sub{color:#566;margin:0 0 10px}",
         "svg{display:block}svg text{font:11px system-ui,sans-serif;fill:#445}",
         "table{border-collapse:collapse;margin-top:6px}td{padding:2px 14px 2px 0;border-bottom:1px solid #e4e7ec}",
-        "td{overflow-wrap:anywhere}td:nth-child(odd){color:#566}td:nth-child(even){font-variant-numeric:tabular-nums;padding-right:28px}",
+        "td.long{overflow-wrap:anywhere}td:nth-child(odd){color:#566}td:nth-child(even){font-variant-numeric:tabular-nums;padding-right:28px}",
         ".legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:12px;height:3px;margin-right:5px;vertical-align:middle}",
         "</style></head><body>\n"
     ));
@@ -408,23 +415,44 @@ pub(crate) fn render(
             .filter_map(|k| map.get_key_value(*k).map(|(k, _)| k))
             .collect();
         keys.extend(map.keys().filter(|k| !SUMMARY_FIRST.contains(&k.as_str())));
-        for row in keys.chunks(3) {
+        let shown = |key: &str| match &map[key] {
+            Value::String(s) => s.clone(),
+            Value::Null => "—".to_owned(),
+            Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+            other => other.to_string(),
+        };
+        // A long value (a fault spec, the failures by code) gets a row of its own, the
+        // width of the table: in a column it would push the table past the page.
+        let (short, long): (Vec<&String>, Vec<&String>) = keys
+            .into_iter()
+            .partition(|k| shown(k).chars().count() <= LONG_VALUE);
+        for row in short.chunks(3) {
             html.push_str("<tr>");
             for key in row {
-                let text = match &map[key.as_str()] {
-                    Value::String(s) => s.clone(),
-                    Value::Null => "—".to_owned(),
-                    Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
-                    other => other.to_string(),
-                };
-                let _ = write!(html, "<td>{}</td><td>{}</td>", escape(key), escape(&text));
+                let _ = write!(
+                    html,
+                    "<td>{}</td><td>{}</td>",
+                    escape(key),
+                    escape(&shown(key))
+                );
             }
             html.push_str("</tr>");
+        }
+        for key in long {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td colspan=\"5\" class=\"long\">{}</td></tr>",
+                escape(key),
+                escape(&shown(key))
+            );
         }
     }
     html.push_str("</table></body></html>\n");
     html
 }
+
+/// Summary values longer than this (in characters) get a row of their own.
+const LONG_VALUE: usize = 24;
 
 /// The summary's first rows.
 const SUMMARY_FIRST: [&str; 18] = [
@@ -710,6 +738,31 @@ mod tests {
             page.contains("Not available"),
             "no window samples: said, not drawn empty"
         );
+    }
+
+    #[test]
+    fn a_retry_is_told_apart_while_the_same_request_is_in_flight_twice() {
+        let t = Timeline::new();
+        // Two identical lookups at once: one fails, the other is answered, then the
+        // failed one is sent again. That one attempt is the retry.
+        assert!(!t.begins(7));
+        assert!(!t.begins(7));
+        t.ends(7, Outcome::ServerError);
+        t.ends(7, Outcome::Answered);
+        assert!(t.begins(7));
+        t.ends(7, Outcome::Answered);
+        assert!(!t.begins(7), "answered: a new call");
+    }
+
+    #[test]
+    fn a_long_summary_value_gets_a_row_of_its_own() {
+        let faults = "5xx=0.05,reset=0.02,lost_response=0.02,429=0.05,slow_apply=0.02";
+        let summary = serde_json::json!({"users": 300, "faults": faults, "lost": 0});
+        let page = render(&Timeline::new(), "300 users", None, &summary);
+        assert!(page.contains(&format!(
+            "<tr><td>faults</td><td colspan=\"5\" class=\"long\">{faults}</td></tr>"
+        )));
+        assert!(page.contains("<tr><td>users</td><td>300</td><td>lost</td><td>0</td></tr>"));
     }
 
     #[test]
