@@ -86,6 +86,36 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Writes all of `buf` at `offset`, leaving the file position alone (a record
+    /// rewritten in place).
+    pub fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            let (mut buf, mut offset) = (buf, offset);
+            while !buf.is_empty() {
+                match std::os::windows::fs::FileExt::seek_write(&self.file, buf, offset)? {
+                    0 => return Err(io::ErrorKind::WriteZero.into()),
+                    n => {
+                        buf = &buf[n..];
+                        offset += n as u64;
+                    }
+                }
+            }
+            Ok(())
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            let _ = (buf, offset);
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+}
+
 #[cfg(not(unix))]
 impl Drop for Scratch {
     fn drop(&mut self) {

@@ -73,6 +73,8 @@
 
 mod apply;
 pub mod diff;
+mod index;
+mod leavers;
 mod matching;
 mod plan;
 mod tape;

@@ -12,15 +12,14 @@ use futures_util::{Stream, TryStreamExt};
 use serde_json::{Map, Value};
 
 use super::diff::UserDiff;
-use super::matching::{
-    AMBIGUOUS, CHANGED, CONFLICTED, HERE, Index, Matcher, Rec, key_of, lookup_kind, lookup_requests,
-};
-use super::tape::{
-    Context, DiffRule, Fields, Planned, RecordTape, Tape, encode_create, encode_missing,
-};
+use super::index::{AMBIGUOUS, CHANGED, CONFLICTED, HERE, Index, Rec, SORT_RUN};
+use super::leavers::Leavers;
+use super::matching::{Matcher, key_of, lookup_kind, lookup_requests};
+use super::tape::{Context, DiffRule, Fields, Planned, RecordTape, Tape, encode_create};
 use super::{MatchKey, Missing, Observer, SyncError, SyncOptions};
 use crate::record::{Body, Lookup, record_key};
 use crate::shard::Shard;
+use crate::spill::Sorter;
 
 /// Users per page of the export (Clerk's maximum).
 pub const EXPORT_PAGE: u64 = 500;
@@ -294,7 +293,7 @@ where
         .scratch_dir
         .clone()
         .unwrap_or_else(std::env::temp_dir);
-    let mut index = Index::new(RecordTape::new(&dir)?);
+    let mut index = Index::new(RecordTape::new(&dir)?, &dir)?;
     let mut here: u32 = 0;
     let mut records_in_other_shards = 0;
     let mut conflicts = Vec::new();
@@ -343,14 +342,11 @@ where
         unban_returning: options.missing == Missing::Ban,
     };
     let mut pending = Tape::new(&dir, "sync-pending")?;
-    let mut pending_at: Vec<(u32, u64)> = Vec::new();
+    let mut pending_at = Sorter::<[u64; 2]>::new(&dir, SORT_RUN);
     let mut missing = Tape::new(&dir, "sync-missing")?;
-    let mut missing_len = 0;
-    let mut missing_untouched = 0;
-    let mut missing_all_shards = 0;
     // A page could repeat a user (a server paging by offset while users are
-    // created): each missing user counts once.
-    let mut missing_seen = std::collections::HashSet::new();
+    // created): each missing user counts once, by its id, once the export is read.
+    let mut leavers = Leavers::new(&dir)?;
     let mut users_read = 0u64;
     let open = |r: &Rec| r.flags & CONFLICTED == 0;
     let (strategy, estimate, instance_users) = if options.missing == Missing::Ignore {
@@ -362,13 +358,17 @@ where
         let count = u64::try_from(count).unwrap_or(0);
         // Every page, the last one short or empty.
         let export = count / EXPORT_PAGE + 1;
+        let mut failed = None;
         let lookups = lookup_requests(
             index
-                .recs
-                .iter()
-                .filter(|r| r.flags & HERE != 0 && open(r))
-                .map(|r| r.at.key_len as usize),
+                .scan(0)
+                .map_while(|r| r.map_err(|e| failed = Some(e)).ok())
+                .filter(|(_, r)| r.flags & HERE != 0 && open(r))
+                .map(|(_, r)| r.at.key_len as usize),
         );
+        if let Some(e) = failed {
+            return Err(e);
+        }
         if lookups < export {
             (ReadStrategy::Lookups, Some((export, lookups)), Some(count))
         } else {
@@ -393,9 +393,7 @@ where
                 if users_read.is_multiple_of(EXPORT_PAGE) {
                     observer.state_read(users_read);
                 }
-                if matcher.offer(&user)?
-                    || !missing_seen.insert(crate::record::stable_hash(user.id.as_bytes()))
-                {
+                if matcher.offer(&user)? {
                     continue;
                 }
                 // Missing from the whole source. Its Clerk id, which every user has
@@ -405,23 +403,15 @@ where
                     Missing::Delete => true,
                     Missing::Ignore => false,
                 };
-                missing_all_shards += usize::from(acted_on);
-                if !shard.contains(&user.id) {
-                    continue;
-                }
-                if acted_on {
-                    let key = Lookup::values_of(lookup_kind(options.key).kind(), &user)
-                        .into_iter()
-                        .next();
-                    missing.push(&[&encode_missing(&MissingUser {
-                        user_id: user.id.clone(),
-                        key,
-                        banned: user.banned,
-                    })])?;
-                    missing_len += 1;
-                } else {
-                    missing_untouched += 1;
-                }
+                let key = Lookup::values_of(lookup_kind(options.key).kind(), &user)
+                    .into_iter()
+                    .next();
+                let leaver = MissingUser {
+                    user_id: user.id.clone(),
+                    key,
+                    banned: user.banned,
+                };
+                leavers.push(&leaver, acted_on, shard.contains(&user.id))?;
             }
         }
         ReadStrategy::Lookups => {
@@ -441,7 +431,12 @@ where
         }
     }
     drop(matcher);
-    drop(missing_seen);
+    let counted = leavers.finish(&mut missing)?;
+    let (missing_len, missing_untouched, missing_all_shards) = (
+        counted.acted_on,
+        counted.untouched,
+        counted.acted_on_all_shards,
+    );
     observer.state_read(users_read);
     let instance_users = instance_users.or(
         // A full export saw every user.
@@ -449,24 +444,21 @@ where
     );
 
     // The plan's lists, in source order (the missing users in the instance's).
-    let Index { mut tape, recs, .. } = index;
-    tape.seal()?;
+    index.tape.seal()?;
     let mut creates = Tape::new(&dir, "sync-creates")?;
     let (mut creates_len, mut unchanged) = (0, 0);
     let mut buf = Vec::new();
-    for rec in &recs {
+    for item in index.scan(0) {
+        let (_, rec) = item?;
         if rec.flags & HERE == 0 || rec.flags & CONFLICTED != 0 {
             continue;
         }
         if rec.flags & AMBIGUOUS != 0 {
-            let record = tape.get(rec.at)?;
+            let (line, key) = index.tape.line_and_key(rec.at, &mut buf)?;
             conflicts.push(Conflict {
-                line: record.line,
-                message: format!(
-                    "more than one Clerk user has {} {:?}",
-                    options.key, record.key
-                ),
-                key: Some(record.key),
+                line,
+                message: format!("more than one Clerk user has {} {key:?}", options.key),
+                key: Some(key),
             });
         } else if rec.matched == 0 {
             creates.push(&[&encode_create(rec.index, rec.at)])?;
@@ -476,11 +468,12 @@ where
         }
     }
     pending.flush()?;
-    pending_at.sort_unstable();
     let mut updates = Tape::new(&dir, "sync-updates")?;
     let (mut updates_len, mut update_writes) = (0, 0u64);
-    for &(at, offset) in &pending_at {
-        let rec = recs[at as usize];
+    let sort_error = |e| SyncError::spill(format!("the sync's sort: {e}"));
+    for entry in pending_at.finish().map_err(sort_error)? {
+        let [at, offset] = entry.map_err(sort_error)?;
+        let rec = index.get(at as u32)?;
         if rec.flags & (CONFLICTED | AMBIGUOUS) != 0 {
             continue;
         }
@@ -491,7 +484,8 @@ where
         updates.push(&[&encode_create(rec.index, rec.at), fields.rest()])?;
         updates_len += 1;
     }
-    drop((recs, pending_at, pending));
+    drop(pending);
+    let tape = index.into_tape();
     for t in [&mut creates, &mut updates, &mut missing] {
         t.seal()?;
     }

@@ -34,7 +34,7 @@ impl fmt::Debug for Tape {
     }
 }
 
-fn spill_error(what: &str, err: impl fmt::Display) -> SyncError {
+pub(super) fn spill_error(what: &str, err: impl fmt::Display) -> SyncError {
     SyncError::spill(format!("the sync's scratch file ({what}): {err}"))
 }
 
@@ -214,6 +214,18 @@ impl RecordTape {
         let mut f = Fields::new(buf);
         f.take(8)?;
         Ok(f.take(at.key_len as usize)? == key.as_bytes())
+    }
+
+    /// The line and the key of the record at `at` (its body is not decoded).
+    pub(super) fn line_and_key(
+        &self,
+        at: RecordAt,
+        buf: &mut Vec<u8>,
+    ) -> Result<(usize, String), SyncError> {
+        self.tape.read(at.offset, buf)?;
+        let mut f = Fields::new(buf);
+        let line = usize::try_from(f.u64()?).unwrap_or(usize::MAX);
+        Ok((line, f.text(at.key_len as usize)?.to_owned()))
     }
 
     /// The key of the record at `at`.
