@@ -8,8 +8,8 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use clerk_migrate::shard::Shard;
 use clerk_migrate::sync::{
-    self, ApplyReport, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan, PlannedUpdate,
-    SourceRecord, SyncOptions,
+    self, ApplyReport, Conflict, FieldChange, MatchKey, MetadataMode, Missing, Observer, Plan,
+    PlannedUpdate, SourceRecord, SyncOptions,
 };
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
@@ -23,6 +23,9 @@ use crate::records::Records;
 use crate::report::{Latencies, human, thousands};
 use crate::terminal::{say, tell};
 use crate::{CliError, CliResult};
+
+/// Conflicts the `--json` summary lists at most (it counts them all).
+const CONFLICTS_IN_JSON: usize = 200;
 
 /// How records are matched to Clerk users.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,18 +229,29 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     let first_changes = plan
         .first_changes(args.show)
         .map_err(|e| CliError::failure(e.to_string()))?;
+    // The conflicts printed: `--show` of them, and 200 in the JSON summary.
+    let first_conflicts = plan
+        .conflicts
+        .first(args.show.max(CONFLICTS_IN_JSON))
+        .map_err(|e| CliError::failure(e.to_string()))?;
     reading.finish();
     let plan_wall = started.elapsed();
     let limits = plan.check_limits(&options);
     if !json {
-        print_plan(&args, &plan, &first_changes, args.show);
+        print_plan(&args, &plan, &first_changes, &first_conflicts, args.show);
     }
 
     if args.dry_run || limits.is_err() {
         if json {
             say!(
                 "{}",
-                plan_json(&args, &plan, &first_changes, limits.as_ref().err())
+                plan_json(
+                    &args,
+                    &plan,
+                    &first_changes,
+                    &first_conflicts,
+                    limits.as_ref().err()
+                )
             );
         } else if limits.is_ok() {
             say!(
@@ -257,7 +271,7 @@ pub(crate) async fn run(args: SyncArgs) -> CliResult<()> {
     let applying = Progress::new(show && total > 0, Some(total as u64), &clerk, quota_rps);
     let observer = Arc::new(BarObserver(applying.bar()));
     let plan_requests = plan.state.requests;
-    let summary = plan_json(&args, &plan, &first_changes, None);
+    let summary = plan_json(&args, &plan, &first_changes, &first_conflicts, None);
     let report = sync::apply(&clerk, plan, &options, &checkpoint, observer)
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
@@ -327,7 +341,13 @@ fn change_text(c: &FieldChange) -> String {
     }
 }
 
-fn print_plan(args: &SyncArgs, plan: &Plan, first_changes: &[PlannedUpdate], first: usize) {
+fn print_plan(
+    args: &SyncArgs,
+    plan: &Plan,
+    first_changes: &[PlannedUpdate],
+    first_conflicts: &[Conflict],
+    first: usize,
+) {
     let s = &plan.state;
     let records = if args.shard.is_some() {
         format!(
@@ -401,7 +421,7 @@ fn print_plan(args: &SyncArgs, plan: &Plan, first_changes: &[PlannedUpdate], fir
         "  conflicts  {:>10}",
         thousands(plan.conflicts.len() as u64)
     );
-    for c in plan.conflicts.iter().take(first) {
+    for c in first_conflicts.iter().take(first) {
         say!("    line {}: {}", c.line, c.message);
     }
     say!("  writes planned {}", thousands(plan.writes()));
@@ -437,6 +457,7 @@ fn plan_json(
     args: &SyncArgs,
     plan: &Plan,
     first_changes: &[PlannedUpdate],
+    first_conflicts: &[Conflict],
     refused: Option<&sync::SyncError>,
 ) -> Value {
     let s = &plan.state;
@@ -479,7 +500,7 @@ fn plan_json(
             "export_requests_estimate": s.estimate.map(|e| e.0),
             "lookup_requests_estimate": s.estimate.map(|e| e.1),
         },
-        "conflicts": plan.conflicts.iter().take(200).map(|c| json!({"line": c.line, "key": c.key, "message": c.message})).collect::<Vec<_>>(),
+        "conflicts": first_conflicts.iter().take(CONFLICTS_IN_JSON).map(|c| json!({"line": c.line, "key": c.key, "message": c.message})).collect::<Vec<_>>(),
         "first_diffs": diffs,
         "refused": refused.map(ToString::to_string),
         "applied": Value::Null,

@@ -15,9 +15,14 @@
 //! Neither holds the source or the instance in memory: the records go to a
 //! private scratch file as they are read ([`SyncOptions::scratch_dir`]), the
 //! users are diffed page by page as the export streams in, and the plan's lists
-//! ([`Planned`]) are scratch files read back entry by entry. Memory is 48 bytes per
-//! source record while the instance is read (the record's place on disk, its key's
-//! hash, what matched it), whatever the records hold.
+//! ([`Planned`]) are scratch files read back entry by entry. The index that
+//! matches users to records is on disk too (a fixed-size slot per record, the
+//! keys' hashes externally sorted into a file; in memory a fixed 512 KiB table of
+//! where each hash prefix starts), as are the pending updates and the missing
+//! users being counted (external sorts with bounded runs): planning's memory is
+//! the same for ten thousand records as for ten million. The conflicts it reports
+//! (duplicate keys, records without the key, ambiguous matches) are a list on
+//! disk too ([`Plan::conflicts`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -72,6 +77,7 @@
 //! `FILE.shard-K-of-N.sync-checkpoint.jsonl`).
 
 mod apply;
+mod conflicts;
 pub mod diff;
 mod index;
 mod leavers;

@@ -11,6 +11,7 @@ use clerk_tower::users::{CountUsers, ListUsers, UserOrderBy, UserOrderField};
 use futures_util::{Stream, TryStreamExt};
 use serde_json::{Map, Value};
 
+use super::conflicts::Conflicts;
 use super::diff::UserDiff;
 use super::index::{AMBIGUOUS, CHANGED, CONFLICTED, HERE, Index, Rec, SORT_RUN};
 use super::leavers::Leavers;
@@ -182,7 +183,7 @@ pub struct Plan {
     /// The action for [`Plan::missing`].
     pub missing_action: Missing,
     /// Records left alone.
-    pub conflicts: Vec<Conflict>,
+    pub conflicts: Planned<Conflict>,
     /// How the state was read.
     pub state: StateRead,
 }
@@ -274,9 +275,9 @@ fn export_request() -> ListUsers {
 /// Reads `source` and the instance's state, and plans the sync. Sends no write.
 ///
 /// The records are read once and kept in a scratch file
-/// ([`SyncOptions::scratch_dir`]), as are the plan's lists; memory holds 48 bytes
-/// per record (where it is, and its key's hash) while the state is read, then the
-/// changed records' positions (16 bytes each) while the plan is written out.
+/// ([`SyncOptions::scratch_dir`]), as are the plan's lists and the index that
+/// matches users to records ([the module's](super) memory note): memory does not
+/// grow with the records.
 pub async fn plan<S, E>(
     clerk: &Clerk,
     source: S,
@@ -296,7 +297,7 @@ where
     let mut index = Index::new(RecordTape::new(&dir)?, &dir)?;
     let mut here: u32 = 0;
     let mut records_in_other_shards = 0;
-    let mut conflicts = Vec::new();
+    let mut conflicts = Conflicts::new(&dir)?;
     let mut source = pin!(source);
     while let Some(record) = source
         .try_next()
@@ -306,11 +307,11 @@ where
         let Some(key) = key_of(options.key, &record.body) else {
             // Reported by one shard: the one its identity (as `import` shards it) falls in.
             if shard.contains(&record_key(&record.body)) {
-                conflicts.push(Conflict {
+                conflicts.push(&Conflict {
                     line: record.line,
                     key: None,
                     message: format!("the record has no {}, the match key", options.key),
-                });
+                })?;
             } else {
                 records_in_other_shards += 1;
             }
@@ -329,11 +330,11 @@ where
         }
     }
     for (line, key, first) in index.finish()? {
-        conflicts.push(Conflict {
+        conflicts.push(&Conflict {
             line,
             message: format!("{} {key:?} is also the key of line {first}", options.key),
             key: Some(key),
-        });
+        })?;
     }
 
     let rule = DiffRule {
@@ -455,11 +456,11 @@ where
         }
         if rec.flags & AMBIGUOUS != 0 {
             let (line, key) = index.tape.line_and_key(rec.at, &mut buf)?;
-            conflicts.push(Conflict {
+            conflicts.push(&Conflict {
                 line,
                 message: format!("more than one Clerk user has {} {key:?}", options.key),
                 key: Some(key),
-            });
+            })?;
         } else if rec.matched == 0 {
             creates.push(&[&encode_create(rec.index, rec.at)])?;
             creates_len += 1;
@@ -493,8 +494,8 @@ where
         records: tape,
         diff: rule,
     });
-    conflicts.sort_by_key(|c| c.line);
-    let records = here as usize + conflicts.iter().filter(|c| c.key.is_none()).count();
+    let records = here as usize + conflicts.without_key();
+    let conflicts = conflicts.finish(Arc::clone(&context))?;
     let requests = clerk.metrics().attempts.saturating_sub(before);
     Ok(Plan {
         shard,

@@ -2,9 +2,9 @@
 //! from the caller's stream, needed again to diff and to create) and the plan's
 //! lists (creates, updates, missing users), each an append-only [scratch
 //! file](crate::files::scratch) (owner-only, unlinked at once) of length-prefixed
-//! entries, read back one entry at a time. A million-record plan then costs a few
-//! dozen bytes of memory per record (the index in
-//! [`matching`](super::matching)), not the records.
+//! entries, read back one entry at a time. A million-record plan then holds none
+//! of its records in memory (nor, with the index in [`index`](super::index), any
+//! per-record state).
 
 use std::fmt;
 use std::fs::File;
