@@ -1,11 +1,14 @@
 //! `clerk-users sync` at scale: peak RSS and CPU time of a whole sync (read the
 //! file, export the instance, plan, apply) of N source records into an instance of
 //! the same N users where 10 % changed (a rename or new metadata: 1.1 writes per
-//! changed record), at 100,000 and 1,000,000 records, with the growth ratio. The
-//! emulator runs in this process, seeded from a file, without a rate limit; each
-//! figure is one `clerk-users` child process: a helper child (this binary, re-run)
-//! starts it, waits for it and reads its own `getrusage(RUSAGE_CHILDREN)`, so the
-//! peak RSS and the CPU time are that one process's, the emulator's left out.
+//! changed record), by default at 100,000 and 1,000,000 records, with the growth
+//! ratio of each size to the one before (5,000,000 too with
+//! `CLERK_BENCH_SYNC_RECORDS`: about 12 minutes, and the emulator then holds some
+//! 13 GiB). The emulator runs in this process, seeded from a file, without a rate
+//! limit; each figure is one `clerk-users` child process: a helper child (this
+//! binary, re-run) starts it, waits for it and reads its own
+//! `getrusage(RUSAGE_CHILDREN)`, so the peak RSS and the CPU time are that one
+//! process's, the emulator's left out.
 //!
 //! The seed and source files (~200 B a record each, 400 MB at 1,000,000) go to
 //! `CLERK_BENCH_DIR` (default: the temporary directory) and are deleted at the end.
@@ -14,6 +17,7 @@
 //! ```text
 //! cargo bench -p clerk-cli --bench sync_scale
 //! CLERK_BENCH_SYNC_RECORDS=100000 cargo bench -p clerk-cli --bench sync_scale
+//! CLERK_BENCH_SYNC_RECORDS=100000,1000000,5000000 cargo bench -p clerk-cli --bench sync_scale
 //! ```
 
 #![allow(clippy::disallowed_macros)] // prints its own figures, no server text
@@ -149,9 +153,11 @@ fn main() {
         );
         rows.push((n, f));
     }
-    if let [.., (n0, a), (n1, b)] = rows.as_slice() {
+    // Each size against the one before: flat memory is a ratio near 1 however far apart.
+    for pair in rows.windows(2) {
+        let [(n0, a), (n1, b)] = pair else { continue };
         println!(
-            "  growth {n0} → {n1} records ({:.0}x): peak RSS x{:.2} (+{:.1} B per added record), CPU per record x{:.2}",
+            "  growth {n0} → {n1} records ({:.0}x): peak RSS x{:.2} ({:+.1} B per added record), CPU per record x{:.2}",
             *n1 as f64 / *n0 as f64,
             b.peak_rss_kib as f64 / a.peak_rss_kib as f64,
             (b.peak_rss_kib as f64 - a.peak_rss_kib as f64) * 1024.0 / (*n1 as f64 - *n0 as f64),
