@@ -509,3 +509,27 @@ async fn a_request_waiting_for_a_concurrency_permit_is_woken_when_one_frees() {
     second.await.unwrap();
     assert_eq!(limiter.snapshot().granted, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_finding_room_does_not_pass_one_in_line() {
+    let quota = Quota::new(1, Duration::from_secs(1)).unwrap();
+    let limiter = RateLimiter::new(quota);
+    let log: Log = Arc::default();
+    let mut service = RateLimitLayer::new(limiter.clone()).layer(recording(log.clone()));
+    limiter.acquire(None).await; // the burst: the next cell is a period away
+    let mut in_line = tokio_test::task::spawn(limiter.acquire(None));
+    tokio_test::assert_pending!(in_line.poll());
+    // The next cell is due: the request in line is woken but has not run yet.
+    tokio::time::advance(quota.period() * 3).await;
+    assert!(in_line.is_woken());
+    let newcomer = service.ready().await.unwrap().call(get("/v1/users"));
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "sent ahead of the request in line"
+    );
+    tokio_test::assert_ready!(in_line.poll());
+    drop(in_line);
+    newcomer.await.unwrap();
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(limiter.snapshot().granted, 3);
+}

@@ -108,6 +108,10 @@ struct Shared {
     /// Fair (FIFO) lock: only the head of the queue sleeps on the limiter, the
     /// others wait their turn without polling it.
     queue: tokio::sync::Mutex<()>,
+    /// Requests in the FIFO line: waiting for `queue` or holding it. An on-the-spot
+    /// grant needs it at 0, so it never passes anyone in line; one atomic load,
+    /// where `queue.try_lock()` cost a lock and, on release, the semaphore's mutex.
+    in_line: AtomicUsize,
     /// Nanoseconds after `clock.start` until which nothing may be sent; 0 = none.
     blocked_until: AtomicU64,
     /// Cap on one cooldown, in nanoseconds.
@@ -184,6 +188,7 @@ impl RateLimiter {
                     clock,
                 ),
                 queue: tokio::sync::Mutex::new(()),
+                in_line: AtomicUsize::new(0),
                 blocked_until: AtomicU64::new(0),
                 max_cooldown_nanos: AtomicU64::new(nanos(DEFAULT_MAX_COOLDOWN)),
                 granted: AtomicU64::new(0),
@@ -322,6 +327,9 @@ impl RateLimiter {
     /// [`Self::wait_global`] on the local backend.
     pub(crate) async fn local_wait_global(&self) {
         let shared = &*self.shared;
+        // Counted before queueing and until the turn is given up (also when this
+        // future is dropped), so `try_grant_now` sees everyone in line.
+        let _in_line = WaitingGuard::new(&shared.in_line);
         let _turn = shared.queue.lock().await;
         loop {
             if let Some(until) = self.blocked_until()
@@ -341,7 +349,7 @@ impl RateLimiter {
 
     /// Takes one grant of the global quota if that needs no waiting: nobody is in
     /// the queue, no cooldown runs and the quota has a cell. Keeps the FIFO order:
-    /// the queue's lock is only free when nobody waits for it.
+    /// nobody passes a request that is in line (waiting for its turn or holding it).
     pub(crate) fn try_grant_now(&self) -> bool {
         let shared = &*self.shared;
         #[cfg(feature = "redis")]
@@ -354,9 +362,9 @@ impl RateLimiter {
         {
             return false;
         }
-        let Ok(_turn) = shared.queue.try_lock() else {
+        if shared.in_line.load(Ordering::Acquire) != 0 {
             return false;
-        };
+        }
         shared.global.check().is_ok()
     }
 
@@ -444,18 +452,19 @@ impl fmt::Debug for RateLimiter {
     }
 }
 
-/// Counts a waiting request for as long as it lives (also when its future is dropped).
+/// Counts a waiting request (or one in the FIFO line) for as long as it lives, also
+/// when its future is dropped.
 pub(crate) struct WaitingGuard<'a>(&'a AtomicUsize);
 
 impl<'a> WaitingGuard<'a> {
     fn new(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, Ordering::AcqRel);
         Self(counter)
     }
 }
 
 impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
