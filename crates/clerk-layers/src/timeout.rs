@@ -25,6 +25,19 @@
 //! deadline holds as before: a call fails with [`Error::timeout`] no later than
 //! its deadline.
 //!
+//! # One timer per task, reset from call to call
+//!
+//! A finished call leaves its timer, still registered with tokio's timer wheel,
+//! as the thread's spare; the next call of the same task (polled with the same
+//! waker: a worker's next call, made in the poll that finished the last one)
+//! resets that timer to its own deadline instead of creating and registering a
+//! new one and deregistering the old. Moving a registered deadline later is one
+//! atomic store in tokio (`Sleep::reset`), so a task making call after call
+//! touches the wheel about once per timeout period instead of twice per call.
+//! A spare that fired, or that another task's waker was registered with, is
+//! never taken. Each thread keeps at most one spare: it wakes its task once,
+//! spuriously, at the last deadline it was set to, unless a call resets it first.
+//!
 //! # Example
 //!
 //! ```
@@ -153,6 +166,7 @@ where
             inner: self.inner.call(request),
             sleep: None,
             timeout: self.timeout,
+            polled_with: WakerId::NONE,
         }
     }
 }
@@ -229,6 +243,58 @@ impl Armed {
 
 thread_local! {
     static ARMED: Cell<Armed> = const { Cell::new(Armed::None) };
+    /// The thread's spare timer (see the module docs) and the waker it was last
+    /// polled with.
+    static SPARE: Cell<Option<(Pin<Box<Sleep>>, WakerId)>> = const { Cell::new(None) };
+}
+
+/// A waker's identity (its data and vtable addresses), kept as integers so the
+/// future stays `Send`; compared, never dereferenced.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct WakerId(usize, usize);
+
+impl WakerId {
+    const NONE: WakerId = WakerId(0, 0);
+
+    #[inline]
+    fn of(waker: &Waker) -> Self {
+        WakerId(waker.data() as usize, waker.vtable() as *const _ as usize)
+    }
+}
+
+/// A timer for `deadline`, polled next with `waker`: the thread's spare, reset, if
+/// it is still registered and was last polled with this very waker, else a new one.
+///
+/// Why the two conditions suffice for the spare to belong to this task (and so to
+/// this runtime and its clock): a timer that has not fired still holds the waker it
+/// was polled with, so that task is alive and no other task can have its address.
+fn timer_for(deadline: Instant, waker: &Waker) -> Pin<Box<Sleep>> {
+    let spare = SPARE.try_with(Cell::take).ok().flatten();
+    match spare {
+        Some((mut sleep, polled_with))
+            if polled_with == WakerId::of(waker) && !sleep.is_elapsed() =>
+        {
+            sleep.as_mut().reset(deadline);
+            sleep
+        }
+        other => {
+            // Another task's spare stays for it; a fired one is dropped.
+            if let Some((sleep, polled_with)) = other
+                && !sleep.is_elapsed()
+            {
+                let _ = SPARE.try_with(|spare| spare.set(Some((sleep, polled_with))));
+            }
+            Box::pin(tokio::time::sleep_until(deadline))
+        }
+    }
+}
+
+/// Keeps a timer that has not fired as the thread's spare (dropping the one there).
+fn keep_spare(sleep: Pin<Box<Sleep>>, polled_with: WakerId) {
+    if polled_with != WakerId::NONE && !sleep.is_elapsed() {
+        // During the thread's teardown the timer is simply dropped.
+        let _ = SPARE.try_with(|spare| spare.set(Some((sleep, polled_with))));
+    }
 }
 
 pin_project! {
@@ -237,15 +303,21 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        // Armed lazily: see the module docs.
-        #[pin]
-        sleep: Option<Sleep>,
+        // Armed lazily, and boxed so a spare can move from call to call: see the
+        // module docs.
+        sleep: Option<Pin<Box<Sleep>>>,
         deadline: Instant,
         timeout: Duration,
+        // The waker `sleep` was last polled with.
+        polled_with: WakerId,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(sleep) = this.sleep.take() {
+                keep_spare(sleep, *this.polled_with);
+            }
             // A timer this future armed, or relied on, may be gone now: a `Timeout`
             // polling around this drop must arm its own.
             ARMED.set(Armed::Dropped);
@@ -261,11 +333,14 @@ where
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         // Three accesses to a thread-local per poll: this runs on every wake-up.
         let outer = ARMED.replace(Armed::None);
         if let Poll::Ready(result) = this.inner.poll(cx) {
             ARMED.set(outer);
+            if let Some(sleep) = this.sleep.take() {
+                keep_spare(sleep, *this.polled_with);
+            }
             return Poll::Ready(result.map_err(Into::into));
         }
         let nested = ARMED.get();
@@ -277,15 +352,14 @@ where
             }
             return Poll::Pending;
         }
-        if this.sleep.is_none() {
-            this.sleep
-                .set(Some(tokio::time::sleep_until(*this.deadline)));
-        }
-        let Some(sleep) = this.sleep.as_pin_mut() else {
-            unreachable!("the timer was armed above");
-        };
-        if sleep.poll(cx).is_ready() {
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| timer_for(*this.deadline, cx.waker()));
+        *this.polled_with = WakerId::of(cx.waker());
+        if sleep.as_mut().poll(cx).is_ready() {
             ARMED.set(outer);
+            // Fired: no spare.
+            *this.sleep = None;
             return Poll::Ready(Err(Error::timeout(*this.timeout)));
         }
         // What the inner futures armed no longer matters to the polls around
@@ -347,6 +421,121 @@ mod tests {
             .unwrap_err();
         assert!(err.is_timeout(), "{err:?}");
         (err.to_string(), start.elapsed())
+    }
+
+    /// Whether this thread holds a spare timer.
+    fn spare_present() -> bool {
+        SPARE.with(|spare| {
+            let held = spare.take();
+            let present = held.is_some();
+            spare.set(held);
+            present
+        })
+    }
+
+    /// Answers the first call after `first`, never answers the later ones.
+    fn answers_once_after(
+        first: Duration,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Error, Future = BoxReply> + Clone
+    {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        service_fn(move |_req: Request<Body>| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                if n > 0 {
+                    return pending::<Reply>().await;
+                }
+                tokio::time::sleep(first).await;
+                Ok(Response::new(Body::empty()))
+            }) as BoxReply
+        })
+    }
+
+    /// Polls `future` once with the calling task's waker.
+    async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_left_by_a_call_times_the_next_one_out_at_its_own_deadline() {
+        let service = TimeoutLayer::new(Duration::from_secs(2))
+            .layer(answers_once_after(Duration::from_secs(1)));
+        let start = Instant::now();
+        service.clone().oneshot(get()).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert!(spare_present(), "the finished call left its timer");
+        let mut second = Box::pin(service.clone().oneshot(get()));
+        assert!(poll_once(&mut second).await.is_pending());
+        assert!(!spare_present(), "the next call of this task took it");
+        let err = second.await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        // Its own 2 s, not the 2 s the timer was set to by the first call.
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spare_set_later_is_moved_to_an_earlier_deadline() {
+        let start = Instant::now();
+        TimeoutLayer::new(Duration::from_secs(60))
+            .layer(answers_once_after(Duration::from_secs(1)))
+            .oneshot(get())
+            .await
+            .unwrap();
+        assert!(spare_present());
+        let err = TimeoutLayer::new(Duration::from_secs(1))
+            .layer(hanging())
+            .oneshot(get())
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_tasks_spare_is_left_to_it() {
+        let service = TimeoutLayer::new(Duration::from_secs(5))
+            .layer(answers_once_after(Duration::from_secs(1)));
+        let other = service.clone();
+        tokio::spawn(async move { other.oneshot(get()).await.unwrap() })
+            .await
+            .unwrap();
+        assert!(spare_present(), "the other task's call left its timer");
+        let start = Instant::now();
+        let mut mine = Box::pin(service.oneshot(get()));
+        assert!(poll_once(&mut mine).await.is_pending());
+        assert!(spare_present(), "armed a timer of its own");
+        assert!(mine.await.unwrap_err().is_timeout());
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_spare_never_crosses_into_another_runtime() {
+        let paused = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap()
+        };
+        paused().block_on(async {
+            TimeoutLayer::new(Duration::from_secs(30))
+                .layer(answers_once_after(Duration::from_secs(1)))
+                .oneshot(get())
+                .await
+                .unwrap();
+            assert!(spare_present());
+        });
+        // That runtime is gone; its timer must not serve this one's call.
+        paused().block_on(async {
+            let start = Instant::now();
+            let err = TimeoutLayer::new(Duration::from_secs(2))
+                .layer(hanging())
+                .oneshot(get())
+                .await
+                .unwrap_err();
+            assert!(err.is_timeout(), "{err:?}");
+            assert_eq!(start.elapsed(), Duration::from_secs(2));
+        });
     }
 
     #[tokio::test(start_paused = true)]
