@@ -2,8 +2,9 @@
 //!
 //! `cargo bench -p clerk-core --bench decode`
 //!
-//! Three bodies: the compact 7.6 KB `tests/fixtures/user_full.json` (every
-//! property, two emails, an external account, an organization membership), and
+//! Two bodies: `tests/fixtures/user_full.json` (every property, two emails, an
+//! external account, an organization membership; 7.6 KB as written, 5.6 KB compact,
+//! which is what is decoded), and
 //! the ~2.4 KB user the emulator answers in `benches/peers.rs`. For each, the
 //! decoders run in alternating rounds on one thread; each round times
 //! `DECODES` decodes by this thread's CPU time (`getrusage(RUSAGE_THREAD)`), and the
