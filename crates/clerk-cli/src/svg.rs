@@ -204,7 +204,8 @@ pub(crate) fn marks_chart(
             "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e7ec\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" style=\"fill:{}\">{} {}</text>",
             WIDTH - RIGHT,
-            WIDTH - RIGHT + 6.0,
+            // Clear of a dot at the last bucket (radius up to 9).
+            WIDTH - RIGHT + 12.0,
             y + 4.0,
             colors[i],
             number(total as f64),
