@@ -37,6 +37,18 @@ struct Server {
     creates: Arc<AtomicUsize>,
     lookups: Arc<AtomicUsize>,
     script: Option<Arc<StopScript>>,
+    verify: Option<Arc<VerifyGate>>,
+}
+
+/// Tells whether the final verification has two list calls in flight at once: the
+/// first lookup sent once every record is created is held until a second one
+/// arrives (for 10 s at most).
+struct VerifyGate {
+    /// Records of the run: the verification starts when this many are created.
+    records: usize,
+    lookups: AtomicUsize,
+    second: tokio::sync::Notify,
+    overlapped: std::sync::atomic::AtomicBool,
 }
 
 /// The schedule of [`a_run_stopping_while_a_read_ahead_lookup_owns_the_turn_ends_and_resumes`].
@@ -60,6 +72,8 @@ enum Answer {
     Now(http::StatusCode, Option<u64>, String),
     /// A 429 with this `Retry-After`, once [`StopScript::held`] is notified.
     Held(u64),
+    /// This page of users, once a second verification lookup arrived (or 10 s passed).
+    Verifying(String),
 }
 
 fn too_many(retry_after: u64) -> Answer {
@@ -85,6 +99,7 @@ impl Server {
 
     fn answer(&self, request: &ClerkRequest) -> Answer {
         let mut users = self.users.lock().unwrap();
+        let mut hold_verification = false;
         if request.method() == http::Method::POST {
             if let Some(script) = &self.script {
                 let mut state = script.state.lock().unwrap();
@@ -109,6 +124,17 @@ impl Server {
             return Answer::Now(http::StatusCode::OK, None, user.to_string());
         }
         self.lookups.fetch_add(1, Ordering::SeqCst);
+        let verifying = self
+            .verify
+            .as_ref()
+            .filter(|gate| self.creates.load(Ordering::SeqCst) == gate.records);
+        if let Some(gate) = verifying {
+            match gate.lookups.fetch_add(1, Ordering::SeqCst) {
+                0 => hold_verification = true,
+                1 => gate.second.notify_one(),
+                _ => {}
+            }
+        }
         let query = request.uri().query().unwrap_or("");
         let ids: Vec<&str> = query
             .split('&')
@@ -123,7 +149,11 @@ impl Server {
             script.state.lock().unwrap().long_batch_open = !last;
         }
         let found: Vec<&Value> = ids.iter().filter_map(|id| users.get(*id)).collect();
-        Answer::Now(http::StatusCode::OK, None, json!(found).to_string())
+        let found = json!(found).to_string();
+        if hold_verification {
+            return Answer::Verifying(found);
+        }
+        Answer::Now(http::StatusCode::OK, None, found)
     }
 
     /// The default stack over this server, under a quota of one request per 2 ms
@@ -138,17 +168,32 @@ impl Server {
         let transport = tower::service_fn(move |request: ClerkRequest| {
             let answer = server.answer(&request);
             let script = server.script.clone();
+            let verify = server.verify.clone();
             async move {
                 let (status, retry_after, body) = match answer {
                     Answer::Now(status, retry_after, body) => (status, retry_after, body),
+                    Answer::Verifying(body) => {
+                        if let Some(gate) = verify {
+                            let second = gate.second.notified();
+                            if tokio::time::timeout(Duration::from_secs(10), second)
+                                .await
+                                .is_ok()
+                            {
+                                gate.overlapped.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        (http::StatusCode::OK, None, body)
+                    }
                     Answer::Held(retry_after) => {
                         if let Some(script) = script {
                             script.held.notified().await;
                         }
-                        match too_many(retry_after) {
-                            Answer::Now(status, retry_after, body) => (status, retry_after, body),
-                            Answer::Held(_) => unreachable!(),
-                        }
+                        let error = json!({"errors": [{"code": "too_many_requests", "message": "slow down"}]});
+                        (
+                            http::StatusCode::TOO_MANY_REQUESTS,
+                            Some(retry_after),
+                            error.to_string(),
+                        )
                     }
                 };
                 let mut response = http::Response::new(Body::from(body.into_bytes()));
@@ -327,5 +372,41 @@ async fn a_run_stopping_while_a_read_ahead_lookup_owns_the_turn_ends_and_resumes
     assert!(
         ids.iter().all(|id| users.contains_key(id)),
         "every record became a user"
+    );
+}
+
+/// The final verification sends its list calls several at once (they were sent one
+/// at a time after 9496c80's 8 at once hung on the deadlock above): the server holds
+/// the first verification lookup until a second one arrives, which it never would
+/// one at a time (then the held one is answered after 10 s, and this fails).
+#[tokio::test]
+async fn the_final_verification_sends_its_lookups_several_at_once() {
+    let ids: Vec<String> = (0..300).map(|i| format!("user-{i:04}")).collect();
+    let gate = Arc::new(VerifyGate {
+        records: ids.len(),
+        lookups: AtomicUsize::new(0),
+        second: tokio::sync::Notify::new(),
+        overlapped: std::sync::atomic::AtomicBool::new(false),
+    });
+    let server = Server {
+        verify: Some(Arc::clone(&gate)),
+        ..Server::default()
+    };
+    let clerk = server.client();
+    let dir = scratch("limiter-turn-verify");
+    let input = stream::iter(items(&ids).into_iter().map(Ok));
+    let summary = import(&clerk, &server, input, 2, &dir).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(summary.created, ids.len(), "{summary:?}");
+    assert_eq!(summary.verified_created, ids.len(), "{summary:?}");
+    assert!(summary.duplicates.is_empty(), "{summary:?}");
+    assert_eq!(
+        gate.lookups.load(Ordering::SeqCst),
+        3,
+        "300 records verified in 3 list calls"
+    );
+    assert!(
+        gate.overlapped.load(Ordering::SeqCst),
+        "the verification's second list call was sent only after the first was answered"
     );
 }
