@@ -2,11 +2,12 @@
 # Short migration benchmark for CI: a thousand users at Clerk's production quota, without
 # and with injected faults, using the debug binary CI already built. Fails on any
 # lost, duplicated or failed user, on a 429 in the fault-free run, and on a
-# rate-limit window above the quota.
+# rate-limit window above the quota. CLERK_USERS_BIN runs another binary (a release
+# build: CLERK_USERS_BIN=target/release/clerk-users).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bin=target/debug/clerk-users
+bin=${CLERK_USERS_BIN:-target/debug/clerk-users}
 if [[ ! -x "$bin" ]]; then
   echo "ci-bench: $bin is missing; build it first (cargo build -p clerk-cli)" >&2
   exit 1
