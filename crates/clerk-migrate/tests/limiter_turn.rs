@@ -327,8 +327,8 @@ async fn a_read_ahead_lookup_owning_the_limiters_turn_does_not_stall_the_creates
 /// A run that stops while a read-ahead lookup owns the limiter's turn. The first
 /// batch's records go to two create slots; the server holds the first create, and
 /// answers the second, sent while the second batch (84 list calls) is still looking
-/// up, with `429 Retry-After: 1`: the turn that create let go of goes to that
-/// batch's next list call (no other create is waiting: the other slot is held),
+/// up, with `429 Retry-After: 1`: the turn that create let go of goes to one of that
+/// batch's list calls waiting (no other create waits: the other slot is held),
 /// the 429 makes that call wait a second holding it, and the create's retry queues
 /// behind it. Then the held create gets `429 Retry-After: 3600`, more than the run
 /// waits: it stops. The stopped run no longer polled the read-ahead stream, so the
