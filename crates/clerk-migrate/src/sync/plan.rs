@@ -182,7 +182,8 @@ pub struct Plan {
     pub missing_untouched: usize,
     /// The action for [`Plan::missing`].
     pub missing_action: Missing,
-    /// Records left alone.
+    /// Records left alone, by line (a scratch file read back entry by entry, like the
+    /// other lists: a source of bad records costs no memory a record).
     pub conflicts: Planned<Conflict>,
     /// How the state was read.
     pub state: StateRead,
