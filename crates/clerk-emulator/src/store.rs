@@ -37,6 +37,7 @@ pub(crate) fn ident_key(kind: IdentKind, value: &str) -> (IdentKind, String) {
 pub(crate) struct InstanceData {
     /// Boxed: the table then holds a pointer per slot, not a whole user (a hash table
     /// keeps up to twice as many slots as entries; at 1,000,000 users that is ~1 GB less).
+    #[serde(deserialize_with = "users_by_id")]
     pub(crate) users: HashMap<String, Box<User>>,
     pub(crate) orgs: HashMap<String, Organization>,
     pub(crate) memberships: HashMap<String, Membership>,
@@ -71,6 +72,37 @@ pub(crate) struct InstanceData {
     /// Members and admins per organization, so rendering an organization is O(1).
     #[serde(skip)]
     org_members: HashMap<String, (usize, usize)>,
+}
+
+/// The users of a state file, one at a time; an error names the user it is in.
+fn users_by_id<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<HashMap<String, Box<User>>, D::Error> {
+    struct Users;
+    impl<'de> serde::de::Visitor<'de> for Users {
+        type Value = HashMap<String, Box<User>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of users by id")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut users = HashMap::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(id) = map.next_key::<String>()? {
+                let user: Box<User> = map.next_value().map_err(|e| {
+                    let msg = e.to_string();
+                    let msg = crate::persist::without_position(&msg);
+                    serde::de::Error::custom(format!("user {id:?}: {msg}"))
+                })?;
+                users.insert(id, user);
+            }
+            Ok(users)
+        }
+    }
+    d.deserialize_map(Users)
 }
 
 impl InstanceData {

@@ -12,4 +12,5 @@ mod newer;
 mod orgs;
 mod persistence;
 mod secrets;
+mod streamed_files;
 mod users;

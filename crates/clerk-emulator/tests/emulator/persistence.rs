@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::common::Api;
 
-fn temp_path(name: &str) -> PathBuf {
+pub(crate) fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "clerk-emulator-test-{}-{name}-{}",
         std::process::id(),
