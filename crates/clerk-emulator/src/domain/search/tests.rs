@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 
-use super::{Candidates, count, count_with, list, list_with};
+use super::{Candidates, count, count_with, counted, list, list_with};
 use crate::body::{JsonBody, Query};
 use crate::domain::{newer, user_actions, users};
 use crate::store::InstanceData;
@@ -221,6 +221,87 @@ fn indexed_filters_give_the_pages_and_counts_of_the_scan() {
             }
         }
     }
+}
+
+#[test]
+fn a_count_without_filters_looks_at_no_user_and_stays_exact() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let (mut data, ids, deleted, _) = churned_instance(&mut rng);
+    let scan = |data: &InstanceData, query: &str| {
+        count_with(&Query::parse(Some(query)), data, Candidates::Scan)
+            .expect("count")
+            .0
+    };
+    let live = scan(&data, "");
+    assert!(live >= ids.len() - deleted.len());
+    // Parameters that are not filters, and empty text queries, filter nothing.
+    for query in [
+        "",
+        "limit=3&offset=2&order_by=-created_at",
+        "query=&name_query=",
+    ] {
+        assert_eq!(
+            counted(&Query::parse(Some(query)), &data).unwrap(),
+            (live, 0),
+            "{query}"
+        );
+        assert_eq!(scan(&data, query), live, "{query}");
+    }
+    // Every filter the spec gives `GET /users/count` narrows it: counted as the scan does.
+    let filters = [
+        "email_address=user.5@example.com",
+        "phone_number=%2B14155550004",
+        "external_id=crm-3",
+        "external_id=-crm-3",
+        "username=name_3",
+        "web3_wallet=0x000000000000000000000000000000000000000C",
+        &format!("user_id={}", ids[1]),
+        &format!("user_id=-{}", ids[1]),
+        "organization_id=org_none",
+        "query=first3",
+        "email_address_query=user.1",
+        "phone_number_query=555000",
+        "username_query=name_1",
+        "name_query=last4",
+        "banned=true",
+        "banned=false",
+        "last_active_at_before=1",
+        "last_active_at_after=1",
+        "last_active_at_since=1",
+        "created_at_before=1735776000000",
+        "created_at_after=1735776000000",
+        "last_sign_in_at_before=1",
+        "last_sign_in_at_after=1",
+        "provider=oauth_google&provider_user_id=nobody",
+    ];
+    for filter in filters {
+        let n = scan(&data, filter);
+        assert_eq!(
+            count(&Query::parse(Some(filter)), &data).unwrap(),
+            n,
+            "{filter}"
+        );
+        assert_ne!(n, live, "{filter} should leave some user out");
+    }
+    // Creates and deletes move it; so does reloading the instance from a state file.
+    let new = create(&mut data, json!({"email_address": ["new@example.com"]}));
+    assert_eq!(count(&Query::parse(None), &data).unwrap(), live + 1);
+    for id in ids.iter().filter(|id| !deleted.contains(id)).take(5) {
+        user_actions::delete_user(&mut data, id).expect("delete");
+    }
+    user_actions::delete_user(&mut data, &new).expect("delete");
+    assert_eq!(count(&Query::parse(None), &data).unwrap(), live - 5);
+    let mut reloaded: InstanceData =
+        serde_json::from_str(&serde_json::to_string(&data).unwrap()).unwrap();
+    reloaded.rebuild_indexes();
+    assert_eq!(
+        counted(&Query::parse(None), &reloaded).unwrap(),
+        (live - 5, 0)
+    );
+    assert_eq!(scan(&reloaded, ""), live - 5);
+    // A bad filter is still refused.
+    assert!(counted(&Query::parse(Some("banned=maybe")), &data).is_err());
+    assert!(counted(&Query::parse(Some("provider=oauth_google")), &data).is_err());
 }
 
 #[test]
