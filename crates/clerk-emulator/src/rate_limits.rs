@@ -5,7 +5,9 @@
 //! not admitted (it does not count), gets `Retry-After` = seconds (rounded up) until the oldest
 //! admitted request leaves the window, and its endpoint stays blocked for exactly that many
 //! seconds. `PATCH /users/{id}` and `PATCH /users/{id}/metadata` also share a per-user window
-//! of 10 requests per 10 s.
+//! of 10 requests per 10 s. A user's window is dropped once it is empty and the user is not
+//! blocked: each admission and block queues the moment it runs out, and every request pops
+//! what is due from the front, so expiry costs O(1) amortised however many users are active.
 //!
 //! All time arithmetic is checked: a window too long for the clock (the configuration refuses
 //! those, but the limiter does not rely on it) means "not yet", never a panic.
@@ -80,6 +82,14 @@ pub(crate) struct Limiter {
     max_in_window: u64,
     blocked: HashMap<&'static str, Instant>,
     users: HashMap<String, (Window, Option<Instant>)>,
+    /// `(when it runs out, user)` for each per-user admission and block, in the order they
+    /// happened. A user's last entry is due no sooner than its window empties and its block
+    /// ends, so when that one is popped the user's state can go; an earlier one finds the
+    /// user still active and is dropped.
+    expiries: VecDeque<(Instant, String)>,
+    /// How many entries of `expiries` were looked at (the tests bound it).
+    #[cfg(test)]
+    expired_checks: u64,
 }
 
 impl Limiter {
@@ -92,6 +102,9 @@ impl Limiter {
             max_in_window: 0,
             blocked: HashMap::new(),
             users: HashMap::new(),
+            expiries: VecDeque::new(),
+            #[cfg(test)]
+            expired_checks: 0,
         }
     }
 
@@ -118,6 +131,26 @@ impl Limiter {
         self.max_in_window = 0;
         self.blocked.clear();
         self.users.clear();
+        self.expiries.clear();
+    }
+
+    /// Drops the per-user state that ran out by `now`.
+    fn expire_users(&mut self, now: Instant) {
+        while self.expiries.front().is_some_and(|(due, _)| *due <= now) {
+            let Some((_, user)) = self.expiries.pop_front() else {
+                break;
+            };
+            #[cfg(test)]
+            {
+                self.expired_checks += 1;
+            }
+            if let Some((w, blocked)) = self.users.get_mut(&user) {
+                w.evict(now);
+                if w.admitted.is_empty() && blocked.is_none_or(|b| b <= now) {
+                    self.users.remove(&user);
+                }
+            }
+        }
     }
 
     /// Admits the request or returns the `Retry-After` seconds. `user` names the user of a
@@ -146,12 +179,7 @@ impl Limiter {
             return Err(secs);
         }
         if let (Some(user), true) = (user, self.per_user) {
-            if self.users.len() > 10_000 {
-                self.users.retain(|_, (w, b)| {
-                    w.evict(now);
-                    !w.admitted.is_empty() || b.is_some_and(|b| b > now)
-                });
-            }
+            self.expire_users(now);
             let (w, blocked) = self
                 .users
                 .entry(user.to_owned())
@@ -166,9 +194,15 @@ impl Limiter {
             if let Some(wait) = w.wait(now, PER_USER_LIMIT) {
                 let secs = ceil_secs(wait);
                 *blocked = block_until(now, secs);
+                if let Some(until) = *blocked {
+                    self.expiries.push_back((until, user.to_owned()));
+                }
                 return Err(secs);
             }
             w.admitted.push_back(now);
+            if let Some(leaves) = after(now, PER_USER_WINDOW) {
+                self.expiries.push_back((leaves, user.to_owned()));
+            }
         }
         self.window.admitted.push_back(now);
         self.max_in_window = self.max_in_window.max(self.window.admitted.len() as u64);
@@ -238,6 +272,66 @@ mod tests {
             Ok(())
         );
         assert_eq!(l.max_in_window(), 11);
+    }
+
+    #[test]
+    fn per_user_state_is_dropped_as_it_runs_out_at_constant_cost_per_request() {
+        let t0 = Instant::now();
+        let mut l = Limiter::new(None, Duration::from_secs(10), true);
+        let n = 30_000u32;
+        let at = |wave: u64, i: u32| {
+            t0 + Duration::from_secs(10 * wave) + Duration::from_micros(100 * u64::from(i))
+        };
+        // 30,000 users update once within 3 s: all of them are in their windows.
+        for i in 0..n {
+            assert_eq!(l.check(at(0, i), "PATCH", Some(&format!("a{i}"))), Ok(()));
+        }
+        assert_eq!(l.users.len(), 30_000);
+        assert_eq!(l.expired_checks, 0, "nothing was due");
+        // 10 s later another 30,000 do: each first-wave user goes as its window closes.
+        for i in 0..n {
+            assert_eq!(l.check(at(1, i), "PATCH", Some(&format!("b{i}"))), Ok(()));
+            if i % 1_000 == 999 {
+                assert_eq!(l.users.len(), 30_000, "each a-user left as its b-user came");
+            }
+        }
+        assert_eq!(l.users.len(), 30_000, "the second wave");
+        // Each admission was looked at once when due, never the whole table per request
+        // (the old sweep looked at every user on each request past 10,000 of them).
+        assert!(l.expired_checks <= u64::from(n), "{}", l.expired_checks);
+        l.check(at(3, 0), "PATCH", Some("c")).unwrap();
+        assert_eq!(l.users.len(), 1);
+        assert_eq!(l.expiries.len(), 1);
+    }
+
+    #[test]
+    fn a_user_blocked_past_its_window_stays_blocked_while_others_expire() {
+        let t0 = Instant::now();
+        let ms = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut l = Limiter::new(None, Duration::from_secs(10), true);
+        for _ in 0..PER_USER_LIMIT {
+            assert_eq!(l.check(ms(0), "PATCH", Some("u1")), Ok(()));
+        }
+        // 9.5 s until a slot frees, announced as 10 s: blocked until 10.5 s, after all ten
+        // of its admissions left the window at 10 s.
+        assert_eq!(l.check(ms(500), "PATCH", Some("u1")), Err(10));
+        for i in 0..50 {
+            let now = ms(10_000 + i * 10);
+            assert_eq!(l.check(now, "PATCH", Some(&format!("o{i}"))), Ok(()));
+        }
+        assert_eq!(l.check(ms(10_400), "PATCH", Some("u1")), Err(1));
+        assert_eq!(l.check(ms(10_500), "PATCH", Some("u1")), Ok(()));
+        // Refused 1 ms before a slot frees: blocked for the announced second, though the
+        // window has room again at 20.5 s, and the others' windows closing meanwhile.
+        for _ in 0..PER_USER_LIMIT - 1 {
+            assert_eq!(l.check(ms(10_500), "PATCH", Some("u1")), Ok(()));
+        }
+        assert_eq!(l.check(ms(20_499), "PATCH", Some("u1")), Err(1));
+        assert_eq!(l.check(ms(20_600), "PATCH", Some("o0")), Ok(()));
+        assert_eq!(l.check(ms(21_498), "PATCH", Some("u1")), Err(1));
+        assert_eq!(l.check(ms(21_499), "PATCH", Some("u1")), Ok(()));
+        l.clear();
+        assert!(l.users.is_empty() && l.expiries.is_empty());
     }
 
     #[test]
