@@ -1,8 +1,9 @@
 //! Exporting a big instance: the emulator is seeded with 1,000,000 users (from a
 //! seed file, so seeding is quick: one email, names, an external id and two public
-//! metadata keys each) and the heap it then holds (counted by a `cap` global allocator:
-//! RSS also keeps what parsing the seed file left free) is reported against its memory
-//! budget ([`BUDGET_BYTES_PER_USER`]; the run fails above it); a child process (this binary,
+//! metadata keys each; the file is parsed as it is read, one user at a time) and the heap
+//! it then holds (counted by a `cap` global allocator) is reported against its memory
+//! budget ([`BUDGET_BYTES_PER_USER`]; the run fails above it), with the resident set after
+//! seeding and at its peak, and how long `GET /users/count` takes among them; a child process (this binary,
 //! re-run) streams them with `list_all` in pages of 500 and writes one JSON line per
 //! user, as `clerk-users export` does, then reports its peak RSS (VmHWM) and users per
 //! second. Exporting a tenth and then all of them shows whether the exporter's memory
@@ -21,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use clerk_emulator::{Config, Emulator, RateLimit};
 use clerk_tower::Clerk;
-use clerk_tower::users::ListUsers;
+use clerk_tower::users::{CountUsers, ListUsers, UserFilter};
 use futures_util::TryStreamExt;
+use nix::sys::resource::{UsageWho, getrusage};
 
 const KEY: &str = "sk_live_bench_export_memory";
 
@@ -36,6 +38,17 @@ const CHILD_ENV: &str = "CLERK_BENCH_EXPORT_CHILD";
 const BUDGET_BYTES_PER_USER: u64 = 1536;
 /// The budget's fixed part (the runtime, the server, empty tables).
 const BUDGET_BASE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// CPU time (user + system) of this process, from `getrusage`.
+fn own_cpu() -> Duration {
+    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |u| {
+        let t = |tv: nix::sys::time::TimeVal| {
+            Duration::from_secs(tv.tv_sec().max(0) as u64)
+                + Duration::from_micros(tv.tv_usec().max(0) as u64)
+        };
+        t(u.user_time()) + t(u.system_time())
+    })
+}
 
 /// Peak resident set size of this process, in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> Option<u64> {
@@ -92,6 +105,40 @@ fn run_child(url: &str, limit: usize) -> Result<(u64, u64, f64), Box<dyn std::er
     Ok((users, kib, secs))
 }
 
+/// Times `GET /users/count` among all the users: without a filter (the table's length)
+/// and with `banned=false`, which also counts every user but looks at each one (what a
+/// count without a filter did before). Median of 5 calls.
+async fn count_times(url: &str, total: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let clerk = Clerk::builder()
+        .secret_key(KEY)
+        .base_url(url)
+        .no_rate_limit()
+        .build()?;
+    let mut line = format!("  GET /users/count among {total} users:");
+    for (what, request, expected) in [
+        ("no filter", CountUsers::new(), Some(total as i64)),
+        (
+            "banned=false (looks at every user)",
+            CountUsers::new().filter(UserFilter::new().banned(false)),
+            Some(total as i64),
+        ),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let n = clerk.users().count(request.clone()).await?;
+            times.push(started.elapsed());
+            if expected.is_some_and(|e| e != n) {
+                return Err(format!("counted {n} of {total} users").into());
+            }
+        }
+        times.sort();
+        line.push_str(&format!(" {what} {:.2} ms;", times[2].as_secs_f64() * 1e3));
+    }
+    println!("{}", line.trim_end_matches(';'));
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(spec) = std::env::var(CHILD_ENV) {
@@ -122,6 +169,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         file.flush()?;
     }
     let started = Instant::now();
+    let cpu_before = own_cpu();
     let emu = Emulator::start(
         Config::new()
             .secret_key(KEY)
@@ -129,6 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .seed_file(&seed),
     )
     .await?;
+    let (seeding_wall, seeding_cpu) = (started.elapsed(), own_cpu().saturating_sub(cpu_before));
     let _ = std::fs::remove_file(&seed);
     let held = (HEAP.allocated() as u64).saturating_sub(heap_before);
     let rss = status_kib("VmRSS:").unwrap_or(0).saturating_sub(rss_before) * 1024;
@@ -136,9 +185,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let budget = BUDGET_BASE_BYTES + BUDGET_BYTES_PER_USER * total as u64;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
-        "export_memory: emulator seeded with {total} users in {:.1} s; it holds them in {:.0} MiB of heap \
+        "export_memory: emulator seeded with {total} users in {:.1} s ({:.1} s CPU); it holds them in {:.0} MiB of heap \
          ({:.0} bytes per user; budget {:.0} MiB); RSS {:.0} MiB, {:.0} MiB at the peak of seeding",
-        started.elapsed().as_secs_f64(),
+        seeding_wall.as_secs_f64(),
+        seeding_cpu.as_secs_f64(),
         mib(held),
         held as f64 / total.max(1) as f64,
         mib(budget),
@@ -154,6 +204,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let url = emu.base_url();
+    count_times(&url, total).await?;
     let small = total / 10;
     let runs = [small, total];
     let mut results = Vec::new();

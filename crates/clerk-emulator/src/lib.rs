@@ -208,14 +208,20 @@
 //! body plus optional `id` (`org_…`), `memberships` and `invitations` (their POST bodies).
 //! Without the `instances` wrapper, `{"users": [...], "organizations": [...]}` seeds the first
 //! instance. Keys not given with `--secret-key` become extra instances. Any invalid entry stops
-//! the start with an error naming it.
+//! the start with an error naming it (`seed file F: sk_test_…users[600]: …`). The file is
+//! parsed as it is read, one user at a time, so a seed of a million users never becomes a
+//! JSON tree of a million users (organizations are applied after their instance's users,
+//! wherever they stand in the object). A key given twice in one object is refused.
 //!
 //! # State file (`--state FILE`)
 //!
 //! Loaded at start if present (the seed is then ignored); written on graceful shutdown
 //! atomically (temporary file in the same directory, fsync, rename). Instances are stored under
 //! the SHA-256 of their key, so no secret key is written; instances in the file whose key is not
-//! configured are kept as they are.
+//! configured are kept as they are. It is read and written as a stream too: users are
+//! deserialized straight into the instance's table (an error names the user), and each
+//! instance is serialized straight into the file; fields it does not know are ignored. The file
+//! is readable by its owner only (mode 0600: it holds TOTP secrets and password digests).
 
 // Bottom to top: `op` (the operations), `model` and `store` (the records), `body` (decoded
 // input), `domain` (the instance's rules), `render` (Clerk's JSON), `api` (HTTP handlers),
