@@ -284,7 +284,7 @@ pub(crate) fn render(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>",
         "<title>clerk-users bench</title><style>",
         "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#fff;max-width:1000px}",
-        "h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 4px}p.sub{color:#566;margin:0 0 10px}",
+        "h1{font-size:20px;margin:0 0 4px}p.failed{color:#a00;background:#fdecea;padding:6px 10px;border-left:4px solid #d33}h2{font-size:15px;margin:22px 0 4px}p.sub{color:#566;margin:0 0 10px}",
         "svg{display:block}svg text{font:11px system-ui,sans-serif;fill:#445}",
         "table{border-collapse:collapse;margin-top:6px}td{padding:2px 14px 2px 0;border-bottom:1px solid #e4e7ec}",
         "td.long{overflow-wrap:anywhere}td:nth-child(odd){color:#566}td:nth-child(even){font-variant-numeric:tabular-nums;padding-right:28px}",
@@ -296,6 +296,15 @@ pub(crate) fn render(
         "<h1>clerk-users bench</h1><p class=\"sub\">{}</p>",
         escape(title)
     );
+    // A run that ended in an error says so first: what follows is what it recorded.
+    if summary["run"] == "failed" {
+        let error = summary["error"].as_str().unwrap_or("unknown error");
+        let _ = writeln!(
+            html,
+            "<p class=\"failed\"><b>The run failed:</b> {}</p>",
+            escape(error)
+        );
+    }
 
     // 1. Requests per second against the quota.
     // The last bucket is cut by the end of the run: its rate is over the time it covers.
@@ -455,8 +464,11 @@ pub(crate) fn render(
 const LONG_VALUE: usize = 24;
 
 /// The summary's first rows.
-const SUMMARY_FIRST: [&str; 18] = [
+const SUMMARY_FIRST: [&str; 21] = [
+    "run",
+    "error",
     "users",
+    "done",
     "created",
     "already_present",
     "failed",
@@ -722,6 +734,27 @@ mod tests {
         );
         assert!(page.contains(">1 timeouts<"));
         assert!(page.contains(">1 retries (re-sent)<"));
+    }
+
+    #[test]
+    fn a_failed_run_says_so_first_with_its_error_escaped() {
+        let summary = serde_json::json!({
+            "run": "failed",
+            "error": "stopped: <b>502</b> & \"gone\"",
+            "users": 5,
+        });
+        let page = render(&sample_timeline(), "5 users", None, &summary);
+        let banner = page.find("The run failed:").expect("a failure banner");
+        assert!(banner < page.find("<h2>").unwrap(), "before the charts");
+        assert!(page.contains("stopped: &lt;b&gt;502&lt;/b&gt; &amp; &quot;gone&quot;"));
+        assert!(!page.contains("<b>502"));
+        let ok = render(
+            &sample_timeline(),
+            "5 users",
+            None,
+            &serde_json::json!({"users": 5}),
+        );
+        assert!(!ok.contains("The run failed"));
     }
 
     #[test]

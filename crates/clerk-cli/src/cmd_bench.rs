@@ -1,13 +1,14 @@
 // Over 600 lines: the bench command's arguments, target start-up, run, server-side verification
-// and the printed summary belong to one command; its HTML report (bench_report.rs) and its
+// and the printed summary (a failed run's too) belong to one command; its HTML report (bench_report.rs) and its
 // worker processes (bench_workers.rs) live apart.
 //! `clerk-users bench`: the migration benchmark. Starts the emulator in process
 //! (or uses `--api-url`), imports synthetic users through the full stack and the
 //! checkpoint journal, then verifies on the server that every user exists exactly once.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
@@ -25,7 +26,7 @@ use crate::check::check;
 use crate::progress::{self, Progress};
 use crate::records::RawRecord;
 use crate::report::{Latencies, human, projection, thousands, timed};
-use crate::terminal::say;
+use crate::terminal::{say, tell};
 use crate::{CliError, CliResult, synth};
 use clerk_migrate::import::{self, Item, Options, Summary};
 use clerk_migrate::journal;
@@ -68,6 +69,9 @@ pub(crate) struct BenchArgs {
     /// fault of the embedded emulator lands halfway between the attempt timeout and this).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::args::parse_duration)]
     pub(crate) settle_delay: Duration,
+    /// Longest Retry-After to wait for; above it the run stops (and fails), as `import` does.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::args::parse_duration)]
+    pub(crate) max_wait: Duration,
     /// Emulator latency per request, uniform in MIN..MAX ms.
     #[arg(long, value_name = "MIN..MAX", default_value = "20..80")]
     pub(crate) latency: Latency,
@@ -333,9 +337,15 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     let options = Options {
         concurrency: args.concurrency as usize,
         settle_delay: args.settle_delay,
+        max_wait: args.max_wait,
         operation_timeout: Duration::from_secs(120),
         ..Options::default()
     };
+    let counted = Arc::new(Counted {
+        inner: progress.ticks(),
+        done: AtomicU64::new(0),
+    });
+    let started = Instant::now();
     let result = {
         let import = import::run(
             &clerk,
@@ -343,7 +353,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
             &replay,
             Arc::new(writer),
             options,
-            progress.ticks(),
+            Arc::clone(&counted) as Arc<dyn import::Progress>,
         );
         // For --report: the server's window occupancy, 4 times a second.
         let sampling = async {
@@ -385,13 +395,44 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         timeline.stop();
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let summary = result.map_err(CliError::failure)?;
+    let setup = Setup {
+        args: &args,
+        users,
+        quota,
+        quota_rps,
+    };
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(why) => {
+            // The run failed: the page shows what was recorded up to the failure.
+            let metrics = clerk.metrics();
+            let ran = Ran {
+                done: counted.done.load(Relaxed),
+                requests: metrics.attempts,
+                retries: metrics.retries,
+                http_429: metrics.rate_limited,
+                wall: started.elapsed(),
+                latency,
+                max_window: worst_window(emulator.as_ref()),
+            };
+            if let Some(emu) = emulator {
+                let _ = emu.shutdown().await;
+            }
+            if let (Some(path), Some(timeline)) = (&args.report, &timeline) {
+                let page = write_report(path, timeline, &setup, &setup.failed_json(&why, &ran));
+                if let Err(e) = page {
+                    tell!(
+                        "{}",
+                        e.message.as_deref().unwrap_or("cannot write the report")
+                    );
+                }
+            }
+            return Err(CliError::failure(why));
+        }
+    };
 
     // The import phase ends here: read the server's worst window before verifying.
-    let stats = emulator.as_ref().map(Emulator::stats);
-    let max_window = stats
-        .as_ref()
-        .and_then(|s| s.instances.values().map(|i| i.max_window_requests).max());
+    let max_window = worst_window(emulator.as_ref());
     let verification = verify(&clerk, &format!("bench-{run_id}-"), users).await;
     if let Some(emu) = emulator {
         let _ = emu.shutdown().await;
@@ -399,10 +440,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     let verification = verification.map_err(CliError::failure)?;
 
     let report = Report {
-        args: &args,
-        users,
-        quota,
-        quota_rps,
+        setup,
         summary: &summary,
         latency,
         max_window,
@@ -410,17 +448,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     };
     report.print();
     if let (Some(path), Some(timeline)) = (&args.report, &timeline) {
-        let quota_line = quota.map(|q| QuotaLine {
-            requests: u64::from(q.requests()),
-            window: q.window(),
-        });
-        let page =
-            crate::bench_report::render(timeline, &report.title(), quota_line, &report.json());
-        std::fs::write(path, page)
-            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
-        if !args.json {
-            say!("  report {}", path.display());
-        }
+        write_report(path, timeline, &report.setup, &report.json())?;
     }
     let mut why = Vec::new();
     if verification.lost > 0 {
@@ -446,11 +474,67 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
     }
 }
 
-struct Report<'a> {
+/// What the run was asked to do: the part of the summary a failed run has too.
+struct Setup<'a> {
     args: &'a BenchArgs,
     users: u64,
     quota: Option<Quota>,
     quota_rps: Option<f64>,
+}
+
+/// Writes the page of a run (`summary`: its `--json` object) to `path`.
+fn write_report(
+    path: &Path,
+    timeline: &Timeline,
+    setup: &Setup<'_>,
+    summary: &Value,
+) -> CliResult<()> {
+    let quota_line = setup.quota.map(|q| QuotaLine {
+        requests: u64::from(q.requests()),
+        window: q.window(),
+    });
+    let page = crate::bench_report::render(timeline, &setup.title(), quota_line, summary);
+    std::fs::write(path, page)
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+    if !setup.args.json {
+        say!("  report {}", path.display());
+    }
+    Ok(())
+}
+
+/// The embedded emulator's worst window so far (`None` for another server).
+fn worst_window(emulator: Option<&Emulator>) -> Option<u64> {
+    emulator.and_then(|e| {
+        e.stats()
+            .instances
+            .values()
+            .map(|i| i.max_window_requests)
+            .max()
+    })
+}
+
+/// The import's progress, counting the records done for a failed run's report.
+struct Counted {
+    inner: Arc<dyn import::Progress>,
+    done: AtomicU64,
+}
+
+impl import::Progress for Counted {
+    fn set_position(&self, done: u64) {
+        self.done.store(done, Relaxed);
+        self.inner.set_position(done);
+    }
+    fn inc(&self, n: u64) {
+        self.done.fetch_add(n, Relaxed);
+        self.inner.inc(n);
+    }
+    fn waiting(&self, why: Option<&str>) {
+        self.inner.waiting(why);
+    }
+}
+
+struct Report<'a> {
+    setup: Setup<'a>,
     summary: &'a Summary,
     /// Request latency `(p50, p99)` in ms.
     latency: (f64, f64),
@@ -458,7 +542,7 @@ struct Report<'a> {
     verification: &'a Verification,
 }
 
-impl Report<'_> {
+impl Setup<'_> {
     /// The quota as given (`1000/10s`), or `off`.
     fn quota_text(&self) -> String {
         self.quota.map_or_else(
@@ -482,66 +566,24 @@ impl Report<'_> {
         }
     }
 
-    /// Requests per user this run took (1 when it had no users).
-    fn requests_per_user(&self) -> f64 {
-        if self.users > 0 {
-            self.summary.requests as f64 / self.users as f64
-        } else {
-            1.0
-        }
-    }
-
-    /// What `--json` prints, and the report's summary table.
-    fn json(&self) -> Value {
-        let s = self.summary;
-        let v = self.verification;
-        let achieved = s.achieved_rps();
-        let utilization = self.quota_rps.map(|q| achieved / q);
-        let requests_per_user = self.requests_per_user();
-        let projected = self.args.project.zip(self.quota_rps).map(|(n, rps)| {
-            (
-                n,
-                n as f64 * requests_per_user.max(1.0) / rps,
-                projection(n, rps, requests_per_user),
-            )
-        });
-        let mut out = json!({
+    /// The summary's fields that describe the run's settings.
+    fn json(&self) -> serde_json::Map<String, Value> {
+        let args = self.args;
+        let Value::Object(map) = json!({
             "users": self.users,
-            "created": s.created,
-            "already_present": s.already_present,
-            "failed": s.failed,
-            "failed_by_code": s.failed_by_code(),
-            "lost": v.lost,
-            "duplicated": v.duplicated,
-            "requests": s.requests,
-            "retries": s.retries,
-            "http_429": s.http_429,
-            "lookups": s.lookups,
-            "wall_s": s.wall.as_secs_f64(),
-            "achieved_rps": achieved,
             "quota_rps": self.quota_rps,
-            "utilization": utilization,
-            "max_window_requests": self.max_window,
             "quota": self.quota_text(),
             "quota_requests": self.quota.map(|q| q.requests()),
             "quota_window_s": self.quota.map(|q| q.window().as_secs_f64()),
-            "p50_ms": self.latency.0,
-            "p99_ms": self.latency.1,
-            "concurrency": self.args.concurrency,
+            "concurrency": args.concurrency,
             "faults": self.faults_text(),
             // The embedded emulator's latency: none is added to another server's.
-            "latency_ms": self.args.api_url.is_none().then_some([self.args.latency.min.as_millis() as u64, self.args.latency.max.as_millis() as u64]),
-            "instance": if self.args.api_url.is_some() { "external" } else { self.instance_name() },
-            "verify_s": v.took.as_secs_f64(),
-            "verify_listed": v.listed,
-        });
-        if let (Some((n, secs, text)), Value::Object(map)) = (&projected, &mut out) {
-            map.insert(
-                "projection".into(),
-                json!({"users": n, "wall_s": secs, "text": text}),
-            );
-        }
-        out
+            "latency_ms": args.api_url.is_none().then_some([args.latency.min.as_millis() as u64, args.latency.max.as_millis() as u64]),
+            "instance": if args.api_url.is_some() { "external" } else { self.instance_name() },
+        }) else {
+            unreachable!("a JSON object literal")
+        };
+        map
     }
 
     /// The report's first line: how many users into what.
@@ -562,25 +604,129 @@ impl Report<'_> {
         format!("{} {users} into {target}", thousands(self.users))
     }
 
+    /// The summary of a run that ended in `error`: what was recorded up to it.
+    fn failed_json(&self, error: &str, ran: &Ran) -> Value {
+        let achieved = if ran.wall > Duration::ZERO {
+            ran.requests as f64 / ran.wall.as_secs_f64()
+        } else {
+            0.0
+        };
+        let mut out = self.json();
+        let rest = json!({
+            "run": "failed",
+            "error": crate::terminal::neutral(error),
+            "done": ran.done,
+            "requests": ran.requests,
+            "retries": ran.retries,
+            "http_429": ran.http_429,
+            "wall_s": ran.wall.as_secs_f64(),
+            "achieved_rps": achieved,
+            "utilization": self.quota_rps.map(|q| achieved / q),
+            "max_window_requests": ran.max_window,
+            "p50_ms": ran.latency.0,
+            "p99_ms": ran.latency.1,
+        });
+        if let Value::Object(rest) = rest {
+            out.extend(rest);
+        }
+        Value::Object(out)
+    }
+}
+
+/// What a failed run recorded before it ended.
+struct Ran {
+    /// Records finished (created, found present or failed).
+    done: u64,
+    requests: u64,
+    retries: u64,
+    http_429: u64,
+    wall: Duration,
+    latency: (f64, f64),
+    max_window: Option<u64>,
+}
+
+impl Report<'_> {
+    /// Requests per user this run took (1 when it had no users).
+    fn requests_per_user(&self) -> f64 {
+        if self.setup.users > 0 {
+            self.summary.requests as f64 / self.setup.users as f64
+        } else {
+            1.0
+        }
+    }
+
+    /// What `--json` prints, and the report's summary table.
+    fn json(&self) -> Value {
+        let s = self.summary;
+        let v = self.verification;
+        let achieved = s.achieved_rps();
+        let utilization = self.setup.quota_rps.map(|q| achieved / q);
+        let requests_per_user = self.requests_per_user();
+        let projected = self
+            .setup
+            .args
+            .project
+            .zip(self.setup.quota_rps)
+            .map(|(n, rps)| {
+                (
+                    n,
+                    n as f64 * requests_per_user.max(1.0) / rps,
+                    projection(n, rps, requests_per_user),
+                )
+            });
+        let mut out = self.setup.json();
+        let run = json!({
+            "created": s.created,
+            "already_present": s.already_present,
+            "failed": s.failed,
+            "failed_by_code": s.failed_by_code(),
+            "lost": v.lost,
+            "duplicated": v.duplicated,
+            "requests": s.requests,
+            "retries": s.retries,
+            "http_429": s.http_429,
+            "lookups": s.lookups,
+            "wall_s": s.wall.as_secs_f64(),
+            "achieved_rps": achieved,
+            "utilization": utilization,
+            "max_window_requests": self.max_window,
+            "p50_ms": self.latency.0,
+            "p99_ms": self.latency.1,
+            "verify_s": v.took.as_secs_f64(),
+            "verify_listed": v.listed,
+        });
+        if let Value::Object(run) = run {
+            out.extend(run);
+        }
+        if let Some((n, secs, text)) = &projected {
+            out.insert(
+                "projection".into(),
+                json!({"users": n, "wall_s": secs, "text": text}),
+            );
+        }
+        Value::Object(out)
+    }
+
     fn print(&self) {
-        if self.args.json {
+        if self.setup.args.json {
             say!("{}", self.json());
             return;
         }
         let s = self.summary;
         let v = self.verification;
         let achieved = s.achieved_rps();
-        let utilization = self.quota_rps.map(|q| achieved / q);
+        let utilization = self.setup.quota_rps.map(|q| achieved / q);
         let projected = self
+            .setup
             .args
             .project
-            .zip(self.quota_rps)
+            .zip(self.setup.quota_rps)
             .map(|(n, rps)| projection(n, rps, self.requests_per_user()));
-        say!("clerk-users bench: {}", self.title());
+        say!("clerk-users bench: {}", self.setup.title());
         say!(
             "  quota {} · concurrency {}",
-            self.quota_text(),
-            self.args.concurrency
+            self.setup.quota_text(),
+            self.setup.args.concurrency
         );
         say!(
             "  created {} · already present {} · failed {}",
@@ -602,7 +748,7 @@ impl Report<'_> {
             thousands(s.http_429),
             thousands(s.lookups)
         );
-        match (self.quota_rps, utilization) {
+        match (self.setup.quota_rps, utilization) {
             (Some(q), Some(u)) => say!(
                 "  wall {} · {achieved:.1} req/s of {q:.0} req/s quota · utilization {:.1} %",
                 human(s.wall),
@@ -613,7 +759,7 @@ impl Report<'_> {
                 human(s.wall)
             ),
         }
-        if let (Some(w), Some(q)) = (self.max_window, self.quota) {
+        if let (Some(w), Some(q)) = (self.max_window, self.setup.quota) {
             say!(
                 "  worst window on the server: {w} requests (limit {})",
                 q.requests()

@@ -101,7 +101,7 @@ struct EmulatorCommand {
 #[derive(Debug)]
 pub(crate) struct CliError {
     code: u8,
-    message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 impl CliError {

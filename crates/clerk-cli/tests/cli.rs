@@ -766,3 +766,100 @@ async fn bench_against_a_server_paces_at_its_keys_quota() {
     assert_eq!(summary["instance"], "external");
     assert!(summary["latency_ms"].is_null(), "no latency is added to it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bench_run_that_fails_still_writes_its_report() {
+    // Every request fails with a 5xx: the lookups that would settle the ambiguous
+    // creates fail too, and that ends the run with an error.
+    let dir = temp_dir("bench-failed-report");
+    let page_path = dir.join("failed.html");
+    let out = run(vec![
+        "bench".into(),
+        "--json".into(),
+        "--users".into(),
+        "5".into(),
+        "--latency".into(),
+        "1..2".into(),
+        "--faults".into(),
+        "5xx=1".into(),
+        "--settle-delay".into(),
+        "100ms".into(),
+        "--report".into(),
+        path_arg(&page_path),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "the run still fails");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("stopped:"), "{stderr}");
+    let page = std::fs::read_to_string(&page_path).expect("a failed run writes its report");
+    let doc = roxmltree::Document::parse_with_options(
+        &page,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("the report is not well-formed: {e}"));
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "script")
+            .count(),
+        0
+    );
+    let all_text: String = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all_text.contains("The run failed:"), "{all_text}");
+    let table: HashMap<String, String> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "tr")
+        .flat_map(|tr| {
+            let cells: Vec<String> = tr
+                .children()
+                .filter(|c| c.tag_name().name() == "td")
+                .map(|c| c.text().unwrap_or_default().to_owned())
+                .collect();
+            cells
+                .chunks(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(table["run"], "failed");
+    // The error the command printed, word for word (the page escapes its quote marks).
+    let error = &table["error"];
+    assert!(
+        error.starts_with("stopped: ") && error.contains("Clerk API error 5"),
+        "{error}"
+    );
+    assert!(stderr.contains(error.as_str()), "{stderr}\n{error}");
+    assert!(
+        page.contains("We&#39;ve"),
+        "the server's text is HTML-escaped"
+    );
+    // What was recorded up to the failure is on the page.
+    let requests = report_number(&table["requests"]).expect("requests");
+    assert!(
+        requests >= 5.0,
+        "every user was sent at least once: {requests}"
+    );
+    let attempts = all_text
+        .split(['(', ')'])
+        .find_map(|t| t.strip_suffix(" attempts"))
+        .and_then(report_number)
+        .expect("the requests/s legend gives the attempts");
+    assert_eq!(
+        attempts, requests,
+        "the charts count what the summary counts"
+    );
+    let fivexx = all_text
+        .lines()
+        .find_map(|l| l.strip_suffix(" 5xx"))
+        .and_then(|n| report_number(n.trim()))
+        .expect("a 5xx row");
+    assert_eq!(fivexx, requests, "every attempt was a 5xx");
+    let _ = std::fs::remove_dir_all(&dir);
+}
