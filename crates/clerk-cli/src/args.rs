@@ -47,6 +47,12 @@ pub(crate) struct RedisArgs {
     /// 1/N of it (or less, when Redis last counted more live workers).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) expected_workers: u32,
+    /// How much longer than its window the shared quota is spread over (default
+    /// 100ms): at most N requests go out in any W + margin, so the server sees at most
+    /// N in any W while the processes' delays to it differ by less. Raise it for
+    /// workers on several machines or on a loaded one. Needs --redis-url.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) window_margin: Option<Duration>,
 }
 
 /// A `--redis-url`: may hold a password, so it is never printed.
@@ -80,16 +86,33 @@ impl RedisArgs {
         if before("expected_workers") {
             self.expected_workers = top.expected_workers;
         }
+        if before("window_margin") {
+            self.window_margin = top.window_margin;
+        }
     }
 
     /// The rate limiter for `quota`: on Redis when `--redis-url` is given, else local.
     pub(crate) fn limiter(&self, quota: Quota, key: &SecretKey) -> Result<RateLimiter, String> {
         let Some(url) = &self.redis_url else {
+            if self.window_margin.is_some() {
+                return Err("--window-margin applies to a quota shared through Redis: \
+                            add --redis-url"
+                    .to_owned());
+            }
             return Ok(RateLimiter::new(quota));
         };
-        let options = RedisOptions::new(url.as_str(), key)
+        let mut options = RedisOptions::new(url.as_str(), key)
             .map_err(|e| format!("--redis-url: {e}: expected redis://[:password@]host:port[/db]"))?
             .expected_workers(self.expected_workers);
+        if let Some(margin) = self.window_margin {
+            if margin > quota.window() {
+                return Err(format!(
+                    "--window-margin {margin:?} is longer than the quota's window ({:?})",
+                    quota.window()
+                ));
+            }
+            options = options.window_margin(margin);
+        }
         Ok(RateLimiter::redis(quota, options))
     }
 }
@@ -114,6 +137,7 @@ pub(crate) const CONNECT_FLAGS: &[&str] = &[
     "concurrency",
     "redis_url",
     "expected_workers",
+    "window_margin",
     "max_response_body",
 ];
 
@@ -307,7 +331,7 @@ impl ConnectArgs {
         }
         builder = timed(builder, latencies);
         Ok(match self.quota()? {
-            Some(quota) if self.redis.redis_url.is_some() => {
+            Some(quota) if self.redis.redis_url.is_some() || self.redis.window_margin.is_some() => {
                 builder.rate_limiter(self.redis.limiter(quota, &key)?)
             }
             Some(quota) => builder.quota(quota),
@@ -525,5 +549,27 @@ mod tests {
                 && err.contains("CLERK_SECRET_KEY")
                 && err.contains("clerk-users emulator")
         );
+    }
+
+    #[test]
+    fn a_window_margin_needs_a_shared_quota_and_fits_its_window() {
+        let key = SecretKey::new("sk_test_margin");
+        let quota = Quota::new(100, Duration::from_secs(10)).unwrap();
+        let margin = |m: u64, url: Option<&str>| RedisArgs {
+            redis_url: url.map(|u| RedisUrl(u.to_owned())),
+            expected_workers: 1,
+            window_margin: Some(Duration::from_millis(m)),
+        };
+        // Not silently ignored on a local quota.
+        let err = margin(500, None).limiter(quota, &key).unwrap_err();
+        assert!(err.contains("--redis-url"), "{err}");
+        let url = Some("redis://127.0.0.1:1");
+        let err = margin(10_001, url).limiter(quota, &key).unwrap_err();
+        assert!(err.contains("longer than the quota's window"), "{err}");
+        assert!(margin(10_000, url).limiter(quota, &key).is_ok());
+        // Taken before the subcommand too.
+        let mut sub = RedisArgs::default();
+        sub.adopt(&margin(500, url), &|id| id == "window_margin");
+        assert_eq!(sub.window_margin, Some(Duration::from_millis(500)));
     }
 }

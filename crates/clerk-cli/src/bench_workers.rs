@@ -275,6 +275,9 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         if let Some(user) = &hot_user {
             cmd.args(["--patch-user", user]);
         }
+        if let Some(margin) = args.redis_args.window_margin {
+            cmd.args(["--window-margin", &format!("{}s", margin.as_secs_f64())]);
+        }
         for _ in 0..args.verbose {
             cmd.arg("-v");
         }

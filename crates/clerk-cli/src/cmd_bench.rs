@@ -291,7 +291,13 @@ pub(crate) fn synthetic_items(run_id: u32, users: u64) -> CliResult<Vec<Item>> {
 }
 
 pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
-    if args.workers > 1 || args.redis || args.redis_args.redis_url.is_some() {
+    let shared = args.redis || args.redis_args.redis_url.is_some();
+    if args.redis_args.window_margin.is_some() && !shared {
+        return Err(CliError::usage(
+            "--window-margin applies to a quota shared through Redis: add --redis or --redis-url",
+        ));
+    }
+    if args.workers > 1 || shared {
         if args.report.is_some() {
             return Err(CliError::usage(
                 "--report draws one process's run: it cannot be combined with --workers or --redis",

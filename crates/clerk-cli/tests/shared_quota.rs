@@ -53,9 +53,16 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The shared quota's window margin in these runs. The server sees at most N in any W
+/// only while the workers' delays to it differ by less than the margin; at the default
+/// 100 ms, a 2-core machine at load 20 (three workers, the emulator, Redis and other
+/// tests) delayed some requests by more, and the emulator refused 11–15 of 547.
+const MARGIN: &str = "500ms";
+
 fn bench(extra: &[&str]) -> Command {
     let mut cmd = command();
     cmd.args(["bench", "--json", "--latency", "1..5", "--concurrency", "8"])
+        .args(["--window-margin", MARGIN])
         .args(extra);
     cmd
 }
@@ -96,13 +103,14 @@ fn worker_processes_share_one_quota_through_redis() {
     assert_exactly_once(&r);
     assert!(u(&r, "max_window_requests") <= 500, "{r}");
     assert_eq!((u(&r, "http_429"), u(&r, "server_429")), (0, 0), "{r}");
-    // At the quota, not at a worker's share of it (a third would be ~170): the server's
-    // busiest 10 s window of arrivals held at least 90 % of it (it holds ~497). Not the
-    // aggregate rate over the run (`utilization`, ~0.98), which a loaded machine's
-    // stalls, at the workers' start and end above all, took to 0.968 < 0.97 once.
+    // At the quota, not at a worker's share of it (a third would be ~170, two thirds
+    // ~333): the server's busiest 10 s window of arrivals held at least 80 % of it (it
+    // holds ~476, 500 spread over 10.5 s). Not the aggregate rate over the run
+    // (`utilization`), which a loaded machine's stalls, at the workers' start and end
+    // above all, take down.
     let busiest = u(&r, "max_window_requests");
     assert!(
-        busiest >= 450,
+        busiest >= 400,
         "the busiest 10 s window held {busiest} of 500 (utilization {}): {r}",
         r["utilization"]
     );
@@ -144,11 +152,12 @@ fn workers_share_the_per_user_limit() {
     let per_user = &r["per_user"];
     assert_eq!(u(per_user, "updates"), 12, "{r}");
     // At the per-user rate, not a worker's share of it (that would be ~0.33): the
-    // updates' mean spacing (first to last answer) within 10 % of 1 s. It is ~0.99;
-    // a loaded machine can delay the first or the last answer by a few hundred ms.
+    // updates' mean spacing (first to last answer) within 20 % of 1 s. It is ~0.95
+    // (10 spread over 10.5 s); a loaded machine can delay the first or the last answer
+    // by a few hundred ms.
     let utilization = per_user["utilization"].as_f64().unwrap();
     assert!(
-        utilization >= 0.9,
+        utilization >= 0.8,
         "per-user utilization {utilization}: {r}"
     );
 }
