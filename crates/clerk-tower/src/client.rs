@@ -1,7 +1,7 @@
 //! The [`Clerk`] client: drives typed operations through a tower stack.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clerk_core::{
     ApiVersion, BaseUrl, ClerkRequest, ClerkResponse, Error, Operation, OperationInfo, RetryClass,
@@ -37,6 +37,10 @@ pub type ClerkService = BoxCloneSyncService<ClerkRequest, ClerkResponse, Error>;
 #[derive(Clone)]
 pub struct Clerk<S = ClerkService> {
     service: S,
+    /// Clones of `service` that finished a `call`, for the next calls to take
+    /// (`Service::call` needs `&mut`; a clone of the default stack costs an
+    /// allocation and a count on every shared part of it).
+    spares: Arc<Spares<S>>,
     base_url: Arc<BaseUrl>,
     metrics: Metrics,
     rate_limiter: Option<RateLimiter>,
@@ -46,6 +50,31 @@ pub struct Clerk<S = ClerkService> {
     /// The version the stack's own headers layer sets when a request has none
     /// (the default stack's); `None` for a stack we know nothing of.
     stack_version: Option<ApiVersion>,
+}
+
+/// Idle clones of a client's stack, shared by the client's clones. Holds at most
+/// [`Spares::MAX`]: about as many as calls were being readied at one moment.
+struct Spares<S>(Mutex<Vec<S>>);
+
+impl<S> Default for Spares<S> {
+    fn default() -> Self {
+        Spares(Mutex::new(Vec::new()))
+    }
+}
+
+impl<S> Spares<S> {
+    const MAX: usize = 64;
+
+    fn take(&self) -> Option<S> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn put(&self, service: S) {
+        let mut spares = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if spares.len() < Self::MAX {
+            spares.push(service);
+        }
+    }
 }
 
 /// Checked when compiled, not on every call.
@@ -71,6 +100,7 @@ where
     pub fn from_service(service: S, base_url: BaseUrl) -> Self {
         Self {
             service,
+            spares: Arc::default(),
             base_url: Arc::new(base_url),
             metrics: Metrics::default(),
             rate_limiter: None,
@@ -89,6 +119,7 @@ where
     ) -> Self {
         Self {
             service,
+            spares: Arc::default(),
             base_url: Arc::new(base_url),
             metrics,
             rate_limiter,
@@ -162,12 +193,15 @@ where
     }
 
     /// `ServiceExt::oneshot` on a clone of the stack, without its state machine
-    /// holding the request (one copy of it fewer): ready the clone, call it, drop it.
+    /// holding the request (one copy of it fewer): ready the clone, call it, and
+    /// keep it for a later call (readied again then) instead of dropping it. A clone
+    /// is used by one call at a time; one whose readying failed or was abandoned is
+    /// dropped.
     async fn send(&self, request: ClerkRequest) -> Result<ClerkResponse, Error> {
-        let mut service = self.service.clone();
+        let mut service = self.spares.take().unwrap_or_else(|| self.service.clone());
         std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
         let response = service.call(request);
-        drop(service);
+        self.spares.put(service);
         response.await
     }
 

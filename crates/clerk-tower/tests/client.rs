@@ -782,3 +782,86 @@ async fn a_delete_whose_answer_was_lost_succeeds_and_says_the_first_attempt_did_
     assert!(err.is_not_found() && !err.is_applied_earlier(), "{err:?}");
     emu.shutdown().await.unwrap();
 }
+
+/// Answers a canned user after pending once in `poll_ready`; counts its clones; a
+/// call it was not readied for (since its last call) fails.
+struct Readied {
+    clones: Arc<AtomicUsize>,
+    ready: bool,
+    polled: bool,
+}
+
+impl Clone for Readied {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::SeqCst);
+        Readied {
+            clones: self.clones.clone(),
+            ready: false,
+            polled: false,
+        }
+    }
+}
+
+impl tower::Service<ClerkRequest> for Readied {
+    type Response = ClerkResponse;
+    type Error = Error;
+    type Future = std::future::Ready<Result<ClerkResponse, Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Error>> {
+        // A fresh clone pends once, so concurrent calls ready clones side by side.
+        if !self.polled {
+            self.polled = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        self.ready = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: ClerkRequest) -> Self::Future {
+        if !std::mem::take(&mut self.ready) {
+            return std::future::ready(Err(Error::invalid_request("called without poll_ready")));
+        }
+        let user =
+            serde_json::json!({"id": "user_a", "object": "user", "created_at": 1, "updated_at": 1});
+        let response = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(user.to_string()))
+            .expect("response");
+        std::future::ready(Ok(response))
+    }
+}
+
+#[tokio::test]
+async fn calls_reuse_a_readied_clone_of_the_stack_instead_of_cloning_it_each_time() {
+    let clones = Arc::new(AtomicUsize::new(0));
+    let clerk = Clerk::from_service(
+        Readied {
+            clones: clones.clone(),
+            ready: false,
+            polled: false,
+        },
+        BaseUrl::default(),
+    );
+    for _ in 0..50 {
+        assert_eq!(clerk.users().get("user_a").await.unwrap().id, "user_a");
+    }
+    assert_eq!(clones.load(Ordering::SeqCst), 1, "one clone for 50 calls");
+    // Calls readying at the same time each get a clone of their own, readied
+    // before it is called (a clone of the client clones its service too).
+    let clients: Vec<Clerk<Readied>> = (0..16).map(|_| clerk.clone()).collect();
+    let before = clones.load(Ordering::SeqCst);
+    let calls: Vec<_> = clients
+        .into_iter()
+        .map(|clerk| tokio::spawn(async move { clerk.users().get("user_a").await }))
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().id, "user_a");
+    }
+    let made = clones.load(Ordering::SeqCst) - before;
+    assert!(made <= 16, "{made} clones for 16 calls");
+}
