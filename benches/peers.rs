@@ -16,16 +16,18 @@
 //! connections, 8 MiB body cap) and both read the whole body under the cap. What
 //! (a) does on top, because its contract says so, and (c) does not: checks the
 //! operation against its API version; counts the call and the attempt (metrics);
-//! takes two deadlines (the operation's 60 s and the attempt's 10 s) and arms the
-//! attempt's timer, which covers the operation's while the attempt is in flight;
+//! takes two deadlines (the operation's 60 s and the attempt's 10 s) and keeps the
+//! attempt's timer armed, which covers the operation's while the attempt is in
+//! flight (the task's timer from its last call, reset to this deadline);
 //! keeps a copy of the request for a retry (method, URI, body; the operation's
 //! `OperationInfo` apart from an extension map) and deposits into the retry budget
 //! (a mutex and a clock read, tower's `TpsBudget`); takes a governor grant (a clock read)
-//! and a concurrency permit (a semaphore, whose release takes its mutex); puts the
+//! and a concurrency permit (an atomic each way while nobody waits); puts the
 //! `RateLimitWait` extension on the response; opens two spans (disabled here: no
-//! subscriber is installed, so they cost a check each); clones the type-erased
-//! stack for the call (`Service::call` takes `&mut self`, the client is shared)
-//! and boxes the call's future (960 bytes). Those are the (a)/(c) ratio.
+//! subscriber is installed, so they cost a check each); takes a readied clone of
+//! the type-erased stack from the client's spares for the call (`Service::call`
+//! takes `&mut self`, the client is shared) and boxes the call's future. Those are
+//! the (a)/(c) ratio.
 //!
 //! The emulator runs in a child process (this binary, re-run), so the client's CPU
 //! time is the whole process's: user + sys from `getrusage(RUSAGE_SELF)`, divided by
