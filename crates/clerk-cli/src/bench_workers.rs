@@ -372,7 +372,7 @@ pub(crate) async fn run(args: BenchArgs) -> CliResult<()> {
         "failed": failed, "lost": lost, "duplicated": duplicated, "requests": requests,
         "retries": sum("retries"), "http_429": sum("http_429"), "server_429": server_429,
         "lookups": sum("lookups"), "wall_s": wall.as_secs_f64(), "elapsed_s": elapsed.as_secs_f64(),
-        "achieved_rps": achieved, "quota_rps": quota_rps, "utilization": achieved / quota_rps,
+        "achieved_rps": achieved, "quota_rps": quota_rps, "utilization": crate::report::QuotaUse::of(achieved, quota_rps).utilization(),
         "max_window_requests": max_window, "quota_requests": quota.requests(),
         "quota_window_s": quota.window().as_secs_f64(),
         "failovers": sum("failovers"), "fallback_grants": sum("fallback_grants"),

@@ -25,7 +25,7 @@ use crate::bench_report::{QuotaLine, Timeline};
 use crate::check::check;
 use crate::progress::{self, Progress};
 use crate::records::RawRecord;
-use crate::report::{Latencies, human, projection, thousands, timed};
+use crate::report::{Latencies, QuotaUse, human, projection, thousands, timed};
 use crate::terminal::{say, tell};
 use crate::{CliError, CliResult, synth};
 use clerk_migrate::import::{self, Item, Options, Summary};
@@ -592,6 +592,11 @@ impl Setup<'_> {
         map
     }
 
+    /// `--json`'s `utilization` (at most 1) and `short_burst` at `achieved` req/s.
+    fn utilization(&self, achieved: f64) -> (Option<f64>, bool) {
+        QuotaUse::json(self.quota_rps.map(|q| QuotaUse::of(achieved, q)))
+    }
+
     /// The report's first line: how many users into what.
     fn title(&self) -> String {
         let target = self.args.api_url.as_deref().map_or_else(
@@ -617,6 +622,7 @@ impl Setup<'_> {
         } else {
             0.0
         };
+        let (utilization, short_burst) = self.utilization(achieved);
         let mut out = self.json();
         let rest = json!({
             "run": "failed",
@@ -627,7 +633,8 @@ impl Setup<'_> {
             "http_429": ran.http_429,
             "wall_s": ran.wall.as_secs_f64(),
             "achieved_rps": achieved,
-            "utilization": self.quota_rps.map(|q| achieved / q),
+            "utilization": utilization,
+            "short_burst": short_burst,
             "max_window_requests": ran.max_window,
             "p50_ms": ran.latency.0,
             "p99_ms": ran.latency.1,
@@ -666,7 +673,7 @@ impl Report<'_> {
         let s = self.summary;
         let v = self.verification;
         let achieved = s.achieved_rps();
-        let utilization = self.setup.quota_rps.map(|q| achieved / q);
+        let (utilization, short_burst) = self.setup.utilization(achieved);
         let requests_per_user = self.requests_per_user();
         let projected = self
             .setup
@@ -695,6 +702,7 @@ impl Report<'_> {
             "wall_s": s.wall.as_secs_f64(),
             "achieved_rps": achieved,
             "utilization": utilization,
+            "short_burst": short_burst,
             "max_window_requests": self.max_window,
             "p50_ms": self.latency.0,
             "p99_ms": self.latency.1,
@@ -721,7 +729,6 @@ impl Report<'_> {
         let s = self.summary;
         let v = self.verification;
         let achieved = s.achieved_rps();
-        let utilization = self.setup.quota_rps.map(|q| achieved / q);
         let projected = self
             .setup
             .args
@@ -754,13 +761,17 @@ impl Report<'_> {
             thousands(s.http_429),
             thousands(s.lookups)
         );
-        match (self.setup.quota_rps, utilization) {
-            (Some(q), Some(u)) => say!(
+        match self.setup.quota_rps.map(|q| (q, QuotaUse::of(achieved, q))) {
+            Some((q, QuotaUse::ShortBurst)) => say!(
+                "  wall {} · {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window",
+                human(s.wall)
+            ),
+            Some((q, QuotaUse::Share(u))) => say!(
                 "  wall {} · {achieved:.1} req/s of {q:.0} req/s quota · utilization {:.1} %",
                 human(s.wall),
                 100.0 * u
             ),
-            _ => say!(
+            None => say!(
                 "  wall {} · {achieved:.1} req/s (no rate limit)",
                 human(s.wall)
             ),

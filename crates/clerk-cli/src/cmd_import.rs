@@ -416,6 +416,8 @@ fn print_summary(
     let json = args.output.json;
     let by_code: BTreeMap<String, usize> = s.failed_by_code();
     let achieved = s.achieved_rps();
+    let (utilization, short_burst) =
+        crate::report::QuotaUse::json(quota_rps.map(|q| crate::report::QuotaUse::of(achieved, q)));
     if json {
         let out = json!({
             "file": args.file.display().to_string(),
@@ -441,7 +443,8 @@ fn print_summary(
             "wall_s": s.wall.as_secs_f64(),
             "achieved_rps": achieved,
             "quota_rps": quota_rps,
-            "utilization": quota_rps.map(|q| achieved / q),
+            "utilization": utilization,
+            "short_burst": short_burst,
             "p50_ms": p50_ms,
             "p99_ms": p99_ms,
             "checkpoint": checkpoint.display().to_string(),
@@ -495,19 +498,10 @@ fn print_summary(
         thousands(s.http_429),
         thousands(s.lookups)
     );
-    match quota_rps {
-        _ if s.requests == 0 => say!("rate: no request sent"),
-        // The limiter's small burst lets a run shorter than one quota window go
-        // faster than the average rate; no window ever holds more than the quota.
-        Some(q) if achieved > q => {
-            say!("rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window")
-        }
-        Some(q) => say!(
-            "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
-            100.0 * achieved / q
-        ),
-        None => say!("rate {achieved:.1} req/s (no rate limit)"),
-    }
+    say!(
+        "{}",
+        crate::report::rate_line(s.requests, achieved, quota_rps)
+    );
     say!("request latency p50 {p50_ms:.1} ms · p99 {p99_ms:.1} ms");
     for f in s.failures.iter().take(20) {
         say!("  line {}: {}", f.line, f.message);

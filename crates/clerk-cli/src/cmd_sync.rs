@@ -594,15 +594,8 @@ fn print_report(
         thousands(r.per_user_writes),
         r.max_writes_per_user
     );
-    match quota_rps {
-        _ if plan_requests + r.requests == 0 => say!("rate: no request sent"),
-        Some(q) if achieved > q => {
-            say!("rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window")
-        }
-        Some(q) => say!(
-            "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
-            100.0 * achieved / q
-        ),
-        None => say!("rate {achieved:.1} req/s (no rate limit)"),
-    }
+    say!(
+        "{}",
+        crate::report::rate_line(plan_requests + r.requests, achieved, quota_rps)
+    );
 }

@@ -94,6 +94,66 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
+/// A run's achieved rate against its quota.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum QuotaUse {
+    /// The share of the quota the run used, in `0..=1`.
+    Share(f64),
+    /// Faster than the quota's average rate: the limiter's small burst lets a run
+    /// shorter than one quota window do that, while no window ever holds more than
+    /// the quota. Such a run used all the quota it could: utilization 1.
+    ShortBurst,
+}
+
+impl QuotaUse {
+    /// `achieved` requests/s against `quota_rps`.
+    pub(crate) fn of(achieved: f64, quota_rps: f64) -> Self {
+        if achieved > quota_rps {
+            Self::ShortBurst
+        } else {
+            Self::Share(achieved / quota_rps)
+        }
+    }
+
+    /// The share of the quota used, at most 1.
+    pub(crate) fn utilization(self) -> f64 {
+        match self {
+            Self::Share(u) => u,
+            Self::ShortBurst => 1.0,
+        }
+    }
+
+    /// `--json`'s `utilization` and `short_burst`.
+    pub(crate) fn json(quota: Option<Self>) -> (Option<f64>, bool) {
+        (
+            quota.map(Self::utilization),
+            quota == Some(Self::ShortBurst),
+        )
+    }
+}
+
+/// The summary's rate line: `rate 95.1 req/s of 100 req/s quota (95.1 %)`, or a short
+/// burst, or no request sent.
+pub(crate) fn rate_line(requests: u64, achieved: f64, quota_rps: Option<f64>) -> String {
+    match quota_rps {
+        _ if requests == 0 => "rate: no request sent".to_owned(),
+        Some(q) => match QuotaUse::of(achieved, q) {
+            QuotaUse::ShortBurst => {
+                format!(
+                    "rate {achieved:.1} req/s: a short burst, within the {q:.0} req/s quota's window"
+                )
+            }
+            QuotaUse::Share(u) => {
+                format!(
+                    "rate {achieved:.1} req/s of {q:.0} req/s quota ({:.1} %)",
+                    100.0 * u
+                )
+            }
+        },
+        None => format!("rate {achieved:.1} req/s (no rate limit)"),
+    }
+}
+
 /// `1,000,000 users at 100 req/s: 2 h 46 min`: `users` at `requests_per_user`
 /// requests each, at `rps`. Only `bench` projects.
 #[cfg(feature = "emulator")]
@@ -116,6 +176,29 @@ pub(crate) fn projection(users: u64, rps: f64, requests_per_user: f64) -> String
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_run_faster_than_its_quota_is_a_short_burst_at_full_utilization() {
+        use super::{QuotaUse, rate_line};
+        assert_eq!(QuotaUse::of(16.8, 10.0), QuotaUse::ShortBurst);
+        assert_eq!(QuotaUse::of(16.8, 10.0).utilization(), 1.0);
+        assert_eq!(QuotaUse::of(9.5, 10.0), QuotaUse::Share(0.95));
+        assert_eq!(
+            QuotaUse::json(Some(QuotaUse::of(16.8, 10.0))),
+            (Some(1.0), true)
+        );
+        assert_eq!(QuotaUse::json(None), (None, false));
+        assert_eq!(
+            rate_line(2, 16.8, Some(10.0)),
+            "rate 16.8 req/s: a short burst, within the 10 req/s quota's window"
+        );
+        assert_eq!(
+            rate_line(95, 9.5, Some(10.0)),
+            "rate 9.5 req/s of 10 req/s quota (95.0 %)"
+        );
+        assert_eq!(rate_line(0, 0.0, Some(10.0)), "rate: no request sent");
+        assert_eq!(rate_line(3, 3.0, None), "rate 3.0 req/s (no rate limit)");
+    }
+
     use super::*;
 
     #[test]

@@ -765,6 +765,17 @@ async fn bench_against_a_server_paces_at_its_keys_quota() {
     assert_eq!(summary["quota_rps"], 10.0);
     assert_eq!(summary["instance"], "external");
     assert!(summary["latency_ms"].is_null(), "no latency is added to it");
+    // Two users go out faster than 10 req/s (the limiter's burst): a short burst that
+    // used all it could of the quota, not a utilization above 1.
+    let achieved = summary["achieved_rps"].as_f64().unwrap();
+    let utilization = summary["utilization"].as_f64().unwrap();
+    assert!(utilization <= 1.0, "{summary}");
+    assert_eq!(summary["short_burst"], achieved > 10.0, "{summary}");
+    if achieved > 10.0 {
+        assert_eq!(utilization, 1.0, "{summary}");
+    } else {
+        assert!((utilization - achieved / 10.0).abs() < 1e-9, "{summary}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
