@@ -69,30 +69,9 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
-/// A duration as a person reads it: `850 ms`, `25.3 s`, `4 min 10 s`, `2 h 46 min`, `3 d 4 h`.
-pub(crate) fn human(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 1.0 {
-        return format!("{} ms", d.as_millis());
-    }
-    if secs < 60.0 {
-        return format!("{secs:.1} s");
-    }
-    let total = secs.round() as u64;
-    let (days, hours, mins, s) = (
-        total / 86_400,
-        total / 3600 % 24,
-        total / 60 % 60,
-        total % 60,
-    );
-    if days > 0 {
-        format!("{days} d {hours} h")
-    } else if hours > 0 {
-        format!("{hours} h {mins} min")
-    } else {
-        format!("{mins} min {s} s")
-    }
-}
+/// A duration as people read it: `850 ms`, `25.3 s`, `4 min 10 s`, `2 h 46 min`
+/// (the import engine's progress messages print the same).
+pub(crate) use clerk_migrate::human::duration as human;
 
 /// A run's achieved rate against its quota.
 #[derive(Clone, Copy, Debug, PartialEq)]

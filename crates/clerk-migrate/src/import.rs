@@ -59,6 +59,7 @@ use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use serde_json::{Map, Value};
 
 use crate::files::{self, Scratch};
+use crate::human;
 use crate::journal::{Entry, JournalWriter, Outcome, Replay};
 use crate::record::{Body, Lookup, MAX_LOOKUP_URL, disagreements};
 
@@ -333,6 +334,20 @@ const READY_AHEAD: usize = 1_024;
 /// attempt of the retry layer met a transient failure (5xx, no connection, timeout).
 const LOOKUP_ATTEMPTS: u32 = 4;
 
+/// What the progress shows while ambiguous creates settle: how many, and how long
+/// until the first is looked up (`400 ms`, `4.6 s`: a sub-second wait is not `0 s`).
+fn settling_message(creates: usize, left: Duration) -> String {
+    let (settle, it) = if creates == 1 {
+        ("create settles", "it is")
+    } else {
+        ("creates settle", "they are")
+    };
+    format!(
+        "{creates} ambiguous {settle} before {it} looked up ({})",
+        human::duration(left)
+    )
+}
+
 /// Imports the valid records `items` yields, in a bounded window: records are pulled
 /// from the stream as the creates need them, never collected. An `Err` from the
 /// stream stops the run (resumable). See the [module docs](self).
@@ -512,13 +527,9 @@ where
             let due = settling.front().map(|(at, _)| *at);
             let idle_since = Instant::now();
             if idle && let Some(at) = due {
-                let secs = at
-                    .saturating_duration_since(tokio::time::Instant::now())
-                    .as_secs();
-                run.progress.waiting(Some(&format!(
-                    "{} ambiguous creates settle before they are looked up ({secs} s)",
-                    settling.len()
-                )));
+                let left = at.saturating_duration_since(tokio::time::Instant::now());
+                run.progress
+                    .waiting(Some(&settling_message(settling.len(), left)));
             }
             tokio::select! {
                 biased;
@@ -1187,5 +1198,22 @@ impl Run<'_> {
             });
         }
         Ok(duplicates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sub_second_settle_wait_is_shown_in_milliseconds() {
+        assert_eq!(
+            settling_message(3, Duration::from_millis(400)),
+            "3 ambiguous creates settle before they are looked up (400 ms)"
+        );
+        assert_eq!(
+            settling_message(1, Duration::from_millis(4600)),
+            "1 ambiguous create settles before it is looked up (4.6 s)"
+        );
     }
 }

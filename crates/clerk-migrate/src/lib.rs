@@ -7,6 +7,7 @@
 //! - [`journal`]: the checkpoint journal, append-only JSON Lines made durable
 //!   (group-committed `fsync`) before an outcome counts, read back on a rerun;
 //! - [`shard`]: `K/N`, which records one of N processes sharing an input takes;
+//! - [`human`]: durations as people read them (`850 ms`, `4 min 10 s`);
 //! - [`files`]: files of users' data, readable by their owner only, and scratch files;
 //! - [`spill`]: sorting more than memory should hold, in runs spilled to disk;
 //! - [`import`]: the create loop — a bounded pool of workers sharing one
@@ -39,6 +40,7 @@
 //! ```
 
 pub mod files;
+pub mod human;
 pub mod import;
 pub mod journal;
 pub mod record;
