@@ -5,8 +5,11 @@
 # Each figure is the median of REPS such differences: a single one moves by about
 # ±1.5 % from run to run (how often hyper-util's pool finds no idle connection, and
 # glibc's malloc taking its slow path), the same for every client.
+# With PEERS_CONCURRENCY=1 (one request at a time) a call's polls follow one pattern
+# and the counts hardly move from rep to rep.
 #   bash benches/peers-callgrind.sh            # N1=1000 N2=5000 REPS=3
 #   N1=2000 N2=12000 REPS=5 bash benches/peers-callgrind.sh
+#   PEERS_CONCURRENCY=1 REPS=5 bash benches/peers-callgrind.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }

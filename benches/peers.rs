@@ -42,6 +42,10 @@
 //! bash benches/peers-callgrind.sh     # user-space instructions per request (median of 3), steadier
 //! ```
 //!
+//! `PEERS_CONCURRENCY=N` sets the requests each client keeps in flight (default 16);
+//! at 1 a call's polls follow one pattern (sent, pending, answered), so the
+//! instruction counts move far less with the machine's load.
+//!
 //! `PEERS_CLIENT=stack|reqwest|raw` runs only that client for `PEERS_REQUESTS`
 //! requests (after a fixed warm-up) and prints nothing else: the callgrind script
 //! uses it to count instructions of one client alone.
@@ -61,7 +65,10 @@ use tower::ServiceExt;
 
 const KEY: &str = clerk_emulator::DEFAULT_SECRET_KEY;
 const SERVER_ENV: &str = "PEERS_SERVER";
-const CONCURRENCY: usize = 16;
+/// Requests in flight per client (`PEERS_CONCURRENCY`, default 16).
+fn concurrency() -> usize {
+    env_usize("PEERS_CONCURRENCY", 16).clamp(1, 1024)
+}
 const WARM_UP: usize = 1_000;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -134,8 +141,9 @@ fn main() -> Result<(), BoxError> {
         }
         let user = clients.reqwest_get().await?;
         println!(
-            "peers: GET /users/{{id}} of a {}-byte user, concurrency {CONCURRENCY}, {requests} requests per client per round, {rounds} rounds",
-            serde_json::to_vec(&user)?.len()
+            "peers: GET /users/{{id}} of a {}-byte user, concurrency {}, {requests} requests per client per round, {rounds} rounds",
+            serde_json::to_vec(&user)?.len(),
+            concurrency()
         );
         println!("round  order  (a) stack µs  (b) reqwest µs  (c) raw µs  (a)/(c)  (a)/(b)");
         let mut over_raw = Vec::new();
@@ -225,12 +233,13 @@ impl Clients {
         })
     }
 
-    /// CPU seconds per request for `n` requests through `peer`, `CONCURRENCY` at a time.
+    /// CPU seconds per request for `n` requests through `peer`, [`concurrency`] at a time.
     async fn round(&self, peer: Peer, n: usize) -> Result<f64, BoxError> {
         let before = cpu_time()?;
         let mut tasks = tokio::task::JoinSet::new();
-        for worker in 0..CONCURRENCY {
-            let count = (worker..n).step_by(CONCURRENCY).len();
+        let in_flight = concurrency();
+        for worker in 0..in_flight {
+            let count = (worker..n).step_by(in_flight).len();
             let this = self.clone_handles();
             tasks.spawn(async move {
                 for _ in 0..count {
