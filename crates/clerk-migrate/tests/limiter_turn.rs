@@ -285,6 +285,20 @@ where
 }
 
 /// A fresh scratch directory for one test's checkpoint.
+/// The server got one create per record, and every record became a user.
+fn assert_each_created_once(server: &Server, ids: &[String]) {
+    assert_eq!(
+        server.creates.load(Ordering::SeqCst),
+        ids.len(),
+        "one create per record"
+    );
+    let users = server.users.lock().unwrap();
+    assert!(
+        ids.iter().all(|id| users.contains_key(id)),
+        "every record became a user"
+    );
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("clerk-migrate-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -312,16 +326,7 @@ async fn a_read_ahead_lookup_owning_the_limiters_turn_does_not_stall_the_creates
     assert_eq!(summary.created, ids.len(), "{summary:?}");
     assert_eq!(summary.failed, 0, "{summary:?}");
     assert_eq!(summary.http_429, 0, "{summary:?}");
-    assert_eq!(
-        server.creates.load(Ordering::SeqCst),
-        ids.len(),
-        "one create per record"
-    );
-    let users = server.users.lock().unwrap();
-    assert!(
-        ids.iter().all(|id| users.contains_key(id)),
-        "every record became a user"
-    );
+    assert_each_created_once(&server, &ids);
 }
 
 /// A run that stops while a read-ahead lookup owns the limiter's turn. The first
@@ -363,16 +368,7 @@ async fn a_run_stopping_while_a_read_ahead_lookup_owns_the_turn_ends_and_resumes
     assert_eq!(summary.skipped, created_before, "{summary:?}");
     assert_eq!(summary.created, ids.len() - created_before, "{summary:?}");
     assert!(summary.duplicates.is_empty(), "{summary:?}");
-    assert_eq!(
-        server.creates.load(Ordering::SeqCst),
-        ids.len(),
-        "one create per record"
-    );
-    let users = server.users.lock().unwrap();
-    assert!(
-        ids.iter().all(|id| users.contains_key(id)),
-        "every record became a user"
-    );
+    assert_each_created_once(&server, &ids);
 }
 
 /// The final verification sends its list calls several at once (they were sent one

@@ -243,6 +243,19 @@ async fn a_bad_record_in_the_middle_of_a_seed_file_is_named() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Writes the state file `good` to `state` with its (one) instance edited by `edit`.
+fn edit_instance(state: &Path, good: &str, edit: impl FnOnce(&mut Value)) {
+    let mut file: Value = serde_json::from_str(good).unwrap();
+    let instance = file["instances"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap();
+    edit(instance);
+    std::fs::write(state, serde_json::to_string(&file).unwrap()).unwrap();
+}
+
 #[tokio::test]
 async fn a_bad_user_in_a_state_file_is_named_and_unknown_fields_are_tolerated() {
     let dir = temp_path("bad-state");
@@ -261,16 +274,10 @@ async fn a_bad_user_in_a_state_file_is_named_and_unknown_fields_are_tolerated() 
     let good = std::fs::read_to_string(&state).unwrap();
 
     // A field this version does not know, on a user and on the instance: still loads.
-    let mut file: Value = serde_json::from_str(&good).unwrap();
-    let instance = file["instances"]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-        .next()
-        .unwrap();
-    instance["data"]["users"][&ids[1]]["written_by_a_newer_version"] = json!({"x": 1});
-    instance["data"]["future_table"] = json!([]);
-    std::fs::write(&state, serde_json::to_string(&file).unwrap()).unwrap();
+    edit_instance(&state, &good, |instance| {
+        instance["data"]["users"][&ids[1]]["written_by_a_newer_version"] = json!({"x": 1});
+        instance["data"]["future_table"] = json!([]);
+    });
     let api = Api::start(config()).await;
     assert_eq!(
         api.get("/v1/users/count").await.ok("GetUsersCount")["total_count"],
@@ -280,15 +287,9 @@ async fn a_bad_user_in_a_state_file_is_named_and_unknown_fields_are_tolerated() 
     drop(emu);
 
     // A user whose field has the wrong type: the error names the user.
-    let mut file: Value = serde_json::from_str(&good).unwrap();
-    let instance = file["instances"]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-        .next()
-        .unwrap();
-    instance["data"]["users"][&ids[1]]["created_at"] = json!("yesterday");
-    std::fs::write(&state, serde_json::to_string(&file).unwrap()).unwrap();
+    edit_instance(&state, &good, |instance| {
+        instance["data"]["users"][&ids[1]]["created_at"] = json!("yesterday");
+    });
     let err = Emulator::start(config()).await.expect_err("refused");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
     let msg = err.to_string();

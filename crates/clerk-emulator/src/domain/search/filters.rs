@@ -113,6 +113,8 @@ impl<'q> Filters<'q> {
 
     /// Whether every user matches: no filter is given (an empty text query is none).
     pub(super) fn keep_everyone(&self) -> bool {
+        // Destructured whole, as in `matches`: a filter added to one cannot be left
+        // out of the other.
         let Self {
             emails,
             phones,
