@@ -3,7 +3,7 @@
 //! message, and the secret key never printed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -15,12 +15,10 @@ use serde_json::Value;
 
 const KEY: &str = "sk_test_cli_VERYSECRET_0123";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("clerk-cli-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
+mod support;
+
+use support::temp_dir;
 
 fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
@@ -740,7 +738,6 @@ async fn bench_writes_a_self_contained_html_report() {
         peak > 0.0 && peak <= worst && worst <= 300.0,
         "sampled peak {peak}, worst window {worst}, N 300"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -872,5 +869,4 @@ async fn a_bench_run_that_fails_still_writes_its_report() {
         .and_then(|n| report_number(n.trim()))
         .expect("a 5xx row");
     assert_eq!(fivexx, requests, "every attempt was a 5xx");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 //! messages and other users' reach.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -14,12 +14,10 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk_test_cli_hostile_SECRET";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("clerk-cli-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
+mod support;
+
+use support::temp_dir;
 
 fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
@@ -458,5 +456,4 @@ async fn a_nul_in_an_external_id_and_a_50_mb_name_are_refused_before_any_request
     assert_inert("the problems", &out.stderr);
     assert!(!out.stderr.contains(&0), "a raw NUL reached stderr");
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

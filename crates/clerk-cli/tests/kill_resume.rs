@@ -23,6 +23,9 @@ use clerk_tower::Clerk;
 use clerk_tower::users::ListUsers;
 use futures_util::TryStreamExt;
 
+#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
+mod support;
+
 const KEY: &str = "sk_test_kill_resume";
 const RECORDS: usize = 200;
 
@@ -123,9 +126,7 @@ fn record_of(user: &clerk_core::User) -> String {
 
 async fn cell(faults: &str, keys: Keys, seed: u32) {
     let cell = format!("{}-{keys:?}", faults.split('=').next().unwrap_or("none")).to_lowercase();
-    let dir = std::env::temp_dir().join(format!("clerk-kill-{}-{cell}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::temp_dir(&cell);
     let input = dir.join("users.jsonl");
     let checkpoint = dir.join("users.checkpoint.jsonl");
     let text: String = (0..RECORDS).map(|i| record(keys, &cell, i)).collect();
@@ -204,7 +205,6 @@ async fn cell(faults: &str, keys: Keys, seed: u32) {
     );
     assert_eq!(users.len(), RECORDS, "{cell} (seed {seed})");
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `CLERK_KILL_SEED`, or a fixed seed per test: the same kill points on every run.

@@ -3,7 +3,7 @@
 //! `--max-deletes` changes nothing; faults and `kill -9` change nothing in the outcome.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,12 +15,10 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk_test_sync";
 
-fn dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("clerk-sync-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
+mod support;
+
+use support::temp_dir as dir;
 
 fn client(emu: &Emulator) -> Clerk {
     Clerk::builder()
@@ -292,7 +290,6 @@ async fn a_mixed_instance_ends_equal_to_the_source_and_a_second_run_writes_nothi
     );
 
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +362,6 @@ async fn missing_users_are_deleted_or_banned_within_the_limits_only() {
     assert_equal_to_source(&users, &back);
 
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,7 +424,6 @@ async fn faults_change_nothing_in_the_outcome() {
     assert!(output.status.success(), "{}", explain(&output));
     assert_eq!(writes(&emu), before);
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn lines(path: &Path) -> usize {
@@ -499,7 +494,6 @@ async fn kill_9_mid_apply_and_a_rerun_converge_without_duplicates() {
     assert!(output.status.success(), "{}", explain(&output));
     assert_eq!(writes(&emu), before);
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,7 +520,6 @@ async fn invalid_records_and_duplicate_keys_send_nothing() {
     assert_eq!(report["plan"]["conflicts"], 1, "{report}");
     assert_eq!(report["applied"]["created"], 1, "{report}");
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,7 +562,6 @@ async fn metadata_replace_and_nulls_a_merge_cannot_express_end_equal_too() {
     assert!(output.status.success(), "{}", explain(&output));
     assert_eq!(writes(&emu), before);
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The instance of the shard tests: 10 unchanged, 10 to update, 10 leavers with an
@@ -738,5 +730,4 @@ async fn three_shards_at_once_delete_each_leaver_once_and_nothing_else() {
     assert_eq!(total(&reports, &["plan", "unchanged"]), source.len() as u64);
 
     emu.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,8 +1,10 @@
 //! Helpers shared by the `import` tests that run `clerk-users` against an emulator on
 //! 127.0.0.1:0 (`exactly_once`, `import_races`): the emulator and a client of it, the
-//! scripted fault queue, running the binary and reading its `--json` report.
+//! scripted fault queue, running the binary and reading its `--json` report; and the
+//! scratch directory that `cli`, `hostile`, `sync` and `kill_resume` take too, removed
+//! when a test passes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub(crate) const KEY: &str = "sk_test_import_it";
 
 /// A fresh directory for one test, named after the test binary, this process and `name`.
-pub(crate) fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "clerk-{}-{}-{name}",
         env!("CARGO_CRATE_NAME"),
@@ -25,7 +27,33 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    Scratch(dir)
+}
+
+/// A test's scratch directory: removed when the test ends, kept when it fails (a
+/// panic), to look at.
+pub(crate) struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// An emulator without a rate limit, answering within a millisecond.
