@@ -113,7 +113,8 @@ async fn worker_import(args: &WorkerArgs, clerk: &Clerk) -> CliResult<Value> {
     let mut items = synthetic_items(args.run_id, args.users)?;
     items.retain(|item| args.shard.contains(&item.key));
     // One checkpoint per worker: a checkpoint is locked by the run that uses it.
-    let dir = temp_dir(args.run_id).join(format!("shard-{}", args.shard.index()));
+    let scratch = temp_dir(args.run_id);
+    let dir = scratch.join(format!("shard-{}", args.shard.index()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::failure(format!("cannot create {}: {e}", dir.display())))?;
     let (replay, writer) = journal::open(&dir.join("checkpoint.jsonl"))
@@ -133,7 +134,8 @@ async fn worker_import(args: &WorkerArgs, clerk: &Clerk) -> CliResult<Value> {
     )
     .await;
     let finished = unix_micros();
-    let _ = std::fs::remove_dir_all(&dir);
+    // The whole of this process's scratch directory, not only the shard's.
+    let _ = std::fs::remove_dir_all(&scratch);
     let s = result.map_err(CliError::failure)?;
     Ok(json!({
         "records": s.total, "created": s.created, "already_present": s.already_present,
