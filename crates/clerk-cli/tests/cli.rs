@@ -15,10 +15,10 @@ use serde_json::Value;
 
 const KEY: &str = "sk_test_cli_VERYSECRET_0123";
 
-#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
-mod support;
+#[path = "support/scratch.rs"]
+mod scratch;
 
-use support::temp_dir;
+use scratch::temp_dir;
 
 fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));

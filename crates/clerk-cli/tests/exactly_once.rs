@@ -14,33 +14,9 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{KEY, client, count_by_external_id, emulator, report, run, script, temp_dir, users};
-
-fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
-    cmd.env_remove("CLERK_SECRET_KEY")
-        .env_remove("CLERK_API_URL")
-        .env_remove("RUST_LOG")
-        .arg("import")
-        .arg(input)
-        .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if !extra.contains(&"--rate-limit") {
-        cmd.args(["--rate-limit", "off"]);
-    }
-    // Long enough that no answer of the emulator misses it on a loaded machine: the
-    // counts these tests assert (created, already present, verified) would change if
-    // an ordinary create timed out and were reconciled by a lookup.
-    if !extra.contains(&"--attempt-timeout") {
-        cmd.args(["--attempt-timeout", "10s"]);
-    }
-    if !extra.contains(&"--settle-delay") {
-        cmd.args(["--settle-delay", "600ms"]);
-    }
-    cmd
-}
+use support::{
+    KEY, client, count_by_external_id, emulator, import, report, run, script, temp_dir, users,
+};
 
 fn write_records(dir: &Path, records: &[Value]) -> PathBuf {
     let path = dir.join("users.jsonl");

@@ -10,7 +10,7 @@
 //! test checks from the run's journal that it was still parked when it was done.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use clerk_emulator::Emulator;
@@ -36,22 +36,14 @@ async fn stranger_creates(emu: &Emulator, external_id: &str) -> String {
         .id
 }
 
+/// The shared import command, with a 60 s attempt timeout.
 fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
-    cmd.env_remove("CLERK_SECRET_KEY")
-        .env_remove("CLERK_API_URL")
-        .env_remove("RUST_LOG")
-        .arg("import")
-        .arg(input)
-        .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
-        .args(["--attempt-timeout", "60s", "--settle-delay", "600ms"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if !extra.contains(&"--rate-limit") {
-        cmd.args(["--rate-limit", "off"]);
-    }
-    cmd
+    let extra: Vec<&str> = ["--attempt-timeout", "60s"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    support::import(emu, input, &extra)
 }
 
 async fn finish(child: Child) -> Output {

@@ -23,8 +23,8 @@ use clerk_tower::Clerk;
 use clerk_tower::users::ListUsers;
 use futures_util::TryStreamExt;
 
-#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
-mod support;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 const KEY: &str = "sk_test_kill_resume";
 const RECORDS: usize = 200;
@@ -126,7 +126,7 @@ fn record_of(user: &clerk_core::User) -> String {
 
 async fn cell(faults: &str, keys: Keys, seed: u32) {
     let cell = format!("{}-{keys:?}", faults.split('=').next().unwrap_or("none")).to_lowercase();
-    let dir = support::temp_dir(&cell);
+    let dir = scratch::temp_dir(&cell);
     let input = dir.join("users.jsonl");
     let checkpoint = dir.join("users.checkpoint.jsonl");
     let text: String = (0..RECORDS).map(|i| record(keys, &cell, i)).collect();

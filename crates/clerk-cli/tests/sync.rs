@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 
 const KEY: &str = "sk_test_sync";
 
-#[allow(dead_code)] // the import tests' helpers; this file takes their scratch directory
-mod support;
+#[path = "support/scratch.rs"]
+mod scratch;
 
-use support::temp_dir as dir;
+use scratch::temp_dir as dir;
 
 fn client(emu: &Emulator) -> Clerk {
     Clerk::builder()

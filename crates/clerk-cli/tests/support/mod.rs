@@ -1,11 +1,11 @@
 //! Helpers shared by the `import` tests that run `clerk-users` against an emulator on
 //! 127.0.0.1:0 (`exactly_once`, `import_races`): the emulator and a client of it, the
 //! scripted fault queue, running the binary and reading its `--json` report; and the
-//! scratch directory that `cli`, `hostile`, `sync` and `kill_resume` take too, removed
-//! when a test passes.
+//! scratch directory ([`scratch`], which `cli`, `hostile`, `sync` and `kill_resume`
+//! take alone).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use clerk_emulator::{Config, Emulator, RateLimit};
@@ -18,42 +18,36 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The emulator's secret key (each test has an emulator of its own).
 pub(crate) const KEY: &str = "sk_test_import_it";
 
-/// A fresh directory for one test, named after the test binary, this process and `name`.
-pub(crate) fn temp_dir(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!(
-        "clerk-{}-{}-{name}",
-        env!("CARGO_CRATE_NAME"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    Scratch(dir)
-}
+mod scratch;
 
-/// A test's scratch directory: removed when the test ends, kept when it fails (a
-/// panic), to look at.
-pub(crate) struct Scratch(PathBuf);
+pub(crate) use scratch::temp_dir;
 
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-
-    fn deref(&self) -> &Path {
-        &self.0
+/// `clerk-users import INPUT` against `emu` with `extra`, and, unless `extra` sets
+/// them, no rate limit, a 10 s attempt timeout and a 600 ms settle delay.
+pub(crate) fn import(emu: &Emulator, input: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clerk-users"));
+    cmd.env_remove("CLERK_SECRET_KEY")
+        .env_remove("CLERK_API_URL")
+        .env_remove("RUST_LOG")
+        .arg("import")
+        .arg(input)
+        .args(["--api-url", &emu.base_url(), "--secret-key", KEY])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !extra.contains(&"--rate-limit") {
+        cmd.args(["--rate-limit", "off"]);
     }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
+    // Long enough that no answer of the emulator misses it on a loaded machine: the
+    // counts these tests assert (created, already present, verified) would change if
+    // an ordinary create timed out and were reconciled by a lookup.
+    if !extra.contains(&"--attempt-timeout") {
+        cmd.args(["--attempt-timeout", "10s"]);
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    if !extra.contains(&"--settle-delay") {
+        cmd.args(["--settle-delay", "600ms"]);
     }
+    cmd
 }
 
 /// An emulator without a rate limit, answering within a millisecond.
