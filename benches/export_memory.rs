@@ -16,6 +16,8 @@
 //! CLERK_BENCH_EXPORT_USERS=100000 cargo bench --bench export_memory
 //! ```
 
+mod cpu;
+
 use std::io::{BufWriter, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,8 +25,8 @@ use std::time::{Duration, Instant};
 use clerk_emulator::{Config, Emulator, RateLimit};
 use clerk_tower::Clerk;
 use clerk_tower::users::{CountUsers, ListUsers, UserFilter};
+use cpu::own_cpu;
 use futures_util::TryStreamExt;
-use nix::sys::resource::{UsageWho, getrusage};
 
 const KEY: &str = "sk_live_bench_export_memory";
 
@@ -38,17 +40,6 @@ const CHILD_ENV: &str = "CLERK_BENCH_EXPORT_CHILD";
 const BUDGET_BYTES_PER_USER: u64 = 1536;
 /// The budget's fixed part (the runtime, the server, empty tables).
 const BUDGET_BASE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// CPU time (user + system) of this process, from `getrusage`.
-fn own_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |u| {
-        let t = |tv: nix::sys::time::TimeVal| {
-            Duration::from_secs(tv.tv_sec().max(0) as u64)
-                + Duration::from_micros(tv.tv_usec().max(0) as u64)
-        };
-        t(u.user_time()) + t(u.system_time())
-    })
-}
 
 /// Peak resident set size of this process, in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> Option<u64> {

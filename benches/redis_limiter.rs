@@ -17,11 +17,13 @@
 #[path = "../crates/clerk-cli/src/redis_server.rs"]
 mod redis_server;
 
+mod cpu;
+
 use std::time::{Duration, Instant};
 
 use clerk_core::SecretKey;
 use clerk_layers::rate_limit::{Coordination, Quota, RateLimiter, RedisOptions};
-use nix::sys::resource::{UsageWho, getrusage};
+use cpu::own_cpu;
 
 const ROUNDS: usize = 3;
 const LOCAL_GRANTS: u32 = 1_000_000;
@@ -29,18 +31,6 @@ const LOCAL_LIMITERS: usize = 16;
 const REDIS_GRANTS: u32 = 4_000;
 const CONCURRENT: u32 = 16;
 const CONCURRENT_GRANTS: u32 = 16_000;
-
-/// CPU time (user + system) of this process, from `getrusage` (microseconds; /proc
-/// counts 10 ms ticks, too coarse for the local backend).
-fn own_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::ZERO, |u| {
-        let t = |tv: nix::sys::time::TimeVal| {
-            Duration::from_secs(tv.tv_sec().max(0) as u64)
-                + Duration::from_micros(tv.tv_usec().max(0) as u64)
-        };
-        t(u.user_time()) + t(u.system_time())
-    })
-}
 
 /// CPU time (user + system) of a process, from /proc (10 ms ticks).
 fn cpu(pid: &str) -> Duration {

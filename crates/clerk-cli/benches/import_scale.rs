@@ -36,7 +36,7 @@ use clerk_emulator::{Config, Emulator, RateLimit};
 
 mod child;
 
-use child::{Figures, helper};
+use child::{Figures, helper, mib, sizes};
 
 const CHILD_ENV: &str = "CLERK_BENCH_IMPORT_CHILD";
 const KEY: &str = "sk_live_bench_import_scale";
@@ -98,19 +98,6 @@ fn keep_best(best: Option<Figures>, f: Figures) -> Figures {
         },
         None => f,
     }
-}
-
-fn sizes(var: &str, default: &str) -> Vec<u64> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.to_owned())
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().replace('_', "").parse().expect("a record count"))
-        .collect()
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 fn report(what: &str, rows: &[(u64, Figures)]) {

@@ -2,6 +2,7 @@
 //! binary re-runs itself as a helper child (the bench's child variable set), which
 //! runs `clerk-users`, waits for it and reads its own `getrusage(RUSAGE_CHILDREN)`,
 //! so the peak RSS and CPU time are that one process's, the bench's emulator left out.
+//! Also the record counts a bench is asked for ([`sizes`]) and [`mib`].
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -87,4 +88,19 @@ pub(crate) fn measure(
         .find_map(|l| serde_json::from_str(l).ok())
         .unwrap_or(serde_json::Value::Null);
     (figures, summary)
+}
+
+/// The record counts in `var` (`100000,1000000`, `_` allowed), else `default`.
+pub(crate) fn sizes(var: &str, default: &str) -> Vec<u64> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().replace('_', "").parse().expect("a record count"))
+        .collect()
+}
+
+/// KiB in MiB.
+pub(crate) fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
